@@ -1,0 +1,34 @@
+"""streameval: streaming classification metrics that merge, serialize and match scikit-learn.
+
+>>> import streameval
+>>> acc = streameval.Multiclass(3)
+>>> acc.update([0, 1, 2, 2], [0, 2, 2, 2])
+>>> acc.accuracy()
+0.75
+"""
+
+from . import metrics
+from .accumulator import Accumulator
+from .binary import Binary
+from .errors import IncompatibleError, SerializationError, StreamevalError, UndefinedMetricWarning
+from .multiclass import Multiclass
+from .multilabel import Multilabel
+from .report import Report
+from .serialization import from_bytes, from_dict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Accumulator",
+    "Binary",
+    "IncompatibleError",
+    "Multiclass",
+    "Multilabel",
+    "Report",
+    "SerializationError",
+    "StreamevalError",
+    "UndefinedMetricWarning",
+    "from_bytes",
+    "from_dict",
+    "metrics",
+]

@@ -1,0 +1,200 @@
+"""Numba kernels: plain arrays in, counts written in place, no Python objects, no policy.
+
+Every counting kernel returns ``-1`` on success, or the index of the first sample it could not
+count (a label out of range, a non-finite score, a bad weight). Kernels never raise: the Python
+layer (``_inputs``) turns the index into a message. When a kernel reports a bad sample, the counts
+are exactly what they were before the call:
+
+* unweighted binary and multiclass kernels count as they go and, on a bad sample, subtract what
+  they added. Integer arithmetic makes the undo exact, and the common case stays one pass.
+* weighted and multilabel kernels add floating-point values, which cannot be subtracted back
+  exactly, so they check the batch first and count afterwards.
+
+Each kernel has a plain numpy reference in tests/test_kernels.py.
+"""
+
+import numba as nb
+import numpy as np
+
+_jit = nb.njit(cache=True, nogil=True)
+
+# Slots of Multilabel's per-sample sums: what average="samples" needs to stay a stream.
+# *_SUM: sum of weight * per-sample value over the samples where it is defined;
+# *_UNDEF: total weight of the samples where it is 0/0 (kept rather than the defined weight, so
+# that "no undefined sample" is an exact zero). F1 and Jaccard are undefined on the same samples.
+EXACT, PREC_SUM, PREC_UNDEF, REC_SUM, REC_UNDEF, F1_SUM, JAC_SUM, F_UNDEF = range(8)
+N_SAMPLE_SUMS = 8
+
+
+@_jit
+def _is_class(v, n):
+    """True when v is an integral value in [0, n). NaN fails the first test."""
+    if not (v >= 0 and v < n):
+        return False
+    return np.int64(v) == v
+
+
+@_jit
+def _is_weight(w):
+    return w >= 0 and w < np.inf
+
+
+@_jit
+def _kept(t, ignore, use_ignore):
+    return not (use_ignore and t == ignore)
+
+
+@_jit
+def _is_positive(s, threshold, inclusive):
+    return s >= threshold if inclusive else s > threshold
+
+
+# --- class indices: Multiclass labels, Binary labels (n = 2) ----------------------------------
+
+
+@_jit
+def count_pairs(y_true, y_pred, n, ignore, use_ignore, cm):
+    """cm[y_true[i], y_pred[i]] += 1 for each sample whose y_true is not ``ignore``."""
+    for i in range(y_true.shape[0]):
+        t = y_true[i]
+        if not _kept(t, ignore, use_ignore):
+            continue
+        p = y_pred[i]
+        if not (_is_class(t, n) and _is_class(p, n)):
+            for j in range(i):
+                if _kept(y_true[j], ignore, use_ignore):
+                    cm[np.int64(y_true[j]), np.int64(y_pred[j])] -= 1
+            return i
+        cm[np.int64(t), np.int64(p)] += 1
+    return -1
+
+
+@_jit
+def count_pairs_weighted(y_true, y_pred, weight, n, ignore, use_ignore, cm):
+    """cm[y_true[i], y_pred[i]] += weight[i], checking the whole batch first."""
+    for i in range(y_true.shape[0]):
+        t = y_true[i]
+        if not _kept(t, ignore, use_ignore):
+            continue
+        if not (_is_class(t, n) and _is_class(y_pred[i], n) and _is_weight(weight[i])):
+            return i
+    for i in range(y_true.shape[0]):
+        t = y_true[i]
+        if _kept(t, ignore, use_ignore):
+            cm[np.int64(t), np.int64(y_pred[i])] += weight[i]
+    return -1
+
+
+@_jit
+def argmax_rows(scores, out):
+    """out[i] = first index of the maximum of scores[i]; returns the first row with a non-finite score."""
+    for i in range(scores.shape[0]):
+        best = 0
+        for k in range(scores.shape[1]):
+            s = scores[i, k]
+            if not np.isfinite(s):
+                return i
+            if s > scores[i, best]:
+                best = k
+        out[i] = best
+    return -1
+
+
+# --- Binary scores: y_true in {0, 1}, a score per sample ---------------------------------------
+
+
+@_jit
+def count_scores(y_true, scores, threshold, inclusive, cm):
+    """cm[y_true[i], score[i] passes threshold] += 1."""
+    for i in range(y_true.shape[0]):
+        t = y_true[i]
+        s = scores[i]
+        if not (_is_class(t, 2) and np.isfinite(s)):
+            for j in range(i):
+                cm[np.int64(y_true[j]), np.int64(_is_positive(scores[j], threshold, inclusive))] -= 1
+            return i
+        cm[np.int64(t), np.int64(_is_positive(s, threshold, inclusive))] += 1
+    return -1
+
+
+@_jit
+def count_scores_weighted(y_true, scores, weight, threshold, inclusive, cm):
+    for i in range(y_true.shape[0]):
+        if not (_is_class(y_true[i], 2) and np.isfinite(scores[i]) and _is_weight(weight[i])):
+            return i
+    for i in range(y_true.shape[0]):
+        cm[np.int64(y_true[i]), np.int64(_is_positive(scores[i], threshold, inclusive))] += weight[i]
+    return -1
+
+
+# --- Multilabel: (N, L) indicators, predictions as indicators or scores ------------------------
+
+
+@_jit
+def _multilabel_first_bad(y_true, y_pred, is_scores):
+    for i in range(y_true.shape[0]):
+        for k in range(y_true.shape[1]):
+            if not _is_class(y_true[i, k], 2):
+                return i
+            p = y_pred[i, k]
+            if not (np.isfinite(p) if is_scores else _is_class(p, 2)):
+                return i
+    return -1
+
+
+@_jit
+def _count_multilabel_sample(y_true, y_pred, i, w, is_scores, threshold, inclusive, cm, sums):
+    tp = 0
+    fp = 0
+    fn = 0
+    for k in range(y_true.shape[1]):
+        t = np.int64(y_true[i, k])
+        if is_scores:
+            p = np.int64(_is_positive(y_pred[i, k], threshold, inclusive))
+        else:
+            p = np.int64(y_pred[i, k])
+        cm[k, t, p] += w
+        tp += t & p
+        fp += p & (1 - t)
+        fn += t & (1 - p)
+    # Per-sample scores with scikit-learn's formulas (f-score: 2 tp / (true + pred)).
+    pred = tp + fp
+    true = tp + fn
+    if fp + fn == 0:
+        sums[EXACT] += w
+    if pred > 0:
+        sums[PREC_SUM] += w * (tp / pred)
+    else:
+        sums[PREC_UNDEF] += w
+    if true > 0:
+        sums[REC_SUM] += w * (tp / true)
+    else:
+        sums[REC_UNDEF] += w
+    if true + pred > 0:
+        sums[F1_SUM] += w * ((2.0 * tp) / (true + pred))
+        sums[JAC_SUM] += w * (tp / (tp + fp + fn))
+    else:
+        sums[F_UNDEF] += w
+
+
+@_jit
+def count_multilabel(y_true, y_pred, is_scores, threshold, inclusive, cm, sums):
+    bad = _multilabel_first_bad(y_true, y_pred, is_scores)
+    if bad >= 0:
+        return bad
+    for i in range(y_true.shape[0]):
+        _count_multilabel_sample(y_true, y_pred, i, 1, is_scores, threshold, inclusive, cm, sums)
+    return -1
+
+
+@_jit
+def count_multilabel_weighted(y_true, y_pred, weight, is_scores, threshold, inclusive, cm, sums):
+    bad = _multilabel_first_bad(y_true, y_pred, is_scores)
+    for i in range(y_true.shape[0] if bad < 0 else bad):
+        if not _is_weight(weight[i]):
+            return i
+    if bad >= 0:
+        return bad
+    for i in range(y_true.shape[0]):
+        _count_multilabel_sample(y_true, y_pred, i, weight[i], is_scores, threshold, inclusive, cm, sums)
+    return -1

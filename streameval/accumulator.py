@@ -1,0 +1,311 @@
+"""The Accumulator base class: state arrays, merge, copy, equality, serialization, metric methods.
+
+A subclass declares its configuration (``_config``), the shapes of its count arrays
+(``_state_spec``), how it turns a batch into counts (``update``) and its per-class statistics
+(``_stats``). Everything here then works on it unchanged: merging is adding the arrays,
+serializing is writing them.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from . import metrics, serialization
+from .errors import IncompatibleError
+from .metrics import StatScores
+from .report import Report
+
+DEFAULT = "default"  # stands for the accumulator's default average: "binary" or "macro"
+
+
+class Accumulator:
+    """Base class of Binary, Multiclass and Multilabel. Not instantiated directly."""
+
+    _KIND: ClassVar[int]
+    _AVERAGES: ClassVar[tuple] = metrics.AVERAGES
+    _DEFAULT_AVERAGE: ClassVar[str] = "macro"
+    weighted: bool
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "_KIND" in cls.__dict__:
+            serialization.REGISTRY[cls._KIND] = cls
+
+    # --- what a subclass provides -------------------------------------------------------------
+
+    def _config(self) -> dict:
+        """The constructor's keyword arguments, JSON-safe."""
+        raise NotImplementedError
+
+    @classmethod
+    def _state_spec(cls, **config) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+        """Attribute name -> (shape, dtype) of each count array, checked without allocating."""
+        raise NotImplementedError
+
+    def _stats(self) -> StatScores:
+        raise NotImplementedError
+
+    @property
+    def n_samples(self) -> int | float:
+        """Number of samples counted so far (total weight when weighted)."""
+        raise NotImplementedError
+
+    # --- state ----------------------------------------------------------------------------------
+
+    def _arrays(self) -> list[np.ndarray]:
+        return [getattr(self, name) for name in self._state_spec(**self._config())]
+
+    def reset(self) -> None:
+        """Forget every sample: all counts back to zero."""
+        for name, (shape, dtype) in self._state_spec(**self._config()).items():
+            setattr(self, name, np.zeros(shape, dtype))
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no sample (or only zero weight) has been counted."""
+        return not any(a.any() for a in self._arrays())
+
+    def copy(self):
+        """An independent copy: same configuration, same counts."""
+        new = object.__new__(type(self))
+        new.__dict__ = self.__dict__.copy()
+        for name in self._state_spec(**self._config()):
+            setattr(new, name, getattr(self, name).copy())
+        return new
+
+    def _describe(self) -> str:
+        args = ", ".join(f"{k}={_short(v)}" for k, v in self._config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __repr__(self) -> str:
+        return f"<{self._describe()} n_samples={self.n_samples}>"
+
+    def _check_compatible(self, other) -> None:
+        if type(other) is not type(self) or other._config() != self._config():
+            other_text = other._describe() if isinstance(other, Accumulator) else type(other).__name__
+            raise IncompatibleError(f"Cannot merge {self._describe()} with {other_text}")
+
+    def merge(self, other) -> "Accumulator":
+        """Add other's counts to this accumulator in place and return it; other is unchanged.
+
+        Raises IncompatibleError, changing nothing, when the types or configurations differ.
+        """
+        self._check_compatible(other)
+        for mine, theirs in zip(self._arrays(), other._arrays()):
+            mine += theirs
+        return self
+
+    def __iadd__(self, other):
+        return self.merge(other)
+
+    def __add__(self, other):
+        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
+            return self.copy()  # 0 is the identity, so sum([a, b, c]) works
+        if not isinstance(other, Accumulator):
+            return NotImplemented
+        return self.copy().merge(other)
+
+    __radd__ = __add__
+
+    def __eq__(self, other) -> bool:
+        if type(other) is not type(self) or other._config() != self._config():
+            return False
+        return all(np.array_equal(a, b) for a, b in zip(self._arrays(), other._arrays()))
+
+    __hash__ = None  # mutable
+
+    # --- serialization --------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """A versioned binary payload; read it back with streameval.from_bytes (safe on untrusted bytes)."""
+        return serialization.encode(self._KIND, self._config(), self._arrays())
+
+    def to_dict(self) -> dict:
+        """A JSON-safe dict; read it back with streameval.from_dict."""
+        return {
+            "format": "streameval",
+            "version": serialization.VERSION,
+            "kind": type(self).__name__,
+            "config": self._config(),
+            "state": [a.tolist() for a in self._arrays()],
+        }
+
+    def __reduce__(self):
+        return serialization.from_bytes, (self.to_bytes(),)
+
+    # --- metrics from per-class statistics ------------------------------------------------------
+
+    def _resolve_average(self, average):
+        average = self._DEFAULT_AVERAGE if average == DEFAULT else average
+        metrics.check_average(average, self._AVERAGES)
+        return average
+
+    def _ratio(self, metric, average, zero_division, beta=1.0):
+        average = self._resolve_average(average)
+        if average == "binary":
+            return float(metrics.ratio(metric, self._stats().select(1), None, zero_division, beta)[0])
+        if average == "samples":
+            return self._samples_ratio(metric, zero_division, beta)
+        return metrics.ratio(metric, self._stats(), average, zero_division, beta)
+
+    def _samples_ratio(self, metric, zero_division, beta):
+        raise ValueError('average="samples" is only available for Multilabel')
+
+    def precision(self, average=DEFAULT, zero_division="warn"):
+        """Precision tp / (tp + fp), as sklearn.metrics.precision_score.
+
+        average: None (per class), "micro", "macro", "weighted" (by support), "binary" (Binary:
+        the positive class; its default) or "samples" (Multilabel). Multiclass and Multilabel
+        default to "macro". zero_division: "warn" (0.0 and a warning), 0.0, 1.0 or np.nan (the
+        class is left out of a macro average).
+        """
+        return self._ratio("precision", average, zero_division)
+
+    def recall(self, average=DEFAULT, zero_division="warn"):
+        """Recall (sensitivity) tp / (tp + fn), as sklearn.metrics.recall_score. See precision()."""
+        return self._ratio("recall", average, zero_division)
+
+    def fbeta(self, beta: float, average=DEFAULT, zero_division="warn"):
+        """F-beta score, as sklearn.metrics.fbeta_score. See precision() for average and zero_division."""
+        if not (isinstance(beta, (int, float, np.number)) and beta >= 0):
+            raise ValueError(f"beta={beta!r} is not valid: expected a number >= 0")
+        return self._ratio("fbeta", average, zero_division, float(beta))
+
+    def f1(self, average=DEFAULT, zero_division="warn"):
+        """F1 score, as sklearn.metrics.f1_score. See precision()."""
+        return self._ratio("fbeta", average, zero_division, 1.0)
+
+    def specificity(self, average=DEFAULT, zero_division="warn"):
+        """Specificity (true negative rate) tn / (tn + fp) of each class against the rest.
+
+        Averages as precision(); "weighted" weights each class by its support (true count).
+        """
+        return self._ratio("specificity", average, zero_division)
+
+    def npv(self, average=DEFAULT, zero_division="warn"):
+        """Negative predictive value tn / (tn + fn). See specificity()."""
+        return self._ratio("npv", average, zero_division)
+
+    def fpr(self, average=DEFAULT, zero_division="warn"):
+        """False positive rate fp / (fp + tn). See specificity()."""
+        return self._ratio("fpr", average, zero_division)
+
+    def fnr(self, average=DEFAULT, zero_division="warn"):
+        """False negative rate fn / (fn + tp). See specificity()."""
+        return self._ratio("fnr", average, zero_division)
+
+    def jaccard(self, average=DEFAULT, zero_division="warn"):
+        """Jaccard index tp / (tp + fp + fn), as sklearn.metrics.jaccard_score. See precision()."""
+        return self._ratio("jaccard", average, zero_division)
+
+    def support(self) -> np.ndarray:
+        """Number (or weight) of true samples of each class."""
+        return self._stats().support
+
+    def stat_scores(self, average=None) -> StatScores:
+        """tp, fp, fn, tn (and .support) per class (average=None), summed ("micro"), or for the
+        positive class ("binary", Binary only)."""
+        average = self._resolve_average(average)
+        stats = self._stats()
+        if average == "binary":
+            return stats.select(1)
+        if average == "micro":
+            return stats.pooled()
+        if average is not None:
+            raise ValueError(f'stat_scores takes average=None, "micro" or "binary", got {average!r}')
+        return stats
+
+    # --- reports --------------------------------------------------------------------------------
+
+    _REPORT_AVERAGES: ClassVar[tuple[str, ...]] = ("micro", "macro", "weighted")
+
+    def _target_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def report(self, digits: int = 2, zero_division="warn", target_names=None) -> Report:
+        """A classification report laid out like sklearn.metrics.classification_report.
+
+        str(report) is the text table; report.to_dict() is classification_report(output_dict=True).
+        """
+        names = [str(n) for n in (target_names if target_names is not None else self._target_names())]
+        support = self.support()
+        if len(names) != len(support):
+            raise ValueError(f"target_names has {len(names)} names for {len(support)} classes")
+        per_class = [
+            self._ratio(m, None, zero_division, 1.0) for m in ("precision", "recall", "fbeta")
+        ]
+        rows = list(zip(names, *per_class, support))
+        averages = []
+        for avg in self._REPORT_AVERAGES:
+            scores = [self._ratio(m, avg, zero_division, 1.0) for m in ("precision", "recall", "fbeta")]
+            averages.append((avg, *scores, np.sum(support)))
+        return Report(rows, averages, digits, micro_is_accuracy=self._KIND != 3)
+
+    _COMPUTE_RATIOS: ClassVar[tuple[str, ...]] = ("precision", "recall", "f1", "specificity", "jaccard")
+    _COMPUTE_SCALARS: ClassVar[tuple[str, ...]] = ()
+
+    def compute(self, prefix: str = "", zero_division=0.0) -> dict[str, float]:
+        """A flat dict of floats for loggers, e.g. {"accuracy": ..., "f1_macro": ..., "recall_weighted": ...}.
+
+        Ill-defined ratios take ``zero_division`` (default 0.0, silent: loggers call this often).
+        """
+        out = {name: float(getattr(self, name)()) for name in self._COMPUTE_SCALARS}
+        for avg in self._AVERAGES:
+            if avg is None:
+                continue
+            for name in self._COMPUTE_RATIOS:
+                key = name if avg == "binary" else f"{name}_{avg}"
+                if avg == "samples" and name not in ("precision", "recall", "f1", "jaccard"):
+                    continue
+                out[key] = float(getattr(self, name)(average=avg, zero_division=zero_division))
+        return {prefix + k: v for k, v in out.items()}
+
+
+def _short(value) -> str:
+    if isinstance(value, list) and len(value) > 6:
+        return repr(value[:5])[:-1] + ", ...]"
+    return repr(value)
+
+
+class ConfusionAccumulator(Accumulator):
+    """Shared by Binary and Multiclass: the state is a (K, K) confusion matrix, rows = true."""
+
+    _cm: np.ndarray
+    _COMPUTE_SCALARS = ("accuracy", "balanced_accuracy", "matthews_corrcoef", "cohen_kappa", "hamming_loss")
+
+    def _stats(self) -> StatScores:
+        return metrics.stats_from_confusion(self._cm)
+
+    @property
+    def n_samples(self):
+        return self._cm.sum().item()
+
+    def confusion_matrix(self, normalize=None) -> np.ndarray:
+        """The confusion matrix, rows = true class, columns = predicted, as sklearn.metrics.confusion_matrix.
+
+        normalize: None (counts), "true" (rows sum to 1), "pred" (columns) or "all".
+        """
+        return metrics.normalize_confusion(self._cm, normalize)
+
+    def accuracy(self) -> float:
+        """Fraction of correct predictions (weighted by sample_weight), as sklearn.metrics.accuracy_score."""
+        return metrics.accuracy(self._cm)
+
+    def hamming_loss(self) -> float:
+        """Fraction of wrong predictions, as sklearn.metrics.hamming_loss."""
+        total = self._cm.sum()
+        return float((total - np.trace(self._cm)) / total) if total else float("nan")
+
+    def balanced_accuracy(self, adjusted: bool = False) -> float:
+        """Mean recall over the classes present in y_true, as sklearn.metrics.balanced_accuracy_score."""
+        return metrics.balanced_accuracy(self._cm, adjusted)
+
+    def matthews_corrcoef(self) -> float:
+        """Matthews correlation coefficient, as sklearn.metrics.matthews_corrcoef."""
+        return metrics.matthews_corrcoef(self._cm)
+
+    def cohen_kappa(self, weights=None, replace_undefined_by=np.nan) -> float:
+        """Cohen's kappa, as sklearn.metrics.cohen_kappa_score; weights None, "linear" or "quadratic"."""
+        return metrics.cohen_kappa(self._cm, weights, replace_undefined_by)

@@ -1,0 +1,182 @@
+"""The versioned binary format and the dict form of accumulator state. No pickle inside.
+
+Binary layout (little-endian), format version 1::
+
+    magic        4 bytes  b"SEVL"
+    version      u16      1
+    kind         u16      accumulator type (Binary = 1, Multiclass = 2, Multilabel = 3)
+    config_len   u32      length of the configuration
+    config       bytes    UTF-8 JSON object: the constructor's keyword arguments
+    n_arrays     u16
+    per array:   dtype u8 (1 = int64, 2 = float64), ndim u8, shape ndim * u64, raw data
+    checksum     u32      CRC-32 of every byte before it
+
+Reading is safe on untrusted bytes: every length is checked against the bytes that remain before
+anything is allocated, the configuration is checked against the arrays' shapes before the
+accumulator is built, and counts must be finite and non-negative. Any failure raises
+SerializationError.
+
+Format history: version 1 (streameval 0.1) is the first.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+
+import numpy as np
+
+from .errors import SerializationError
+
+MAGIC = b"SEVL"
+VERSION = 1
+_HEADER = struct.Struct("<4sHHI")
+_DTYPES = {1: np.dtype("<i8"), 2: np.dtype("<f8")}
+_DTYPE_CODES = {np.dtype(np.int64): 1, np.dtype(np.float64): 2}
+MAX_CONFIG_BYTES = 1 << 26
+
+# kind id -> accumulator class, filled in by Accumulator.__init_subclass__
+REGISTRY: dict[int, type] = {}
+
+
+def encode(kind: int, config: dict, arrays: list[np.ndarray]) -> bytes:
+    config_bytes = json.dumps(config, separators=(",", ":"), allow_nan=False).encode()
+    parts = [_HEADER.pack(MAGIC, VERSION, kind, len(config_bytes)), config_bytes, struct.pack("<H", len(arrays))]
+    for arr in arrays:
+        parts.append(struct.pack("<BB", _DTYPE_CODES[arr.dtype], arr.ndim))
+        parts.append(struct.pack(f"<{arr.ndim}Q", *arr.shape))
+        parts.append(np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes())
+    body = b"".join(parts)
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        self.data = data
+        self.pos = 0
+
+    def take(self, n: int, what: str) -> memoryview:
+        if n < 0 or n > len(self.data) - self.pos:
+            raise SerializationError(
+                f"Possible corruption: {what} needs {n} bytes at offset {self.pos}, "
+                f"only {len(self.data) - self.pos} remain"
+            )
+        out = memoryview(self.data)[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def unpack(self, fmt: str, what: str):
+        st = struct.Struct(fmt)
+        return st.unpack(self.take(st.size, what))
+
+
+def decode(data) -> tuple[int, dict, list[np.ndarray]]:
+    """(kind, config, arrays) of a payload; SerializationError on anything malformed."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) < _HEADER.size + 4:
+        raise SerializationError(f"Possible corruption: payload of {len(data)} bytes is shorter than a header")
+    body, (crc,) = data[:-4], struct.unpack("<I", data[-4:])
+    magic, version, kind, config_len = _HEADER.unpack_from(body)
+    if magic != MAGIC:
+        raise SerializationError(f"Possible corruption: magic mismatch: expected {MAGIC!r}, got {magic!r}")
+    if version != VERSION:
+        raise SerializationError(f"Possible corruption: serial version mismatch: expected {VERSION}, got {version}")
+    if zlib.crc32(body) != crc:
+        raise SerializationError("Possible corruption: checksum mismatch")
+    reader = _Reader(body)
+    reader.pos = _HEADER.size
+    if config_len > MAX_CONFIG_BYTES:
+        raise SerializationError(f"Possible corruption: configuration of {config_len} bytes")
+    try:
+        config = json.loads(bytes(reader.take(config_len, "configuration")).decode())
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise SerializationError(f"Possible corruption: configuration is not JSON: {exc}") from None
+    (n_arrays,) = reader.unpack("<H", "array count")
+    arrays = []
+    for i in range(n_arrays):
+        code, ndim = reader.unpack("<BB", f"array {i} header")
+        if code not in _DTYPES:
+            raise SerializationError(f"Possible corruption: array {i} has unknown dtype code {code}")
+        shape = reader.unpack(f"<{ndim}Q", f"array {i} shape")
+        dtype = _DTYPES[code]
+        nbytes = dtype.itemsize
+        for dim in shape:
+            nbytes *= dim  # Python ints: no overflow, checked against what remains below
+        raw = reader.take(nbytes, f"array {i} data")
+        arrays.append(np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="), copy=True))
+    if reader.pos != len(body):
+        raise SerializationError(f"Possible corruption: {len(body) - reader.pos} trailing bytes")
+    return kind, config, arrays
+
+
+def from_bytes(data):
+    """Rebuild an accumulator from :meth:`Accumulator.to_bytes` output.
+
+    >>> import streameval
+    >>> acc = streameval.Binary()
+    >>> acc.update([0, 1, 1], [0, 1, 0])
+    >>> streameval.from_bytes(acc.to_bytes()) == acc
+    True
+    """
+    kind, config, arrays = decode(data)
+    return _build(kind, config, arrays)
+
+
+def from_dict(d: dict):
+    """Rebuild an accumulator from :meth:`Accumulator.to_dict` output."""
+    if not isinstance(d, dict) or d.get("format") != "streameval":
+        raise SerializationError("not a streameval dict: expected the output of to_dict()")
+    if d.get("version") != VERSION:
+        raise SerializationError(f"serial version mismatch: expected {VERSION}, got {d.get('version')!r}")
+    kinds = {cls.__name__: k for k, cls in REGISTRY.items()}
+    if d.get("kind") not in kinds or not isinstance(d.get("state"), list):
+        raise SerializationError(f"unknown kind {d.get('kind')!r} or missing state")
+    arrays = []
+    for i, item in enumerate(d["state"]):
+        try:
+            arr = np.asarray(item)
+        except (TypeError, ValueError) as exc:
+            raise SerializationError(f"state[{i}] is not a numeric array: {exc}") from None
+        if arr.dtype.kind not in "iuf":
+            raise SerializationError(f"state[{i}] is not a numeric array (dtype {arr.dtype})")
+        arrays.append(arr)
+    return _build(kinds[d["kind"]], d.get("config"), arrays, exact_dtypes=False)
+
+
+def _build(kind, config, arrays, exact_dtypes=True):
+    cls = REGISTRY.get(kind)
+    if cls is None:
+        raise SerializationError(f"Possible corruption: unknown accumulator kind {kind}")
+    if not isinstance(config, dict):
+        raise SerializationError("Possible corruption: configuration is not an object")
+    try:
+        spec = cls._state_spec(**config)
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(f"Possible corruption: invalid configuration {config!r}: {exc}") from None
+    if len(arrays) != len(spec):
+        raise SerializationError(f"Possible corruption: {len(arrays)} arrays, expected {len(spec)}")
+    checked = []
+    for (name, (shape, dtype)), arr in zip(spec.items(), arrays):
+        if arr.shape != shape or (exact_dtypes and arr.dtype != dtype):
+            raise SerializationError(
+                f"Possible corruption: {name} has shape {arr.shape} and dtype {arr.dtype}, "
+                f"expected {shape} and {np.dtype(dtype)}"
+            )
+        if not (np.isfinite(arr).all() and (arr >= 0).all()):
+            raise SerializationError(f"Possible corruption: {name} holds negative or non-finite counts")
+        if arr.dtype != dtype:
+            converted = arr.astype(dtype)
+            if not np.array_equal(converted, arr):
+                raise SerializationError(f"{name} holds counts that are not {np.dtype(dtype)}")
+            arr = converted
+        checked.append(arr)
+    try:
+        acc = cls(**config)
+    except (TypeError, ValueError) as exc:  # pragma: no cover - _state_spec checks the same
+        raise SerializationError(f"Possible corruption: invalid configuration {config!r}: {exc}") from None
+    for name, arr in zip(spec, checked):
+        setattr(acc, name, arr)
+    return acc
