@@ -143,12 +143,11 @@ class LabelIndex:
     """
 
     def __init__(self, labels, name: str = "labels"):
-        labels = tuple(labels.tolist() if isinstance(labels, np.ndarray) else labels)
+        # numpy scalars become Python values, so that labels compare, hash and serialize as such
+        labels = tuple(v.item() if isinstance(v, np.generic) else v for v in labels)
         for pos, label in enumerate(labels):
             if not isinstance(label, Hashable):
                 raise TypeError(f"{name}[{pos}] = {label!r} is not hashable")
-            if isinstance(label, np.generic):
-                raise TypeError(f"{name}[{pos}] = {label!r}: use Python values, not numpy scalars")
         if len(labels) < 1:
             raise ValueError(f"{name} is empty: expected at least one label")
         seen: dict = {}

@@ -52,7 +52,7 @@ class Binary(ConfusionAccumulator):
     def _state_spec(cls, threshold=0.5, pos_label=1, inclusive=True, weighted=False):
         if not isinstance(threshold, (int, float, np.number)) or isinstance(threshold, bool) or not np.isfinite(threshold):
             raise ValueError(f"threshold={threshold!r} is not valid: expected a finite number")
-        if not isinstance(pos_label, (int, float, str, np.number)) or isinstance(pos_label, float) and np.isnan(pos_label):
+        if not isinstance(pos_label, (int, float, str, np.number)) or isinstance(pos_label, float) and not np.isfinite(pos_label):
             raise TypeError(f"pos_label={pos_label!r} is not valid: expected an integer, a boolean or a string")
         for name, flag in (("inclusive", inclusive), ("weighted", weighted)):
             if not isinstance(flag, (bool, np.bool_)):

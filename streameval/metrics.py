@@ -53,11 +53,12 @@ def stats_from_confusion(cm: np.ndarray) -> StatScores:
     tp = np.diagonal(cm).copy()
     fp = cm.sum(axis=0) - tp
     fn = cm.sum(axis=1) - tp
-    if cm.shape[0] == 2:
-        # Exact even for float counts, where total - tp - fp - fn may leave a rounding residue.
-        tn = tp[::-1].copy()
-    else:
-        tn = cm.sum() - tp - fp - fn
+    # tn[c] = sum over rows r != c of (row r's total - cm[r, c]). Not total - tp - fp - fn: with
+    # float counts that leaves a rounding residue where tn is 0, turning 0/0 into 1.0. Here each
+    # term is exactly 0 when row r has nothing outside column c.
+    rest = cm.sum(axis=1, keepdims=True) - cm
+    np.fill_diagonal(rest, 0)
+    tn = rest.sum(axis=0)
     return StatScores(tp, fp, fn, tn)
 
 

@@ -38,7 +38,7 @@ class Multiclass(ConfusionAccumulator):
             self._index = _inputs.LabelIndex(range(num_classes))
         self.num_classes = len(self._index)
         self.labels = self._index.labels
-        self._given = {"num_classes": num_classes, "labels": None if labels is None else list(self.labels)}
+        self._given = {"num_classes": None if num_classes is None else int(num_classes), "labels": None if labels is None else list(self.labels)}
         self.ignore_index = ignore_index
         self.weighted = bool(weighted)
         self.reset()

@@ -35,13 +35,15 @@ _HEADER = struct.Struct("<4sHHI")
 _DTYPES = {1: np.dtype("<i8"), 2: np.dtype("<f8")}
 _DTYPE_CODES = {np.dtype(np.int64): 1, np.dtype(np.float64): 2}
 MAX_CONFIG_BYTES = 1 << 26
+MAX_NDIM = 8  # state arrays have at most 3 dimensions
+MAX_DIM = 1 << 40  # larger dimensions are forged: numpy could not even describe their product
 
 # kind id -> accumulator class, filled in by Accumulator.__init_subclass__
 REGISTRY: dict[int, type] = {}
 
 
 def encode(kind: int, config: dict, arrays: list[np.ndarray]) -> bytes:
-    config_bytes = json.dumps(config, separators=(",", ":"), allow_nan=False).encode()
+    config_bytes = _config_json(config).encode()
     parts = [_HEADER.pack(MAGIC, VERSION, kind, len(config_bytes)), config_bytes, struct.pack("<H", len(arrays))]
     for arr in arrays:
         parts.append(struct.pack("<BB", _DTYPE_CODES[arr.dtype], arr.ndim))
@@ -49,6 +51,19 @@ def encode(kind: int, config: dict, arrays: list[np.ndarray]) -> bytes:
         parts.append(np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes())
     body = b"".join(parts)
     return body + struct.pack("<I", zlib.crc32(body))
+
+
+def _config_json(config: dict) -> str:
+    """The configuration as JSON; TypeError if it would not read back as the same values."""
+    try:
+        text = json.dumps(config, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"cannot serialize configuration {config!r}: {exc}") from None
+    if json.loads(text) != config:  # tuples become lists: such labels would not load back
+        raise TypeError(
+            f"cannot serialize configuration {config!r}: labels must be strings, integers, floats or booleans"
+        )
+    return text
 
 
 class _Reader:
@@ -90,8 +105,9 @@ def decode(data) -> tuple[int, dict, list[np.ndarray]]:
     reader.pos = _HEADER.size
     if config_len > MAX_CONFIG_BYTES:
         raise SerializationError(f"Possible corruption: configuration of {config_len} bytes")
+    config_bytes = bytes(reader.take(config_len, "configuration"))
     try:
-        config = json.loads(bytes(reader.take(config_len, "configuration")).decode())
+        config = json.loads(config_bytes.decode())
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise SerializationError(f"Possible corruption: configuration is not JSON: {exc}") from None
     (n_arrays,) = reader.unpack("<H", "array count")
@@ -100,13 +116,21 @@ def decode(data) -> tuple[int, dict, list[np.ndarray]]:
         code, ndim = reader.unpack("<BB", f"array {i} header")
         if code not in _DTYPES:
             raise SerializationError(f"Possible corruption: array {i} has unknown dtype code {code}")
+        if ndim > MAX_NDIM:
+            raise SerializationError(f"Possible corruption: array {i} has {ndim} dimensions")
         shape = reader.unpack(f"<{ndim}Q", f"array {i} shape")
+        if any(dim > MAX_DIM for dim in shape):
+            raise SerializationError(f"Possible corruption: array {i} has shape {shape}")
         dtype = _DTYPES[code]
         nbytes = dtype.itemsize
         for dim in shape:
             nbytes *= dim  # Python ints: no overflow, checked against what remains below
         raw = reader.take(nbytes, f"array {i} data")
-        arrays.append(np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="), copy=True))
+        try:
+            arr = np.frombuffer(raw, dtype=dtype).reshape(shape)
+        except ValueError as exc:  # e.g. a zero dimension beside dimensions numpy cannot multiply
+            raise SerializationError(f"Possible corruption: array {i} has shape {shape}: {exc}") from None
+        arrays.append(arr.astype(dtype.newbyteorder("="), copy=True))
     if reader.pos != len(body):
         raise SerializationError(f"Possible corruption: {len(body) - reader.pos} trailing bytes")
     return kind, config, arrays
@@ -129,10 +153,10 @@ def from_dict(d: dict):
     """Rebuild an accumulator from :meth:`Accumulator.to_dict` output."""
     if not isinstance(d, dict) or d.get("format") != "streameval":
         raise SerializationError("not a streameval dict: expected the output of to_dict()")
-    if d.get("version") != VERSION:
+    if type(d.get("version")) is not int or d["version"] != VERSION:
         raise SerializationError(f"serial version mismatch: expected {VERSION}, got {d.get('version')!r}")
     kinds = {cls.__name__: k for k, cls in REGISTRY.items()}
-    if d.get("kind") not in kinds or not isinstance(d.get("state"), list):
+    if not isinstance(d.get("kind"), str) or d["kind"] not in kinds or not isinstance(d.get("state"), list):
         raise SerializationError(f"unknown kind {d.get('kind')!r} or missing state")
     arrays = []
     for i, item in enumerate(d["state"]):
@@ -168,7 +192,8 @@ def _build(kind, config, arrays, exact_dtypes=True):
         if not (np.isfinite(arr).all() and (arr >= 0).all()):
             raise SerializationError(f"Possible corruption: {name} holds negative or non-finite counts")
         if arr.dtype != dtype:
-            converted = arr.astype(dtype)
+            with np.errstate(invalid="ignore", over="ignore"):
+                converted = arr.astype(dtype)
             if not np.array_equal(converted, arr):
                 raise SerializationError(f"{name} holds counts that are not {np.dtype(dtype)}")
             arr = converted

@@ -1,0 +1,66 @@
+"""Prints a throughput / ratio table at the end of a benchmark run.
+
+Run: .venv/bin/python -m pytest benchmarks/ --benchmark-only
+
+Every benchmark records in ``benchmark.extra_info`` a ``role`` ("streameval", "numpy" or
+"sklearn"), ``samples`` (processed per call) and a ``unit`` ("samples", or "calls" for per-call
+operations such as compute and merge, where samples is 1). The table divides samples by the
+median time of a call, and compares streameval with the numpy and sklearn references *of the same
+group*, per sample: sklearn may run on fewer samples than the others. A ratio above 1 means
+streameval is faster.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _rows(session):
+    """(group, name, role, median seconds, samples per call, unit) of each finished benchmark."""
+    rows = []
+    for bench in getattr(session, "benchmarks", []):
+        stats = getattr(bench, "stats", None)
+        info = getattr(bench, "extra_info", None) or {}
+        if stats is None or "samples" not in info:
+            continue
+        unit = info.get("unit", "samples")
+        rows.append((bench.group or "", bench.name, info.get("role", ""), stats.median, info["samples"], unit))
+    return rows
+
+
+def _rate(x: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if x >= scale:
+            return f"{x / scale:.3g}{unit}"
+    return f"{x:.3g}"
+
+
+def _time(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's own tables
+def pytest_terminal_summary(terminalreporter, config):
+    session = getattr(config, "_benchmarksession", None)  # pytest-benchmark's session object
+    rows = _rows(session) if session is not None else []
+    if not rows:
+        return
+    tr = terminalreporter
+    title = "streameval throughput (median per call; ratios per sample within a group, >1 = streameval faster)"
+    tr.write_sep("=", title)
+    tr.write_line(f"{'group':<30} {'benchmark':<46} {'median':>10} {'rate':>16} {'vs numpy':>9} {'vs sklearn':>10}")
+    groups: dict[str, list] = {}
+    for row in rows:
+        groups.setdefault(row[0], []).append(row)
+    for group, members in groups.items():
+        ref = {role: n / median for _, _, role, median, n, _ in members if role in ("numpy", "sklearn")}
+        for _, name, role, median, n, unit in members:
+            mine = n / median
+            vs = ["", ""]
+            if role == "streameval":
+                vs = [f"{mine / ref[r]:.2f}x" if r in ref else "" for r in ("numpy", "sklearn")]
+            rate = f"{_rate(mine)} {unit}/s"
+            tr.write_line(f"{group:<30} {name:<46} {_time(median):>10} {rate:>16} {vs[0]:>9} {vs[1]:>10}")
