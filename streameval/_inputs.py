@@ -74,6 +74,25 @@ def as_weight(sample_weight, n: int, weighted: bool) -> np.ndarray | None:
     return w.astype(np.float64, copy=False)
 
 
+# --- configuration checks shared by the accumulators --------------------------------------------
+
+
+def check_threshold(threshold) -> None:
+    if not isinstance(threshold, (int, float, np.number)) or isinstance(threshold, bool) or not np.isfinite(threshold):
+        raise ValueError(f"threshold={threshold!r} is not valid: expected a finite number")
+
+
+def check_flags(**flags) -> None:
+    for name, flag in flags.items():
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name}={flag!r} is not valid: expected True or False")
+
+
+def check_count(name: str, value) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name}={value!r} is not valid: expected an integer >= 1")
+
+
 # --- error messages for the first bad sample a kernel reports -----------------------------------
 
 

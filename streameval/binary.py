@@ -50,13 +50,10 @@ class Binary(ConfusionAccumulator):
 
     @classmethod
     def _state_spec(cls, threshold=0.5, pos_label=1, inclusive=True, weighted=False):
-        if not isinstance(threshold, (int, float, np.number)) or isinstance(threshold, bool) or not np.isfinite(threshold):
-            raise ValueError(f"threshold={threshold!r} is not valid: expected a finite number")
+        _inputs.check_threshold(threshold)
         if not isinstance(pos_label, (int, float, str, np.number)) or isinstance(pos_label, float) and not np.isfinite(pos_label):
             raise TypeError(f"pos_label={pos_label!r} is not valid: expected an integer, a boolean or a string")
-        for name, flag in (("inclusive", inclusive), ("weighted", weighted)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise TypeError(f"{name}={flag!r} is not valid: expected True or False")
+        _inputs.check_flags(inclusive=inclusive, weighted=weighted)
         return {"_cm": ((2, 2), np.dtype(np.float64 if weighted else np.int64))}
 
     def _target_names(self) -> list[str]:

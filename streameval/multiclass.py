@@ -51,17 +51,17 @@ class Multiclass(ConfusionAccumulator):
         if (num_classes is None) == (labels is None):
             raise ValueError("give exactly one of num_classes and labels")
         if num_classes is not None:
-            if not isinstance(num_classes, (int, np.integer)) or isinstance(num_classes, bool) or num_classes < 1:
-                raise ValueError(f"num_classes={num_classes!r} is not valid: expected an integer >= 1")
+            _inputs.check_count("num_classes", num_classes)
             k = int(num_classes)
         else:
             if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__"):
                 raise TypeError(f"labels={labels!r} is not valid: expected a sequence of labels")
             k = len(labels)
-        if ignore_index is not None and not isinstance(ignore_index, (int, str)):
+        if ignore_index is not None and not isinstance(ignore_index, (int, str)) or isinstance(ignore_index, bool):
             raise TypeError(f"ignore_index={ignore_index!r} is not valid: expected an integer or a string label")
-        if not isinstance(weighted, (bool, np.bool_)):
-            raise TypeError(f"weighted={weighted!r} is not valid: expected True or False")
+        if labels is None and isinstance(ignore_index, str):
+            raise TypeError(f"ignore_index={ignore_index!r} is not valid: the classes are integers 0..{k - 1}")
+        _inputs.check_flags(weighted=weighted)
         return {"_cm": ((k, k), np.dtype(np.float64 if weighted else np.int64))}
 
     def _target_names(self) -> list[str]:

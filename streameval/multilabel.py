@@ -61,13 +61,9 @@ class Multilabel(Accumulator):
 
     @classmethod
     def _state_spec(cls, num_labels, threshold=0.5, inclusive=True, weighted=False):
-        if not isinstance(num_labels, (int, np.integer)) or isinstance(num_labels, bool) or num_labels < 1:
-            raise ValueError(f"num_labels={num_labels!r} is not valid: expected an integer >= 1")
-        if not isinstance(threshold, (int, float, np.number)) or isinstance(threshold, bool) or not np.isfinite(threshold):
-            raise ValueError(f"threshold={threshold!r} is not valid: expected a finite number")
-        for name, flag in (("inclusive", inclusive), ("weighted", weighted)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise TypeError(f"{name}={flag!r} is not valid: expected True or False")
+        _inputs.check_count("num_labels", num_labels)
+        _inputs.check_threshold(threshold)
+        _inputs.check_flags(inclusive=inclusive, weighted=weighted)
         return {
             "_mcm": ((int(num_labels), 2, 2), np.dtype(np.float64 if weighted else np.int64)),
             "_sample_sums": ((_kernels.N_SAMPLE_SUMS,), np.dtype(np.float64)),
