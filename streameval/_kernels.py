@@ -198,3 +198,89 @@ def count_multilabel_weighted(y_true, y_pred, weight, is_scores, threshold, incl
     for i in range(y_true.shape[0]):
         _count_multilabel_sample(y_true, y_pred, i, weight[i], is_scores, threshold, inclusive, cm, sums)
     return -1
+
+
+# --- score histograms: one (negatives, positives) histogram per column -------------------------
+#
+# edges t_0 < ... < t_{m-1} cut the scores into m + 1 cells. A score's cell is the number of edges
+# it passes (score >= t, or score > t when not inclusive), so cell j holds the scores that pass
+# t_{j-1} but not t_j, and "passes t_j" is exactly "lies in a cell above j". Counts at every edge
+# are therefore exact, whatever the binning. Uniform edges find the cell by arithmetic, then
+# correct it against the edges themselves, so rounding never puts a score in the wrong cell.
+
+
+@_jit
+def _passes(s, t, inclusive):
+    return s >= t if inclusive else s > t
+
+
+@_jit
+def _cell(s, edges, uniform, inv_width, inclusive):
+    m = edges.shape[0]
+    if uniform:
+        j = np.int64((s - edges[0]) * inv_width) + 1 if s >= edges[0] else 0
+        j = min(max(j, 0), m)
+        while j > 0 and not _passes(s, edges[j - 1], inclusive):
+            j -= 1
+        while j < m and _passes(s, edges[j], inclusive):
+            j += 1
+        return j
+    lo, hi = 0, m  # binary search for the number of edges passed
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _passes(s, edges[mid], inclusive):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@_jit
+def histogram_scores(scores, truth, weight, use_weight, edges, uniform, inclusive, hist, score_sums):
+    """hist[c, truth[i, c], cell(scores[i, c])] += w_i for every column c; score_sums[c, cell] += w_i * score.
+
+    truth is an (N, C) 0/1 matrix: the labels of Multilabel, a one-hot matrix for Multiclass,
+    one column for Binary. Inputs are already validated. Unweighted, hist is int64 and counts 1.
+    """
+    inv_width = (edges.shape[0] - 1) / (edges[-1] - edges[0]) if edges.shape[0] > 1 else 0.0
+    for i in range(scores.shape[0]):
+        for c in range(scores.shape[1]):
+            s = scores[i, c]
+            j = _cell(s, edges, uniform, inv_width, inclusive)
+            t = np.int64(truth[i, c])
+            if use_weight:
+                hist[c, t, j] += weight[i]
+                score_sums[c, j] += weight[i] * s
+            else:
+                hist[c, t, j] += 1
+                score_sums[c, j] += s
+
+
+# Slots of the calibration sums of a scored accumulator.
+BRIER, LOG_LOSS, OUTSIDE_UNIT = range(3)
+
+
+@_jit
+def calibration_sums(truth, probs, weight, use_weight, eps, sums):
+    """Running sums of Brier and log loss terms over probabilities, as scikit-learn computes them.
+
+    truth is (N, C) one-hot (C = 2 columns [negative, positive] for binary, K for multiclass);
+    probs is (N, C). Log loss clips each probability to [eps, 1 - eps] (eps of the input dtype).
+    Probabilities outside [0, 1] are counted in OUTSIDE_UNIT: they make both losses meaningless.
+    """
+    for i in range(probs.shape[0]):
+        w = weight[i] if use_weight else 1.0
+        brier = 0.0
+        loss = 0.0
+        outside = False
+        for c in range(probs.shape[1]):
+            p = probs[i, c]
+            t = truth[i, c]
+            brier += (p - t) * (p - t)
+            if t:
+                loss -= np.log(min(max(p, eps), 1 - eps))
+            outside = outside or p < 0 or p > 1
+        sums[BRIER] += w * brier
+        sums[LOG_LOSS] += w * loss
+        if outside:
+            sums[OUTSIDE_UNIT] += w

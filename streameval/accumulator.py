@@ -41,8 +41,19 @@ class Accumulator:
 
     @classmethod
     def _state_spec(cls, **config) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-        """Attribute name -> (shape, dtype) of each count array, checked without allocating."""
+        """Attribute name -> (shape, dtype) of each count array, checked without allocating.
+
+        A dimension of -1 grows with the data (an exact score table); it starts at 0.
+        """
         raise NotImplementedError
+
+    def _merge_counts(self, other) -> None:
+        """Add other's counts to ours (both are known compatible)."""
+        for mine, theirs in zip(self._arrays(), other._arrays()):
+            mine += theirs
+
+    def _check_state(self) -> None:
+        """Raise ValueError if the state arrays are inconsistent (called on deserialized state)."""
 
     def _stats(self) -> StatScores:
         raise NotImplementedError
@@ -60,7 +71,7 @@ class Accumulator:
     def reset(self) -> None:
         """Forget every sample: all counts back to zero."""
         for name, (shape, dtype) in self._state_spec(**self._config()).items():
-            setattr(self, name, np.zeros(shape, dtype))
+            setattr(self, name, np.zeros(tuple(max(d, 0) for d in shape), dtype))
 
     @property
     def is_empty(self) -> bool:
@@ -93,8 +104,7 @@ class Accumulator:
         Raises IncompatibleError, changing nothing, when the types or configurations differ.
         """
         self._check_compatible(other)
-        for mine, theirs in zip(self._arrays(), other._arrays()):
-            mine += theirs
+        self._merge_counts(other)
         return self
 
     def __iadd__(self, other):

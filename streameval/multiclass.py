@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _inputs, _kernels
+from . import _inputs, _kernels, _scores, curves
 from .accumulator import ConfusionAccumulator
 
 
@@ -20,6 +20,16 @@ class Multiclass(ConfusionAccumulator):
     The state is the confusion matrix, rows = true, columns = predicted (int64, or float64 when
     weighted). Metrics default to average="macro".
 
+    With (N, K) scores, two optional states answer score metrics in constant memory:
+
+    - ``bins=n`` (uniform on ``score_range``) or ``bins=[t0, t1, ...]``: one-vs-rest score
+      histograms per class, for ``roc_auc`` and ``average_precision`` (as scikit-learn's
+      multi_class="ovr"), plus a histogram of the top-label confidence for
+      ``calibration_curve`` and ``expected_calibration_error``, and running sums for the
+      multiclass ``brier_score`` and ``log_loss``;
+    - ``top_k=k``: counts of the rank of the true class, so ``accuracy(top_k=j)`` works for any
+      j <= k (ties rank the higher class index first, as sklearn's top_k_accuracy_score).
+
     >>> acc = Multiclass(labels=["cat", "dog", "rabbit"])
     >>> acc.update(["cat", "dog", "rabbit", "dog"], ["cat", "cat", "rabbit", "dog"])
     >>> acc.accuracy()
@@ -30,8 +40,13 @@ class Multiclass(ConfusionAccumulator):
 
     _KIND = 2
 
-    def __init__(self, num_classes: int | None = None, *, labels=None, ignore_index=None, weighted: bool = False):
-        self._state_spec(num_classes, labels, ignore_index, weighted)
+    def __init__(self, num_classes: int | None = None, *, labels=None, ignore_index=None, weighted: bool = False,
+                 bins=None, score_range=(0.0, 1.0), top_k: int | None = None):
+        self._state_spec(num_classes, labels, ignore_index, weighted, bins, score_range, top_k)
+        self.bins = None if bins is None else (int(bins) if isinstance(bins, (int, np.integer)) else [float(b) for b in bins])
+        self.score_range = (float(score_range[0]), float(score_range[1]))
+        self._edges, self._uniform = (None, False) if bins is None else _scores.make_edges(bins, score_range)
+        self.top_k = None if top_k is None else int(top_k)
         if labels is not None:
             self._index = _inputs.LabelIndex(labels)
         else:
@@ -44,10 +59,16 @@ class Multiclass(ConfusionAccumulator):
         self.reset()
 
     def _config(self) -> dict:
-        return {**self._given, "ignore_index": self.ignore_index, "weighted": self.weighted}
+        config = {**self._given, "ignore_index": self.ignore_index, "weighted": self.weighted}
+        if self.bins is not None:
+            config.update(bins=self.bins, score_range=list(self.score_range))
+        if self.top_k is not None:
+            config["top_k"] = self.top_k
+        return config
 
     @classmethod
-    def _state_spec(cls, num_classes=None, labels=None, ignore_index=None, weighted=False):
+    def _state_spec(cls, num_classes=None, labels=None, ignore_index=None, weighted=False, bins=None,
+                    score_range=(0.0, 1.0), top_k=None):
         if (num_classes is None) == (labels is None):
             raise ValueError("give exactly one of num_classes and labels")
         if num_classes is not None:
@@ -62,7 +83,22 @@ class Multiclass(ConfusionAccumulator):
         if labels is None and isinstance(ignore_index, str):
             raise TypeError(f"ignore_index={ignore_index!r} is not valid: the classes are integers 0..{k - 1}")
         _inputs.check_flags(weighted=weighted)
-        return {"_cm": ((k, k), np.dtype(np.float64 if weighted else np.int64))}
+        count = np.dtype(np.float64 if weighted else np.int64)
+        spec = {"_cm": ((k, k), count)}
+        if bins is not None:
+            n_cells = _scores.n_cells(bins, score_range)
+            spec.update(
+                _hist=((k, 2, n_cells), count),
+                _score_sums=((k, n_cells), np.dtype(np.float64)),
+                _out_of_range=((2,), count),
+                _conf_hist=((1, 2, n_cells), count),
+                _conf_sums=((1, n_cells), np.dtype(np.float64)),
+                _calib=((3,), np.dtype(np.float64)),
+            )
+        if top_k is not None:
+            _inputs.check_count("top_k", top_k)
+            spec["_topk"] = ((int(top_k) + 1,), count)
+        return spec
 
     def _target_names(self) -> list[str]:
         return [str(label) for label in self.labels]
@@ -84,6 +120,8 @@ class Multiclass(ConfusionAccumulator):
         if yt.shape[0] == 0:
             return
         is_scores = yp.ndim == 2
+        if (self.bins is not None or self.top_k is not None) and not is_scores:
+            raise TypeError(f"y_pred has shape {yp.shape}, but a Multiclass with bins or top_k needs (n_samples, {k}) scores")
         if is_scores:
             _inputs.require_numeric(yp, "y_pred", "scores must be numbers")
             pred_index = np.empty(yp.shape[0], dtype=np.int64)
@@ -104,6 +142,7 @@ class Multiclass(ConfusionAccumulator):
             if not is_scores:
                 yp = self._index.encode(yp, "y_pred", skip)
             ignore = -1
+        score_matrix = yp
         if is_scores:
             yp = pred_index
         if w is None:
@@ -113,3 +152,93 @@ class Multiclass(ConfusionAccumulator):
         if bad >= 0:
             checks = [("y_true", yt, "class", k), ("y_pred", yp, "class", k)]
             raise _inputs.diagnose(bad, checks + ([("sample_weight", w, "weight", 0)] if w is not None else []))
+        if self.bins is not None or self.top_k is not None:  # the batch is valid: nothing below can fail
+            keep = (yt != ignore) if use_ignore else slice(None)
+            self._update_scores(
+                np.asarray(yt[keep], dtype=np.int64), score_matrix[keep], pred_index[keep], None if w is None else w[keep]
+            )
+
+    def _update_scores(self, truth: np.ndarray, scores: np.ndarray, pred: np.ndarray, w) -> None:
+        k = self.num_classes
+        onehot = (truth[:, None] == np.arange(k)).astype(np.int8)
+        if self.bins is not None:
+            args = (self._edges, self._uniform, True)
+            _scores.histogram(self._hist, self._score_sums, scores, onehot, w, *args)
+            confidence = scores[np.arange(scores.shape[0]), pred]
+            correct = (pred == truth).astype(np.int8)
+            _scores.histogram(self._conf_hist, self._conf_sums, confidence[:, None], correct[:, None], w, *args)
+            eps = float(np.finfo(scores.dtype).eps)
+            _kernels.calibration_sums(onehot, scores, np.empty(0) if w is None else w, w is not None, eps, self._calib)
+            ones = 1 if w is None else w[:, None]
+            lo, hi = self._edges[0], self._edges[-1]
+            self._out_of_range += [np.sum((scores < lo) * ones), np.sum((scores > hi) * ones)]
+        if self.top_k is not None:
+            # rank of the true class: classes scoring higher, and tied classes of higher index
+            # (scikit-learn sorts with a stable argsort and reverses it)
+            true_score = scores[np.arange(scores.shape[0]), truth][:, None]
+            tied_after = (scores == true_score) & (np.arange(k) > truth[:, None])
+            rank = np.minimum((scores > true_score).sum(axis=1) + tied_after.sum(axis=1), self.top_k)
+            self._topk += np.bincount(rank, weights=w, minlength=self.top_k + 1).astype(self._topk.dtype)
+
+    # --- score metrics --------------------------------------------------------------------------
+
+    def accuracy(self, top_k: int | None = None) -> float:
+        """Fraction of correct predictions; with top_k, of samples whose true class is among
+        the top_k scores (sklearn.metrics.top_k_accuracy_score). Needs Multiclass(top_k=...) >= top_k.
+        """
+        if top_k is None:
+            return super().accuracy()
+        if self.top_k is None or not (isinstance(top_k, (int, np.integer)) and 1 <= top_k <= self.top_k):
+            raise ValueError(f"top_k={top_k!r} is not available: this accumulator keeps ranks up to top_k={self.top_k}")
+        total = self._topk.sum()
+        return float(self._topk[:top_k].sum() / total) if total else float("nan")
+
+    def _need_bins(self, what: str) -> None:
+        if self.bins is None:
+            raise ValueError(f"{what} needs score histograms: create the accumulator with bins=...")
+
+    def roc_auc(self, average="macro"):
+        """One-vs-rest ROC AUC per class, averaged "macro", "weighted" (by support) or None
+        (sklearn.metrics.roc_auc_score with multi_class="ovr"). Pairs inside a bin count as ties."""
+        self._need_bins("roc_auc")
+        return curves.per_column(curves.roc_auc, self._hist, self._edges, average, (None, "macro", "weighted"))
+
+    def roc_auc_bounds(self):
+        """Guaranteed (lower, upper) brackets of each class's one-vs-rest ROC AUC, as two arrays."""
+        self._need_bins("roc_auc_bounds")
+        bounds = curves.per_column(curves.auc_bounds, self._hist, self._edges, None)
+        return bounds[:, 0], bounds[:, 1]
+
+    def average_precision(self, average="macro"):
+        """One-vs-rest average precision per class, averaged "macro", "weighted" or None."""
+        self._need_bins("average_precision")
+        return curves.per_column(curves.average_precision, self._hist, self._edges, average, (None, "macro", "weighted"))
+
+    def _probabilities_total(self, what):
+        self._need_bins(what)
+        if self._calib[_kernels.OUTSIDE_UNIT] > 0:
+            raise ValueError(f"{what} needs probabilities, but some scores were outside [0, 1]")
+        return self._conf_hist.sum()
+
+    def brier_score(self) -> float:
+        """Multiclass Brier score, as sklearn.metrics.brier_score_loss (halved when K = 2)."""
+        total = self._probabilities_total("brier_score")
+        scale = 0.5 if self.num_classes < 3 else 1.0
+        return float(scale * self._calib[_kernels.BRIER] / total) if total else float("nan")
+
+    def log_loss(self) -> float:
+        """Cross-entropy, as sklearn.metrics.log_loss (probabilities clipped to [eps, 1 - eps])."""
+        total = self._probabilities_total("log_loss")
+        return float(self._calib[_kernels.LOG_LOSS] / total) if total else float("nan")
+
+    def calibration_curve(self, n_bins: int = 5):
+        """(accuracy, mean confidence) per non-empty bin of top-label confidence (reliability diagram)."""
+        return self._calibration(n_bins)[:2]
+
+    def expected_calibration_error(self, n_bins: int = 15) -> float:
+        """Expected calibration error of the top-label confidence."""
+        return curves.expected_calibration_error(*self._calibration(n_bins))
+
+    def _calibration(self, n_bins):
+        self._probabilities_total("calibration")
+        return curves.binned_calibration(self._conf_hist[0], self._conf_sums[0], self._edges, n_bins)

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from . import _inputs, _kernels, metrics
+from . import _inputs, _kernels, _scores, curves, metrics
 from ._kernels import EXACT, F1_SUM, F_UNDEF, JAC_SUM, PREC_SUM, PREC_UNDEF, REC_SUM, REC_UNDEF
 from .accumulator import Accumulator
 from .errors import UndefinedMetricWarning
@@ -35,6 +35,10 @@ class Multilabel(Accumulator):
     MCC, Cohen's kappa) are computed per label and averaged: average=None, "macro", "weighted"
     or "micro" (on the labels' pooled 2x2 matrix).
 
+    With ``bins=n`` (uniform on ``score_range``) or ``bins=[t0, t1, ...]`` and float scores, a
+    score histogram per label gives ``roc_auc``, ``roc_auc_bounds`` and ``average_precision``
+    per label, "macro", "weighted" or "micro" (all labels pooled), as scikit-learn's.
+
     >>> acc = Multilabel(3)
     >>> acc.update([[1, 0, 1], [0, 1, 0]], [[1, 0, 0], [0, 1, 1]])
     >>> acc.accuracy(), acc.hamming_loss()
@@ -48,8 +52,12 @@ class Multilabel(Accumulator):
     _REPORT_AVERAGES = ("micro", "macro", "weighted", "samples")
     _COMPUTE_SCALARS = ("accuracy", "hamming_loss")
 
-    def __init__(self, num_labels: int, threshold: float = 0.5, *, inclusive: bool = True, weighted: bool = False):
-        self._state_spec(num_labels, threshold, inclusive, weighted)
+    def __init__(self, num_labels: int, threshold: float = 0.5, *, inclusive: bool = True, weighted: bool = False,
+                 bins=None, score_range=(0.0, 1.0)):
+        self._state_spec(num_labels, threshold, inclusive, weighted, bins, score_range)
+        self.bins = None if bins is None else (int(bins) if isinstance(bins, (int, np.integer)) else [float(b) for b in bins])
+        self.score_range = (float(score_range[0]), float(score_range[1]))
+        self._edges, self._uniform = (None, False) if bins is None else _scores.make_edges(bins, score_range)
         self.num_labels = int(num_labels)
         self.threshold = float(threshold)
         self.inclusive = bool(inclusive)
@@ -57,17 +65,26 @@ class Multilabel(Accumulator):
         self.reset()
 
     def _config(self) -> dict:
-        return {"num_labels": self.num_labels, "threshold": self.threshold, "inclusive": self.inclusive, "weighted": self.weighted}
+        config = {"num_labels": self.num_labels, "threshold": self.threshold, "inclusive": self.inclusive, "weighted": self.weighted}
+        if self.bins is not None:
+            config.update(bins=self.bins, score_range=list(self.score_range))
+        return config
 
     @classmethod
-    def _state_spec(cls, num_labels, threshold=0.5, inclusive=True, weighted=False):
+    def _state_spec(cls, num_labels, threshold=0.5, inclusive=True, weighted=False, bins=None, score_range=(0.0, 1.0)):
         _inputs.check_count("num_labels", num_labels)
         _inputs.check_threshold(threshold)
         _inputs.check_flags(inclusive=inclusive, weighted=weighted)
-        return {
-            "_mcm": ((int(num_labels), 2, 2), np.dtype(np.float64 if weighted else np.int64)),
-            "_sample_sums": ((_kernels.N_SAMPLE_SUMS,), np.dtype(np.float64)),
-        }
+        count = np.dtype(np.float64 if weighted else np.int64)
+        spec = {"_mcm": ((int(num_labels), 2, 2), count), "_sample_sums": ((_kernels.N_SAMPLE_SUMS,), np.dtype(np.float64))}
+        if bins is not None:
+            n_cells = _scores.n_cells(bins, score_range)
+            spec.update(
+                _hist=((int(num_labels), 2, n_cells), count),
+                _score_sums=((int(num_labels), n_cells), np.dtype(np.float64)),
+                _out_of_range=((2,), count),
+            )
+        return spec
 
     def update(self, y_true, y_pred, sample_weight=None) -> None:
         """Count a batch: y_true (N, L) indicators, y_pred (N, L) indicators or float scores.
@@ -89,6 +106,8 @@ class Multilabel(Accumulator):
         if yt.shape[0] == 0:
             return
         is_scores = yp.dtype.kind == "f"
+        if self.bins is not None and not is_scores:
+            raise TypeError(f"y_pred has dtype {yp.dtype}, but a Multilabel with bins needs float scores")
         args = (is_scores, self.threshold, self.inclusive, self._mcm, self._sample_sums)
         if w is None:
             bad = _kernels.count_multilabel(yt, yp, *args)
@@ -97,6 +116,36 @@ class Multilabel(Accumulator):
         if bad >= 0:
             checks = [("y_true", yt, "class", 2), ("y_pred", yp, "score" if is_scores else "class", 2)]
             raise _inputs.diagnose(bad, checks + ([("sample_weight", w, "weight", 0)] if w is not None else []))
+        if self.bins is not None:  # the batch is valid: nothing below can fail
+            _scores.histogram(self._hist, self._score_sums, yp, yt, w, self._edges, self._uniform, self.inclusive)
+            ones = 1 if w is None else w[:, None]
+            lo, hi = self._edges[0], self._edges[-1]
+            self._out_of_range += [np.sum((yp < lo) * ones), np.sum((yp > hi) * ones)]
+
+    # --- score metrics (bins) -------------------------------------------------------------------
+
+    def _need_bins(self, what: str) -> None:
+        if self.bins is None:
+            raise ValueError(f"{what} needs score histograms: create the accumulator with bins=...")
+
+    def roc_auc(self, average="macro"):
+        """ROC AUC per label (None), "macro", "weighted" (by positives) or "micro" (labels pooled),
+        as sklearn.metrics.roc_auc_score. Pairs inside a bin count as ties."""
+        self._need_bins("roc_auc")
+        return curves.per_column(curves.roc_auc, self._hist, self._edges, average)
+
+    def roc_auc_bounds(self, average=None):
+        """Guaranteed (lower, upper) brackets of the ROC AUC: per label (two arrays) or "micro"."""
+        self._need_bins("roc_auc_bounds")
+        if average == "micro":
+            return curves.per_column(curves.auc_bounds, self._hist, self._edges, "micro")
+        bounds = curves.per_column(curves.auc_bounds, self._hist, self._edges, None, (None,))
+        return bounds[:, 0], bounds[:, 1]
+
+    def average_precision(self, average="macro"):
+        """Average precision per label (None), "macro", "weighted" or "micro", as scikit-learn's."""
+        self._need_bins("average_precision")
+        return curves.per_column(curves.average_precision, self._hist, self._edges, average)
 
     # --- metrics --------------------------------------------------------------------------------
 

@@ -184,7 +184,8 @@ def _build(kind, config, arrays, exact_dtypes=True):
         raise SerializationError(f"Possible corruption: {len(arrays)} arrays, expected {len(spec)}")
     checked = []
     for (name, (shape, dtype)), arr in zip(spec.items(), arrays):
-        if arr.shape != shape or (exact_dtypes and arr.dtype != dtype):
+        same_shape = len(arr.shape) == len(shape) and all(d in (-1, a) for a, d in zip(arr.shape, shape))
+        if not same_shape or (exact_dtypes and arr.dtype != dtype):
             raise SerializationError(
                 f"Possible corruption: {name} has shape {arr.shape} and dtype {arr.dtype}, "
                 f"expected {shape} and {np.dtype(dtype)}"
@@ -204,4 +205,8 @@ def _build(kind, config, arrays, exact_dtypes=True):
         raise SerializationError(f"Possible corruption: invalid configuration {config!r}: {exc}") from None
     for name, arr in zip(spec, checked):
         setattr(acc, name, arr)
+    try:
+        acc._check_state()
+    except ValueError as exc:
+        raise SerializationError(f"Possible corruption: {exc}") from None
     return acc
