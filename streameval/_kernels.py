@@ -284,3 +284,48 @@ def calibration_sums(truth, probs, weight, use_weight, eps, sums):
         sums[LOG_LOSS] += w * loss
         if outside:
             sums[OUTSIDE_UNIT] += w
+
+
+@_jit
+def count_binary_scored(y_true, scores, weight, use_weight, threshold, inclusive, edges, uniform, eps,
+                        cm, hist, score_sums, calib, out_of_range):
+    """Binary(bins=...) in one pass: the confusion matrix at the threshold, the score histogram,
+    the calibration sums and the out-of-range counts. Checks the batch first (float sums cannot
+    be undone exactly)."""
+    for i in range(y_true.shape[0]):
+        if not (_is_class(y_true[i], 2) and np.isfinite(scores[i]) and (not use_weight or _is_weight(weight[i]))):
+            return i
+    inv_width = (edges.shape[0] - 1) / (edges[-1] - edges[0]) if edges.shape[0] > 1 else 0.0
+    lo = edges[0]
+    hi = edges[-1]
+    for i in range(y_true.shape[0]):
+        t = np.int64(y_true[i])
+        s = scores[i]
+        w = weight[i] if use_weight else 1.0
+        if use_weight:
+            cm[t, np.int64(_is_positive(s, threshold, inclusive))] += weight[i]
+        else:
+            cm[t, np.int64(_is_positive(s, threshold, inclusive))] += 1
+        j = _cell(s, edges, uniform, inv_width, inclusive)
+        if use_weight:
+            hist[0, t, j] += weight[i]
+        else:
+            hist[0, t, j] += 1
+        score_sums[0, j] += w * s
+        d = s - t
+        calib[BRIER] += w * 2.0 * d * d  # both columns [1 - p, p] of scikit-learn's two-column form
+        p = s if t == 1 else 1.0 - s
+        calib[LOG_LOSS] -= w * np.log(min(max(p, eps), 1 - eps))
+        if s < 0 or s > 1:
+            calib[OUTSIDE_UNIT] += w
+        if s < lo:
+            if use_weight:
+                out_of_range[0] += weight[i]
+            else:
+                out_of_range[0] += 1
+        elif s > hi:
+            if use_weight:
+                out_of_range[1] += weight[i]
+            else:
+                out_of_range[1] += 1
+    return -1

@@ -144,7 +144,13 @@ class Binary(ConfusionAccumulator):
         yt = self._binarize(yt, "y_true")
         if not is_scores:
             yp = self._binarize(yp, "y_pred")
-        if is_scores and w is None:
+        if self.bins is not None:
+            bad = _kernels.count_binary_scored(
+                yt, yp, np.empty(0) if w is None else w, w is not None, self.threshold, self.inclusive,
+                self._edges, self._uniform, float(np.finfo(yp.dtype).eps),
+                self._cm, self._hist, self._score_sums, self._calib, self._out_of_range,
+            )
+        elif is_scores and w is None:
             bad = _kernels.count_scores(yt, yp, self.threshold, self.inclusive, self._cm)
         elif is_scores:
             bad = _kernels.count_scores_weighted(yt, yp, w, self.threshold, self.inclusive, self._cm)
@@ -155,24 +161,17 @@ class Binary(ConfusionAccumulator):
         if bad >= 0:
             checks = [("y_true", yt, "class", 2), ("y_pred", yp, "score" if is_scores else "class", 2)]
             raise _inputs.diagnose(bad, checks + ([("sample_weight", w, "weight", 0)] if w is not None else []))
-        if self._scored:  # the batch is valid: nothing below can fail
-            self._update_scores(np.asarray(yt, dtype=np.int8), yp, w)
+        if self.exact:  # the batch is valid: nothing below can fail
+            self._update_table(np.asarray(yt, dtype=np.int8), yp, w)
 
-    def _update_scores(self, positive: np.ndarray, scores: np.ndarray, w) -> None:
+    def _update_table(self, positive: np.ndarray, scores: np.ndarray, w) -> None:
         truth = np.stack([1 - positive, positive], axis=1)
         probs = np.stack([1 - scores.astype(np.float64), scores], axis=1)
         eps = float(np.finfo(scores.dtype).eps)
         _kernels.calibration_sums(truth, probs, np.empty(0) if w is None else w, w is not None, eps, self._calib)
-        if self.bins is not None:
-            _scores.histogram(self._hist, self._score_sums, scores[:, None], positive[:, None], w,
-                              self._edges, self._uniform, self.inclusive)
-            lo, hi = self._edges[0], self._edges[-1]
-            ones = 1 if w is None else w
-            self._out_of_range += [np.sum((scores < lo) * ones), np.sum((scores > hi) * ones)]
-        if self.exact:
-            shift = int(self._table_shift[0])
-            batch = _scores.table_from_batch(scores, positive, w, self._table_counts.dtype, shift)
-            self._set_table(*_scores.merge_tables((self._table_scores, self._table_counts), batch, shift), shift)
+        shift = int(self._table_shift[0])
+        batch = _scores.table_from_batch(scores, positive, w, self._table_counts.dtype, shift)
+        self._set_table(*_scores.merge_tables((self._table_scores, self._table_counts), batch, shift), shift)
 
     def _set_table(self, scores, counts, shift) -> None:
         if scores.shape[0] > self.max_distinct:
