@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from . import metrics, serialization
+from . import _scores, metrics, serialization
 from .errors import IncompatibleError
 from .metrics import StatScores
 from .report import Report
@@ -62,6 +62,23 @@ class Accumulator:
     def n_samples(self) -> int | float:
         """Number of samples counted so far (total weight when weighted)."""
         raise NotImplementedError
+
+    # --- score bins (bins=, score_range=) shared by the three accumulators ----------------------
+
+    bins = None
+
+    def _set_bins(self, bins, score_range) -> None:
+        """Keep the bins configuration, JSON-safe, and the edges it gives."""
+        self.bins = None if bins is None else (int(bins) if isinstance(bins, (int, np.integer)) else [float(b) for b in bins])
+        self.score_range = (float(score_range[0]), float(score_range[1]))
+        self._edges, self._uniform = (None, False) if bins is None else _scores.make_edges(bins, score_range)
+
+    def _bins_config(self) -> dict:
+        return {} if self.bins is None else {"bins": self.bins, "score_range": list(self.score_range)}
+
+    def _need_bins(self, what: str) -> None:
+        if self.bins is None:
+            raise ValueError(f"{what} needs score histograms: create the accumulator with bins=...")
 
     # --- state ----------------------------------------------------------------------------------
 

@@ -65,17 +65,14 @@ class Binary(ConfusionAccumulator):
         self.weighted = bool(weighted)
         self.exact = bool(exact)
         self.max_distinct = int(max_distinct)
-        self.bins = None if bins is None else (int(bins) if isinstance(bins, (int, np.integer)) else [float(b) for b in bins])
-        self.score_range = (float(score_range[0]), float(score_range[1]))
-        self._edges, self._uniform = (None, False) if bins is None else _scores.make_edges(bins, score_range)
+        self._set_bins(bins, score_range)
         # With pos_label=1 labels are read as they are (0/1), which also catches multiclass labels.
         self._labels_are_01 = not isinstance(pos_label, str) and pos_label == 1
         self.reset()
 
     def _config(self) -> dict:
         config = {"threshold": self.threshold, "pos_label": self.pos_label, "inclusive": self.inclusive, "weighted": self.weighted}
-        if self.bins is not None:
-            config.update(bins=self.bins, score_range=list(self.score_range))
+        config.update(self._bins_config())
         if self.exact:
             config.update(exact=True, max_distinct=self.max_distinct)
         return config

@@ -43,9 +43,7 @@ class Multiclass(ConfusionAccumulator):
     def __init__(self, num_classes: int | None = None, *, labels=None, ignore_index=None, weighted: bool = False,
                  bins=None, score_range=(0.0, 1.0), top_k: int | None = None):
         self._state_spec(num_classes, labels, ignore_index, weighted, bins, score_range, top_k)
-        self.bins = None if bins is None else (int(bins) if isinstance(bins, (int, np.integer)) else [float(b) for b in bins])
-        self.score_range = (float(score_range[0]), float(score_range[1]))
-        self._edges, self._uniform = (None, False) if bins is None else _scores.make_edges(bins, score_range)
+        self._set_bins(bins, score_range)
         self.top_k = None if top_k is None else int(top_k)
         if labels is not None:
             self._index = _inputs.LabelIndex(labels)
@@ -60,8 +58,7 @@ class Multiclass(ConfusionAccumulator):
 
     def _config(self) -> dict:
         config = {**self._given, "ignore_index": self.ignore_index, "weighted": self.weighted}
-        if self.bins is not None:
-            config.update(bins=self.bins, score_range=list(self.score_range))
+        config.update(self._bins_config())
         if self.top_k is not None:
             config["top_k"] = self.top_k
         return config
@@ -192,10 +189,6 @@ class Multiclass(ConfusionAccumulator):
             raise ValueError(f"top_k={top_k!r} is not available: this accumulator keeps ranks up to top_k={self.top_k}")
         total = self._topk.sum()
         return float(self._topk[:top_k].sum() / total) if total else float("nan")
-
-    def _need_bins(self, what: str) -> None:
-        if self.bins is None:
-            raise ValueError(f"{what} needs score histograms: create the accumulator with bins=...")
 
     def roc_auc(self, average="macro"):
         """One-vs-rest ROC AUC per class, averaged "macro", "weighted" (by support) or None

@@ -55,9 +55,7 @@ class Multilabel(Accumulator):
     def __init__(self, num_labels: int, threshold: float = 0.5, *, inclusive: bool = True, weighted: bool = False,
                  bins=None, score_range=(0.0, 1.0)):
         self._state_spec(num_labels, threshold, inclusive, weighted, bins, score_range)
-        self.bins = None if bins is None else (int(bins) if isinstance(bins, (int, np.integer)) else [float(b) for b in bins])
-        self.score_range = (float(score_range[0]), float(score_range[1]))
-        self._edges, self._uniform = (None, False) if bins is None else _scores.make_edges(bins, score_range)
+        self._set_bins(bins, score_range)
         self.num_labels = int(num_labels)
         self.threshold = float(threshold)
         self.inclusive = bool(inclusive)
@@ -66,8 +64,7 @@ class Multilabel(Accumulator):
 
     def _config(self) -> dict:
         config = {"num_labels": self.num_labels, "threshold": self.threshold, "inclusive": self.inclusive, "weighted": self.weighted}
-        if self.bins is not None:
-            config.update(bins=self.bins, score_range=list(self.score_range))
+        config.update(self._bins_config())
         return config
 
     @classmethod
@@ -123,10 +120,6 @@ class Multilabel(Accumulator):
             self._out_of_range += [np.sum((yp < lo) * ones), np.sum((yp > hi) * ones)]
 
     # --- score metrics (bins) -------------------------------------------------------------------
-
-    def _need_bins(self, what: str) -> None:
-        if self.bins is None:
-            raise ValueError(f"{what} needs score histograms: create the accumulator with bins=...")
 
     def roc_auc(self, average="macro"):
         """ROC AUC per label (None), "macro", "weighted" (by positives) or "micro" (labels pooled),
