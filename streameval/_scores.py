@@ -40,10 +40,10 @@ def make_edges(bins, score_range) -> tuple[np.ndarray, bool]:
 
 def n_cells(bins, score_range) -> int:
     """Number of histogram cells (bins + 2 edge cells), checked without building the edges."""
+    _check_range(score_range)
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
         if bins < 1:
             raise ValueError(f"bins={bins!r} is not valid: expected an integer >= 1 or an array of thresholds")
-        _check_range(score_range)
         return int(bins) + 2
     return len(make_edges(bins, score_range)[0]) + 1
 

@@ -24,6 +24,8 @@ class Accumulator:
     """Base class of Binary, Multiclass and Multilabel. Not instantiated directly."""
 
     _KIND: ClassVar[int]
+    # State arrays that hold sums of scores, which may be negative (logits); all others are counts.
+    _SIGNED_STATE: ClassVar[frozenset] = frozenset({"_score_sums", "_conf_sums", "_table_scores"})
     _AVERAGES: ClassVar[tuple] = metrics.AVERAGES
     _DEFAULT_AVERAGE: ClassVar[str] = "macro"
     weighted: bool
@@ -79,6 +81,12 @@ class Accumulator:
     def _need_bins(self, what: str) -> None:
         if self.bins is None:
             raise ValueError(f"{what} needs score histograms: create the accumulator with bins=...")
+
+    @property
+    def out_of_range(self) -> tuple:
+        """(below, above): how many scores fell outside the bins' range (counted in the edge bins)."""
+        self._need_bins("out_of_range")
+        return tuple(v.item() for v in self._out_of_range)
 
     # --- state ----------------------------------------------------------------------------------
 

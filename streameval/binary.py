@@ -213,11 +213,11 @@ class Binary(ConfusionAccumulator):
 
     @property
     def out_of_range(self) -> tuple:
-        """(below, above): how many scores fell outside the bins' range (counted in the edge bins)."""
-        self._need_scores("out_of_range")
-        if self.bins is None:
-            return (0, 0)
-        return tuple(v.item() for v in self._out_of_range)
+        """(below, above): how many scores fell outside the bins' range (counted in the edge bins).
+
+        An exact table has no range: (0, 0).
+        """
+        return (0, 0) if self.exact else super().out_of_range
 
     def _cells(self) -> curves.Cells:
         self._need_scores("this metric")
@@ -272,10 +272,17 @@ class Binary(ConfusionAccumulator):
         snapshot._cm[...] = [[cells.neg.sum() - fp, fp], [cells.pos.sum() - tp, tp]]
         return snapshot
 
-    def _at(self) -> curves.AtThresholds:
-        at = curves.at_thresholds(self._cells())
+    def _at(self) -> tuple[curves.AtThresholds, float, float]:
+        """Counts at every candidate threshold, and the totals of positives and negatives.
+
+        Every bin edge is a candidate, empty bins included: the lowest edge of a run of equal
+        counts is the threshold "lowest with precision >= p" asks for. The totals are the
+        cumulative sums' last values, so that recall reaches exactly 1 despite rounding.
+        """
+        at = curves.at_thresholds(self._cells(), drop_empty=False)
         finite = np.isfinite(at.thresholds)  # a bin's -inf edge is not a threshold to offer
-        return curves.AtThresholds(at.thresholds[finite], at.tps[finite], at.fps[finite])
+        n_pos, n_neg = (at.tps[-1], at.fps[-1]) if len(at.tps) else (0.0, 0.0)
+        return curves.AtThresholds(at.thresholds[finite], at.tps[finite], at.fps[finite]), n_pos, n_neg
 
     def threshold_for(self, *, recall: float | None = None, precision: float | None = None) -> float:
         """The highest threshold whose recall reaches ``recall``, or the lowest whose precision
@@ -290,20 +297,19 @@ class Binary(ConfusionAccumulator):
         >>> acc.threshold_for(recall=1.0), acc.threshold_for(precision=1.0)
         (0.35, 0.8)
         """
-        return curves.threshold_for(self._at(), self._cells().pos.sum(), recall, precision)
+        at, n_pos, _ = self._at()
+        return curves.threshold_for(at, n_pos, recall, precision)
 
     def best_threshold(self, metric: str = "f1", *, beta: float = 1.0) -> float:
         """The threshold that maximizes "f1" or "fbeta" (with beta); ties go to the highest."""
-        cells = self._cells()
-        return curves.best_threshold(self._at(), cells.pos.sum(), cells.neg.sum(), metric, beta)
+        return curves.best_threshold(*self._at(), metric, beta)
 
     def min_cost_threshold(self, *, fp_cost: float, fn_cost: float) -> float:
         """The threshold that minimizes fp_cost * FP + fn_cost * FN; ties go to the highest."""
         for name, cost in (("fp_cost", fp_cost), ("fn_cost", fn_cost)):
             if not (isinstance(cost, (int, float, np.number)) and np.isfinite(cost) and cost >= 0):
                 raise ValueError(f"{name}={cost!r} is not valid: expected a finite number >= 0")
-        cells = self._cells()
-        return curves.best_threshold(self._at(), cells.pos.sum(), cells.neg.sum(), "cost", fp_cost=fp_cost, fn_cost=fn_cost)
+        return curves.best_threshold(*self._at(), "cost", fp_cost=fp_cost, fn_cost=fn_cost)
 
     # --- calibration ----------------------------------------------------------------------------
 

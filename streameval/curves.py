@@ -39,9 +39,13 @@ class AtThresholds(NamedTuple):
     fps: np.ndarray  # negatives passing the threshold
 
 
-def at_thresholds(cells: Cells) -> AtThresholds:
-    """Cumulative counts from the highest threshold down (scikit-learn's _binary_clf_curve)."""
-    cells = cells.nonempty()
+def at_thresholds(cells: Cells, drop_empty: bool = True) -> AtThresholds:
+    """Cumulative counts from the highest threshold down (scikit-learn's _binary_clf_curve).
+
+    Empty cells (empty bins) add no point to a curve and are dropped unless drop_empty=False.
+    """
+    if drop_empty:
+        cells = cells.nonempty()
     tps = np.cumsum(cells.pos[::-1], dtype=np.float64)
     fps = np.cumsum(cells.neg[::-1], dtype=np.float64)
     return AtThresholds(cells.thresholds[::-1].astype(np.float64), tps, fps)

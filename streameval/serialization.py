@@ -190,7 +190,7 @@ def _build(kind, config, arrays, exact_dtypes=True):
                 f"Possible corruption: {name} has shape {arr.shape} and dtype {arr.dtype}, "
                 f"expected {shape} and {np.dtype(dtype)}"
             )
-        if not (np.isfinite(arr).all() and (arr >= 0).all()):
+        if not np.isfinite(arr).all() or (name not in cls._SIGNED_STATE and (arr < 0).any()):
             raise SerializationError(f"Possible corruption: {name} holds negative or non-finite counts")
         if arr.dtype != dtype:
             with np.errstate(invalid="ignore", over="ignore"):
