@@ -39,6 +39,21 @@ def as_array(x, name: str) -> np.ndarray:
     return arr
 
 
+def plain_labels(y_true, y_pred, sample_weight) -> bool:
+    """True for two native 1-D integer arrays of equal length and no weights: nothing to convert."""
+    return (
+        sample_weight is None
+        and type(y_true) is np.ndarray
+        and type(y_pred) is np.ndarray
+        and y_true.ndim == 1
+        and y_true.shape == y_pred.shape
+        and y_true.dtype.kind in "iu"
+        and y_pred.dtype.kind in "iu"
+        and y_true.dtype.isnative
+        and y_pred.dtype.isnative
+    )
+
+
 def is_text(arr: np.ndarray) -> bool:
     return arr.dtype.kind in TEXT_KINDS
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numba
 import numpy as np
 
-from . import _scores, metrics, serialization
+from . import _inputs, _kernels, _scores, metrics, serialization
 from .errors import IncompatibleError
 from .metrics import StatScores
 from .report import Report
 
 DEFAULT = "default"  # stands for the accumulator's default average: "binary" or "macro"
+PARALLEL_MIN = 1 << 20  # batches this large are split over every core; smaller ones don't repay the threads
+_NO_WEIGHT = np.empty(0)
 
 
 class Accumulator:
@@ -91,11 +94,15 @@ class Accumulator:
     # --- state ----------------------------------------------------------------------------------
 
     def _arrays(self) -> list[np.ndarray]:
-        return [getattr(self, name) for name in self._state_spec(**self._config())]
+        return [getattr(self, name) for name in self._spec]
 
     def reset(self) -> None:
         """Forget every sample: all counts back to zero."""
-        for name, (shape, dtype) in self._state_spec(**self._config()).items():
+        # The configuration never changes after __init__: keep it and the state layout at hand,
+        # for merges and serialization that run once per batch.
+        self._frozen_config = self._config()
+        self._spec = self._state_spec(**self._frozen_config)
+        for name, (shape, dtype) in self._spec.items():
             setattr(self, name, np.zeros(tuple(max(d, 0) for d in shape), dtype))
 
     @property
@@ -107,7 +114,7 @@ class Accumulator:
         """An independent copy: same configuration, same counts."""
         new = object.__new__(type(self))
         new.__dict__ = self.__dict__.copy()
-        for name in self._state_spec(**self._config()):
+        for name in self._spec:
             setattr(new, name, getattr(self, name).copy())
         return new
 
@@ -119,7 +126,7 @@ class Accumulator:
         return f"<{self._describe()} n_samples={self.n_samples}>"
 
     def _check_compatible(self, other) -> None:
-        if type(other) is not type(self) or other._config() != self._config():
+        if type(other) is not type(self) or other._frozen_config != self._frozen_config:
             other_text = other._describe() if isinstance(other, Accumulator) else type(other).__name__
             raise IncompatibleError(f"Cannot merge {self._describe()} with {other_text}")
 
@@ -145,7 +152,7 @@ class Accumulator:
     __radd__ = __add__
 
     def __eq__(self, other) -> bool:
-        if type(other) is not type(self) or other._config() != self._config():
+        if type(other) is not type(self) or other._frozen_config != self._frozen_config:
             return False
         return all(np.array_equal(a, b) for a, b in zip(self._arrays(), other._arrays()))
 
@@ -155,7 +162,7 @@ class Accumulator:
 
     def to_bytes(self) -> bytes:
         """A versioned binary payload; read it back with streameval.from_bytes (safe on untrusted bytes)."""
-        return serialization.encode(self._KIND, self._config(), self._arrays())
+        return serialization.encode(self._KIND, self._frozen_config, self._arrays())
 
     def to_dict(self) -> dict:
         """A JSON-safe dict; read it back with streameval.from_dict."""
@@ -312,6 +319,21 @@ class ConfusionAccumulator(Accumulator):
 
     def _stats(self) -> StatScores:
         return metrics.stats_from_confusion(self._cm)
+
+    def _count_pairs(self, y_true, y_pred, weight, n, ignore=0, use_ignore=False) -> None:
+        """Count class-index pairs with the right kernel; raise naming the first bad sample."""
+        threads = numba.get_num_threads() if y_true.shape[0] >= PARALLEL_MIN else 1
+        if threads > 1:
+            w = _NO_WEIGHT if weight is None else weight
+            args = (y_true, y_pred, w, weight is not None, n, ignore, use_ignore, self._cm, threads)
+            bad = _kernels.count_pairs_parallel(*args)
+        elif weight is None:
+            bad = _kernels.count_pairs(y_true, y_pred, n, ignore, use_ignore, self._cm)
+        else:
+            bad = _kernels.count_pairs_weighted(y_true, y_pred, weight, n, ignore, use_ignore, self._cm)
+        if bad >= 0:
+            checks = [("y_true", y_true, "class", n), ("y_pred", y_pred, "class", n)]
+            raise _inputs.diagnose(bad, checks + ([("sample_weight", weight, "weight", 0)] if weight is not None else []))
 
     @property
     def n_samples(self):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import warnings
 
+import numba
 import numpy as np
 
 from . import _inputs, _kernels, _scores, curves
-from .accumulator import ConfusionAccumulator
+from .accumulator import _NO_WEIGHT, PARALLEL_MIN, ConfusionAccumulator
 
 
 class Binary(ConfusionAccumulator):
@@ -141,25 +142,33 @@ class Binary(ConfusionAccumulator):
         yt = self._binarize(yt, "y_true")
         if not is_scores:
             yp = self._binarize(yp, "y_pred")
-        if self.bins is not None:
+        if not is_scores:
+            self._count_pairs(yt, yp, w, 2)
+        elif self.bins is not None:
             bad = _kernels.count_binary_scored(
-                yt, yp, np.empty(0) if w is None else w, w is not None, self.threshold, self.inclusive,
+                yt, yp, _NO_WEIGHT if w is None else w, w is not None, self.threshold, self.inclusive,
                 self._edges, self._uniform, float(np.finfo(yp.dtype).eps),
                 self._cm, self._hist, self._score_sums, self._calib, self._out_of_range,
             )
-        elif is_scores and w is None:
-            bad = _kernels.count_scores(yt, yp, self.threshold, self.inclusive, self._cm)
-        elif is_scores:
-            bad = _kernels.count_scores_weighted(yt, yp, w, self.threshold, self.inclusive, self._cm)
-        elif w is None:
-            bad = _kernels.count_pairs(yt, yp, 2, 0, False, self._cm)
+            self._raise_bad_scores(bad, yt, yp, w)
         else:
-            bad = _kernels.count_pairs_weighted(yt, yp, w, 2, 0, False, self._cm)
-        if bad >= 0:
-            checks = [("y_true", yt, "class", 2), ("y_pred", yp, "score" if is_scores else "class", 2)]
-            raise _inputs.diagnose(bad, checks + ([("sample_weight", w, "weight", 0)] if w is not None else []))
+            threads = numba.get_num_threads() if yt.shape[0] >= PARALLEL_MIN else 1
+            if threads > 1:
+                args = (yt, yp, _NO_WEIGHT if w is None else w, w is not None, self.threshold, self.inclusive)
+                bad = _kernels.count_scores_parallel(*args, self._cm, threads)
+            elif w is None:
+                bad = _kernels.count_scores(yt, yp, self.threshold, self.inclusive, self._cm)
+            else:
+                bad = _kernels.count_scores_weighted(yt, yp, w, self.threshold, self.inclusive, self._cm)
+            self._raise_bad_scores(bad, yt, yp, w)
         if self.exact:  # the batch is valid: nothing below can fail
             self._update_table(np.asarray(yt, dtype=np.int8), yp, w)
+
+    @staticmethod
+    def _raise_bad_scores(bad, y_true, scores, weight) -> None:
+        if bad >= 0:
+            checks = [("y_true", y_true, "class", 2), ("y_pred", scores, "score", 2)]
+            raise _inputs.diagnose(bad, checks + ([("sample_weight", weight, "weight", 0)] if weight is not None else []))
 
     def _update_table(self, positive: np.ndarray, scores: np.ndarray, w) -> None:
         truth = np.stack([1 - positive, positive], axis=1)
@@ -183,7 +192,7 @@ class Binary(ConfusionAccumulator):
         self._table_shift = np.array([shift], dtype=np.int64)
 
     def _merge_counts(self, other) -> None:
-        for name in self._state_spec(**self._config()):
+        for name in self._spec:
             if not name.startswith("_table"):
                 getattr(self, name)[...] += getattr(other, name)
         if self.exact:

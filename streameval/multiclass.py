@@ -54,6 +54,7 @@ class Multiclass(ConfusionAccumulator):
         self._given = {"num_classes": None if num_classes is None else int(num_classes), "labels": None if labels is None else list(self.labels)}
         self.ignore_index = ignore_index
         self.weighted = bool(weighted)
+        self._fast = self._index.is_range and bins is None and top_k is None
         self.reset()
 
     def _config(self) -> dict:
@@ -106,6 +107,9 @@ class Multiclass(ConfusionAccumulator):
         A failed update raises and leaves the counts exactly as they were.
         """
         k = self.num_classes
+        if self._fast and _inputs.plain_labels(y_true, y_pred, sample_weight):
+            # The common case (integer label arrays, no weights) in the fewest Python steps.
+            return self._count_pairs(y_true, y_pred, None, k, self.ignore_index or 0, self.ignore_index is not None)
         yt = _inputs.as_array(y_true, "y_true")
         yp = _inputs.as_array(y_pred, "y_pred")
         _inputs.check_ndim(yt, "y_true", (1,), "(n_samples,)")
@@ -142,13 +146,7 @@ class Multiclass(ConfusionAccumulator):
         score_matrix = yp
         if is_scores:
             yp = pred_index
-        if w is None:
-            bad = _kernels.count_pairs(yt, yp, k, ignore, use_ignore, self._cm)
-        else:
-            bad = _kernels.count_pairs_weighted(yt, yp, w, k, ignore, use_ignore, self._cm)
-        if bad >= 0:
-            checks = [("y_true", yt, "class", k), ("y_pred", yp, "class", k)]
-            raise _inputs.diagnose(bad, checks + ([("sample_weight", w, "weight", 0)] if w is not None else []))
+        self._count_pairs(yt, yp, w, k, ignore, use_ignore)
         if self.bins is not None or self.top_k is not None:  # the batch is valid: nothing below can fail
             keep = (yt != ignore) if use_ignore else slice(None)
             self._update_scores(

@@ -137,3 +137,42 @@ def test_count_multilabel_reports_first_bad_sample_and_counts_nothing():
     assert not cm.any() and not sums.any()
     yp[3, 1] = 0
     assert K.count_multilabel_weighted(yt, yp, w, True, 0.5, True, cm, sums) == 4
+
+
+@pytest.mark.parametrize("n_chunks", [1, 2, 3, 7])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_count_pairs_parallel_matches_sequential(n_chunks, weighted):
+    yt, yp = _labels(3, 5000, 6), _labels(4, 5000, 6)
+    w = np.random.default_rng(5).random(5000)
+    cm = np.ones((6, 6), dtype=np.float64 if weighted else np.int64)
+    assert K.count_pairs_parallel(yt, yp, w, weighted, 6, 2, True, cm, n_chunks) == -1
+    ref = np.ones((6, 6))
+    keep = yt != 2
+    np.add.at(ref, (yt[keep], yp[keep]), w[keep] if weighted else 1)
+    np.testing.assert_allclose(cm, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_chunks", [1, 2, 5])
+def test_parallel_kernels_report_the_first_bad_sample_and_count_nothing(n_chunks):
+    yt, yp = _labels(6, 1000, 3), _labels(7, 1000, 3, bad_at=[420, 900], bad_value=9)
+    cm = np.zeros((3, 3), dtype=np.int64)
+    assert K.count_pairs_parallel(yt, yp, np.empty(0), False, 3, 0, False, cm, n_chunks) == 420
+    assert not cm.any()
+    scores = np.random.default_rng(8).random(1000)
+    scores[[333, 800]] = np.nan
+    assert K.count_scores_parallel(yt % 2, scores, np.empty(0), False, 0.5, True, cm[:2, :2], n_chunks) == 333
+    assert not cm.any()
+
+
+def test_count_scores_parallel_matches_sequential():
+    rng = np.random.default_rng(9)
+    yt, s, w = rng.integers(0, 2, 4000), rng.random(4000).astype(np.float32), rng.random(4000)
+    for weighted in (False, True):
+        seq = np.zeros((2, 2), dtype=np.float64 if weighted else np.int64)
+        par = seq.copy()
+        if weighted:
+            K.count_scores_weighted(yt, s, w, 0.5, False, seq)
+        else:
+            K.count_scores(yt, s, 0.5, False, seq)
+        assert K.count_scores_parallel(yt, s, w, weighted, 0.5, False, par, 3) == -1
+        np.testing.assert_allclose(par, seq, rtol=1e-12)

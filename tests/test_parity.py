@@ -395,3 +395,23 @@ def test_threshold_rule_at_the_threshold():
     strict.update(yt, scores)
     assert (inclusive.confusion_matrix() == skm.confusion_matrix(yt, scores >= 0.5, labels=[0, 1])).all()
     assert (strict.confusion_matrix() == skm.confusion_matrix(yt, scores > 0.5, labels=[0, 1])).all()
+
+
+def test_large_batches_take_the_parallel_path_and_stay_exact(rng):
+    """Batches of PARALLEL_MIN samples or more are split over threads: same counts, same errors."""
+    from streameval.accumulator import PARALLEL_MIN
+
+    n = PARALLEL_MIN + 17
+    yt, yp = rng.integers(0, 7, n), rng.integers(0, 7, n)
+    acc = streameval.Multiclass(7)
+    acc.update(yt, yp)
+    assert (acc.confusion_matrix() == np.bincount(yt * 7 + yp, minlength=49).reshape(7, 7)).all()
+    before = acc.copy()
+    yp[n - 3] = 7
+    with pytest.raises(ValueError, match=rf"y_pred\[{n - 3}\] = 7 is not a class"):
+        acc.update(yt, yp)
+    assert acc == before
+    binary = streameval.Binary(0.3)
+    scores = rng.random(n).astype(np.float32)
+    binary.update(yt % 2, scores)
+    assert (binary.confusion_matrix() == skm.confusion_matrix(yt % 2, scores >= 0.3, labels=[0, 1])).all()
