@@ -162,7 +162,10 @@ class Accumulator:
 
     def to_bytes(self) -> bytes:
         """A versioned binary payload; read it back with streameval.from_bytes (safe on untrusted bytes)."""
-        return serialization.encode(self._KIND, self._frozen_config, self._arrays())
+        config_bytes = self.__dict__.get("_config_bytes")
+        if config_bytes is None:  # checked and encoded once: the configuration never changes
+            config_bytes = self._config_bytes = serialization.config_json(self._frozen_config).encode()
+        return serialization.encode(self._KIND, config_bytes, self._arrays())
 
     def to_dict(self) -> dict:
         """A JSON-safe dict; read it back with streameval.from_dict."""

@@ -21,6 +21,7 @@ Format history: version 1 (streameval 0.1) is the first.
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 import zlib
@@ -42,8 +43,8 @@ MAX_DIM = 1 << 40  # larger dimensions are forged: numpy could not even describe
 REGISTRY: dict[int, type] = {}
 
 
-def encode(kind: int, config: dict, arrays: list[np.ndarray]) -> bytes:
-    config_bytes = _config_json(config).encode()
+def encode(kind: int, config_bytes: bytes, arrays: list[np.ndarray]) -> bytes:
+    """A payload; config_bytes is config_json(configuration) encoded as UTF-8."""
     parts = [_HEADER.pack(MAGIC, VERSION, kind, len(config_bytes)), config_bytes, struct.pack("<H", len(arrays))]
     for arr in arrays:
         parts.append(struct.pack("<BB", _DTYPE_CODES[arr.dtype], arr.ndim))
@@ -53,7 +54,7 @@ def encode(kind: int, config: dict, arrays: list[np.ndarray]) -> bytes:
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def _config_json(config: dict) -> str:
+def config_json(config: dict) -> str:
     """The configuration as JSON; TypeError if it would not read back as the same values."""
     try:
         text = json.dumps(config, separators=(",", ":"), allow_nan=False)
@@ -86,8 +87,8 @@ class _Reader:
         return st.unpack(self.take(st.size, what))
 
 
-def decode(data) -> tuple[int, dict, list[np.ndarray]]:
-    """(kind, config, arrays) of a payload; SerializationError on anything malformed."""
+def decode(data) -> tuple[int, str, list[np.ndarray]]:
+    """(kind, configuration JSON text, arrays) of a payload; SerializationError on anything malformed."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
     data = bytes(data)
@@ -105,11 +106,10 @@ def decode(data) -> tuple[int, dict, list[np.ndarray]]:
     reader.pos = _HEADER.size
     if config_len > MAX_CONFIG_BYTES:
         raise SerializationError(f"Possible corruption: configuration of {config_len} bytes")
-    config_bytes = bytes(reader.take(config_len, "configuration"))
     try:
-        config = json.loads(config_bytes.decode())
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise SerializationError(f"Possible corruption: configuration is not JSON: {exc}") from None
+        config_text = bytes(reader.take(config_len, "configuration")).decode()
+    except UnicodeDecodeError as exc:
+        raise SerializationError(f"Possible corruption: configuration is not UTF-8: {exc}") from None
     (n_arrays,) = reader.unpack("<H", "array count")
     arrays = []
     for i in range(n_arrays):
@@ -133,7 +133,7 @@ def decode(data) -> tuple[int, dict, list[np.ndarray]]:
         arrays.append(arr.astype(dtype.newbyteorder("="), copy=True))
     if reader.pos != len(body):
         raise SerializationError(f"Possible corruption: {len(body) - reader.pos} trailing bytes")
-    return kind, config, arrays
+    return kind, config_text, arrays
 
 
 def from_bytes(data):
@@ -145,8 +145,8 @@ def from_bytes(data):
     >>> streameval.from_bytes(acc.to_bytes()) == acc
     True
     """
-    kind, config, arrays = decode(data)
-    return _build(kind, config, arrays)
+    kind, config_text, arrays = decode(data)
+    return _build(kind, config_text, arrays)
 
 
 def from_dict(d: dict):
@@ -167,19 +167,54 @@ def from_dict(d: dict):
         if arr.dtype.kind not in "iuf":
             raise SerializationError(f"state[{i}] is not a numeric array (dtype {arr.dtype})")
         arrays.append(arr)
-    return _build(kinds[d["kind"]], d.get("config"), arrays, exact_dtypes=False)
+    try:
+        config_text = json.dumps(d.get("config"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(f"configuration is not JSON: {exc}") from None
+    return _build(kinds[d["kind"]], config_text, arrays, exact_dtypes=False)
 
 
-def _build(kind, config, arrays, exact_dtypes=True):
+def _layout(kind: int, config_text: str):
+    """(class, configuration, state spec) of a payload's configuration, checked without allocating.
+
+    Payloads of one configuration arrive again and again (every batch of a worker): short
+    configurations are parsed and checked once.
+    """
+    if len(config_text) <= 4096:
+        return _cached_layout(kind, config_text)
+    return _cached_layout.__wrapped__(kind, config_text)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_layout(kind: int, config_text: str):
     cls = REGISTRY.get(kind)
     if cls is None:
         raise SerializationError(f"Possible corruption: unknown accumulator kind {kind}")
+    try:
+        config = json.loads(config_text)
+    except (ValueError, RecursionError) as exc:
+        raise SerializationError(f"Possible corruption: configuration is not JSON: {exc}") from None
     if not isinstance(config, dict):
         raise SerializationError("Possible corruption: configuration is not an object")
     try:
         spec = cls._state_spec(**config)
     except (TypeError, ValueError) as exc:
         raise SerializationError(f"Possible corruption: invalid configuration {config!r}: {exc}") from None
+    return cls, config, spec
+
+
+@functools.lru_cache(maxsize=256)
+def _prototype(kind: int, config_text: str):
+    """An empty accumulator of this configuration, copied for each payload (never modified)."""
+    cls, config, _ = _layout(kind, config_text)
+    try:
+        return cls(**config)
+    except (TypeError, ValueError) as exc:  # pragma: no cover - _state_spec checks the same
+        raise SerializationError(f"Possible corruption: invalid configuration {config!r}: {exc}") from None
+
+
+def _build(kind, config_text, arrays, exact_dtypes=True):
+    cls, config, spec = _layout(kind, config_text)
     if len(arrays) != len(spec):
         raise SerializationError(f"Possible corruption: {len(arrays)} arrays, expected {len(spec)}")
     checked = []
@@ -190,7 +225,8 @@ def _build(kind, config, arrays, exact_dtypes=True):
                 f"Possible corruption: {name} has shape {arr.shape} and dtype {arr.dtype}, "
                 f"expected {shape} and {np.dtype(dtype)}"
             )
-        if not np.isfinite(arr).all() or (name not in cls._SIGNED_STATE and (arr < 0).any()):
+        non_finite = arr.dtype.kind == "f" and not np.isfinite(arr).all()
+        if non_finite or (name not in cls._SIGNED_STATE and (arr < 0).any()):
             raise SerializationError(f"Possible corruption: {name} holds negative or non-finite counts")
         if arr.dtype != dtype:
             with np.errstate(invalid="ignore", over="ignore"):
@@ -199,10 +235,10 @@ def _build(kind, config, arrays, exact_dtypes=True):
                 raise SerializationError(f"{name} holds counts that are not {np.dtype(dtype)}")
             arr = converted
         checked.append(arr)
-    try:
-        acc = cls(**config)
-    except (TypeError, ValueError) as exc:  # pragma: no cover - _state_spec checks the same
-        raise SerializationError(f"Possible corruption: invalid configuration {config!r}: {exc}") from None
+    # Only now, with every array's size checked against the payload, may the configuration allocate.
+    prototype = _prototype(kind, config_text) if len(config_text) <= 4096 else _prototype.__wrapped__(kind, config_text)
+    acc = object.__new__(cls)
+    acc.__dict__ = prototype.__dict__.copy()
     for name, arr in zip(spec, checked):
         setattr(acc, name, arr)
     try:
