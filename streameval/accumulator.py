@@ -342,6 +342,27 @@ class ConfusionAccumulator(Accumulator):
     def n_samples(self):
         return self._cm.sum().item()
 
+    def compute(self, prefix: str = "", zero_division=0.0) -> dict[str, float]:
+        fill = metrics.check_zero_division(zero_division)
+        if isinstance(zero_division, str) or np.isnan(fill):
+            return super().compute(prefix, zero_division)
+        # Every metric in one kernel call: the same floats as the methods (tests check it).
+        k = self._cm.shape[0]
+        per_class, averages, scalars = np.empty((8, k)), np.empty((8, 3)), np.empty(5)
+        _kernels.summarize_confusion(self._cm, fill, per_class, averages, scalars)
+        out = dict(zip(self._COMPUTE_SCALARS, scalars.tolist()))
+        rows = {name: i for i, name in enumerate(_kernels.RATIO_NAMES)}
+        columns = {"micro": 0, "macro": 1, "weighted": 2}
+        for avg in self._AVERAGES:
+            for name in self._COMPUTE_RATIOS if avg is not None else ():
+                if avg == "binary":
+                    out[name] = float(per_class[rows[name], 1])
+                else:
+                    out[f"{name}_{avg}"] = float(averages[rows[name], columns[avg]])
+        return {prefix + key: value for key, value in out.items()}
+
+    compute.__doc__ = Accumulator.compute.__doc__
+
     def confusion_matrix(self, normalize=None) -> np.ndarray:
         """The confusion matrix, rows = true class, columns = predicted, as sklearn.metrics.confusion_matrix.
 

@@ -16,6 +16,7 @@ The functions are usable without an accumulator::
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Callable, NamedTuple
 
@@ -227,6 +228,17 @@ def cohen_kappa(cm: np.ndarray, weights: str | None = None, replace_undefined_by
     if total == 0:
         return _undefined_kappa(replace_undefined_by)
     expected = np.outer(sum0, sum1) / total
+    w_mat = _kappa_weights(n_classes, weights)
+    numerator = np.sum(w_mat * confusion)
+    denominator = np.sum(w_mat * expected)
+    if denominator == 0:
+        return _undefined_kappa(replace_undefined_by)
+    return float(1 - numerator / denominator)
+
+
+@functools.lru_cache(maxsize=64)
+def _kappa_weights(n_classes: int, weights: str | None) -> np.ndarray:
+    """The disagreement weights of Cohen's kappa (read-only, shared)."""
     if weights is None:
         w_mat = np.ones([n_classes, n_classes], dtype=np.float64)
         np.fill_diagonal(w_mat, 0)
@@ -234,11 +246,8 @@ def cohen_kappa(cm: np.ndarray, weights: str | None = None, replace_undefined_by
         w_mat = np.zeros([n_classes, n_classes], dtype=np.float64)
         w_mat += np.arange(n_classes)
         w_mat = np.abs(w_mat - w_mat.T) if weights == "linear" else (w_mat - w_mat.T) ** 2
-    numerator = np.sum(w_mat * confusion)
-    denominator = np.sum(w_mat * expected)
-    if denominator == 0:
-        return _undefined_kappa(replace_undefined_by)
-    return float(1 - numerator / denominator)
+    w_mat.flags.writeable = False
+    return w_mat
 
 
 def _undefined_kappa(replace_undefined_by: float) -> float:

@@ -415,3 +415,21 @@ def test_large_batches_take_the_parallel_path_and_stay_exact(rng):
     scores = rng.random(n).astype(np.float32)
     binary.update(yt % 2, scores)
     assert (binary.confusion_matrix() == skm.confusion_matrix(yt % 2, scores >= 0.3, labels=[0, 1])).all()
+
+
+@given(streams(min_classes=1, max_classes=12), st.sampled_from([0.0, 1.0, "warn", np.nan]))
+def test_compute_equals_the_metric_methods(stream, zero_division):
+    """compute() takes a one-kernel fast path; its floats must be the methods' floats (exactly
+    for integer counts), which the tests above tie to scikit-learn."""
+    seed, k, sizes, weighted, sparse, _ = stream
+    rng = np.random.default_rng(seed)
+    n = sum(sizes)
+    w = _weights(rng, n, weighted)
+    for acc in (streameval.Multiclass(k, weighted=weighted), streameval.Binary(weighted=weighted)):
+        kk = 2 if isinstance(acc, streameval.Binary) else k
+        acc.update(_labels(rng, n, kk, sparse), _labels(rng, n, kk, sparse), w)
+        fast = acc.compute(zero_division=zero_division)
+        slow = streameval.Accumulator.compute(acc, zero_division=zero_division)
+        assert fast.keys() == slow.keys()
+        for key in slow:
+            assert_same(fast[key], slow[key], not weighted, key)
