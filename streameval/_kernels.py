@@ -359,6 +359,17 @@ def count_binary_scored(y_true, scores, weight, use_weight, threshold, inclusive
 _pjit = nb.njit(cache=True, nogil=True, parallel=True)
 
 
+@_jit
+def _add_tables(tables, bad, cm):
+    """The first bad sample of any chunk, or -1 after adding every chunk's table to cm."""
+    for c in range(bad.shape[0]):
+        if bad[c] >= 0:
+            return bad[c]
+    for c in range(bad.shape[0]):
+        cm += tables[c]
+    return -1
+
+
 @_pjit
 def count_pairs_parallel(y_true, y_pred, weight, use_weight, n, ignore, use_ignore, cm, n_chunks):
     size = (y_true.shape[0] + n_chunks - 1) // n_chunks
@@ -380,12 +391,7 @@ def count_pairs_parallel(y_true, y_pred, weight, use_weight, n, ignore, use_igno
             else:
                 local[np.int64(t), np.int64(p)] += 1
         tables[c] = local
-    for c in range(n_chunks):
-        if bad[c] >= 0:
-            return bad[c]
-    for c in range(n_chunks):
-        cm += tables[c]
-    return -1
+    return _add_tables(tables, bad, cm)
 
 
 @_pjit
@@ -406,12 +412,7 @@ def count_scores_parallel(y_true, scores, weight, use_weight, threshold, inclusi
             else:
                 local[np.int64(t), np.int64(_is_positive(s, threshold, inclusive))] += 1
         tables[c] = local
-    for c in range(n_chunks):
-        if bad[c] >= 0:
-            return bad[c]
-    for c in range(n_chunks):
-        cm += tables[c]
-    return -1
+    return _add_tables(tables, bad, cm)
 
 
 # --- every confusion-matrix metric at once (compute()) -------------------------------------------
