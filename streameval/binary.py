@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import warnings
 
-import numba
 import numpy as np
 
 from . import _inputs, _kernels, _scores, curves
-from .accumulator import _NO_WEIGHT, PARALLEL_MIN, ConfusionAccumulator
+from .accumulator import _NO_WEIGHT, ConfusionAccumulator, threads_for
 
 
 class Binary(ConfusionAccumulator):
@@ -152,7 +151,7 @@ class Binary(ConfusionAccumulator):
             )
             self._raise_bad_scores(bad, yt, yp, w)
         else:
-            threads = numba.get_num_threads() if yt.shape[0] >= PARALLEL_MIN else 1
+            threads = threads_for(yt.shape[0])
             if threads > 1:
                 args = (yt, yp, _NO_WEIGHT if w is None else w, w is not None, self.threshold, self.inclusive)
                 bad = _kernels.count_scores_parallel(*args, self._cm, threads)
