@@ -15,7 +15,7 @@ import os
 import numba
 import numpy as np
 
-from . import _inputs, _kernels, _scores, metrics, serialization
+from . import _inputs, _kernels, _scores, curves, metrics, serialization
 from .errors import IncompatibleError
 from .metrics import StatScores
 from .report import Report
@@ -92,6 +92,13 @@ class Accumulator:
         """(below, above): how many scores fell outside the bins' range (counted in the edge bins)."""
         self._need_bins("out_of_range")
         return tuple(v.item() for v in self._out_of_range)
+
+    def _column_cells(self, index: int, what: str):
+        self._need_bins(what)
+        n = self._hist.shape[0]
+        if not (isinstance(index, (int, np.integer)) and -n <= index < n):
+            raise ValueError(f"index={index!r} is not valid: expected a class or label position in [0, {n})")
+        return curves.binned_cells(self._hist[index], self._edges)
 
     # --- state ----------------------------------------------------------------------------------
 

@@ -200,6 +200,14 @@ class Multiclass(ConfusionAccumulator):
         bounds = curves.per_column(curves.auc_bounds, self._hist, self._edges, None)
         return bounds[:, 0], bounds[:, 1]
 
+    def roc_curve(self, index: int):
+        """(fpr, tpr, thresholds) of one class against the rest, at the bin edges (exact there)."""
+        return curves.roc_curve(self._column_cells(index, "roc_curve"))
+
+    def pr_curve(self, index: int):
+        """(precision, recall, thresholds) of one class against the rest, at the bin edges."""
+        return curves.pr_curve(self._column_cells(index, "pr_curve"))
+
     def average_precision(self, average="macro"):
         """One-vs-rest average precision per class, averaged "macro", "weighted" or None."""
         self._need_bins("average_precision")

@@ -135,6 +135,14 @@ class Multilabel(Accumulator):
         bounds = curves.per_column(curves.auc_bounds, self._hist, self._edges, None, (None,))
         return bounds[:, 0], bounds[:, 1]
 
+    def roc_curve(self, index: int):
+        """(fpr, tpr, thresholds) of one label against the rest, at the bin edges (exact there)."""
+        return curves.roc_curve(self._column_cells(index, "roc_curve"))
+
+    def pr_curve(self, index: int):
+        """(precision, recall, thresholds) of one label against the rest, at the bin edges."""
+        return curves.pr_curve(self._column_cells(index, "pr_curve"))
+
     def average_precision(self, average="macro"):
         """Average precision per label (None), "macro", "weighted" or "micro", as scikit-learn's."""
         self._need_bins("average_precision")

@@ -1236,3 +1236,31 @@ def test_failed_queries_leave_the_state_unchanged():
             call()
     acc.at_threshold(0.5), acc.threshold_for(recall=0.5), acc.best_threshold()
     assert acc == before and acc.to_bytes() == raw
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "multilabel"])
+def test_per_column_curves_match_sklearn_on_midpoint_scores(kind):
+    """Each class's / label's one-vs-rest curve equals scikit-learn's when every score is a bin midpoint."""
+    rng = np.random.default_rng(11)
+    n, k, bins = 400, 3, 50
+    scores = (rng.integers(0, bins, (n, k)) + 0.5) / bins
+    if kind == "multiclass":
+        acc = Multiclass(k, bins=bins)
+        y = rng.integers(0, k, n)
+        truth = (y[:, None] == np.arange(k)).astype(int)
+    else:
+        acc = Multilabel(k, bins=bins)
+        truth = rng.integers(0, 2, (n, k))
+        y = truth
+    acc.update(y, scores)
+    for c in range(k):
+        fpr, tpr, _ = acc.roc_curve(c)
+        ref_fpr, ref_tpr, _ = skm.roc_curve(truth[:, c], scores[:, c])
+        np.testing.assert_allclose(fpr, ref_fpr, rtol=1e-12)
+        np.testing.assert_allclose(tpr, ref_tpr, rtol=1e-12)
+        precision, recall, _ = acc.pr_curve(c)
+        ref_p, ref_r, _ = skm.precision_recall_curve(truth[:, c], scores[:, c])
+        np.testing.assert_allclose(precision, ref_p, rtol=1e-12)
+        np.testing.assert_allclose(recall, ref_r, rtol=1e-12)
+    with pytest.raises(ValueError, match="index"):
+        acc.roc_curve(k)
