@@ -8,9 +8,8 @@ serializing is writing them.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import os
+from typing import ClassVar
 
 import numba
 import numpy as np
