@@ -19,9 +19,17 @@ def as_array(x, name: str) -> np.ndarray:
     Contiguous numeric arrays are returned without a copy. Only dtypes numba cannot read
     (float16, non-native byte order) are converted.
     """
+    if type(x) is np.ndarray:
+        return x if x.dtype.kind in "biuf" and x.dtype.isnative and x.dtype != np.float16 else _checked(x, name)
+    if type(x).__module__ == "torch":
+        return _checked(torch_to_numpy(x), name)
+    return _checked(x, name)
+
+
+def _checked(x, name: str) -> np.ndarray:
     if isinstance(x, np.ndarray):
         arr = x
-    elif hasattr(x, "__array__"):  # pandas, torch CPU tensors, JAX arrays
+    elif hasattr(x, "__array__"):  # pandas, JAX arrays
         arr = np.asarray(x)
     elif hasattr(x, "__dlpack__"):
         arr = np.from_dlpack(x)
@@ -37,6 +45,19 @@ def as_array(x, name: str) -> np.ndarray:
     if arr.dtype == np.float16:
         arr = arr.astype(np.float32)
     return arr
+
+
+def torch_to_numpy(tensor) -> np.ndarray:
+    """A CPU tensor's memory as a numpy array, without a copy. A CUDA tensor is copied to the host
+    first (one device-to-host transfer of the batch); bfloat16, which numpy lacks, becomes float32."""
+    if tensor.requires_grad:
+        tensor = tensor.detach()
+    if not tensor.is_cpu:
+        tensor = tensor.cpu()
+    try:
+        return tensor.numpy()
+    except TypeError:  # bfloat16 has no numpy dtype
+        return tensor.float().numpy()
 
 
 def plain_labels(y_true, y_pred, sample_weight) -> bool:
