@@ -370,6 +370,33 @@ def _add_tables(tables, bad, cm):
     return -1
 
 
+@_jit
+def _count_pairs_chunk(y_true, y_pred, lo, hi, n, ignore, use_ignore, table):
+    """count_pairs over [lo, hi) into a table of its own; the first bad index or -1 (no undo)."""
+    for i in range(lo, hi):
+        t = y_true[i]
+        if not _kept(t, ignore, use_ignore):
+            continue
+        p = y_pred[i]
+        if not (_is_class(t, n) and _is_class(p, n)):
+            return i
+        table[np.int64(t), np.int64(p)] += 1
+    return -1
+
+
+@_jit
+def _count_pairs_chunk_weighted(y_true, y_pred, weight, lo, hi, n, ignore, use_ignore, table):
+    for i in range(lo, hi):
+        t = y_true[i]
+        if not _kept(t, ignore, use_ignore):
+            continue
+        p = y_pred[i]
+        if not (_is_class(t, n) and _is_class(p, n) and _is_weight(weight[i])):
+            return i
+        table[np.int64(t), np.int64(p)] += weight[i]
+    return -1
+
+
 @_pjit
 def count_pairs_parallel(y_true, y_pred, weight, use_weight, n, ignore, use_ignore, cm, n_chunks):
     size = (y_true.shape[0] + n_chunks - 1) // n_chunks
@@ -378,18 +405,11 @@ def count_pairs_parallel(y_true, y_pred, weight, use_weight, n, ignore, use_igno
     for c in nb.prange(n_chunks):
         # a table of the thread's own, copied out at the end: adjacent tables would share cache lines
         local = np.zeros((cm.shape[0], cm.shape[1]), dtype=cm.dtype)
-        for i in range(c * size, min(y_true.shape[0], (c + 1) * size)):
-            t = y_true[i]
-            if not _kept(t, ignore, use_ignore):
-                continue
-            p = y_pred[i]
-            if not (_is_class(t, n) and _is_class(p, n) and (not use_weight or _is_weight(weight[i]))):
-                bad[c] = i
-                break
-            if use_weight:
-                local[np.int64(t), np.int64(p)] += weight[i]
-            else:
-                local[np.int64(t), np.int64(p)] += 1
+        lo, hi = c * size, min(y_true.shape[0], (c + 1) * size)
+        if use_weight:
+            bad[c] = _count_pairs_chunk_weighted(y_true, y_pred, weight, lo, hi, n, ignore, use_ignore, local)
+        else:
+            bad[c] = _count_pairs_chunk(y_true, y_pred, lo, hi, n, ignore, use_ignore, local)
         tables[c] = local
     return _add_tables(tables, bad, cm)
 
