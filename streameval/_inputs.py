@@ -60,18 +60,20 @@ def torch_to_numpy(tensor) -> np.ndarray:
         return tensor.float().numpy()
 
 
-def plain_labels(y_true, y_pred, sample_weight) -> bool:
-    """True for two native 1-D integer arrays of equal length and no weights: nothing to convert."""
+def plain_batch(y_true, y_pred, sample_weight, pred_kinds="biuf") -> bool:
+    """True for two native 1-D arrays of equal length, integer (or bool) y_true, y_pred of one of
+    pred_kinds, and no weights: nothing to convert, the kernels can read them as they are."""
     return (
         sample_weight is None
         and type(y_true) is np.ndarray
         and type(y_pred) is np.ndarray
         and y_true.ndim == 1
         and y_true.shape == y_pred.shape
-        and y_true.dtype.kind in "iu"
-        and y_pred.dtype.kind in "iu"
+        and y_true.dtype.kind in "biu"
+        and y_pred.dtype.kind in pred_kinds
         and y_true.dtype.isnative
         and y_pred.dtype.isnative
+        and y_pred.dtype != np.float16
     )
 
 

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from . import _inputs, _kernels, _scores, curves
-from .accumulator import _NO_WEIGHT, ConfusionAccumulator, threads_for
+from .accumulator import _NO_WEIGHT, PARALLEL_MIN, ConfusionAccumulator, threads_for
 
 
 class Binary(ConfusionAccumulator):
@@ -68,6 +68,7 @@ class Binary(ConfusionAccumulator):
         self._set_bins(bins, score_range)
         # With pos_label=1 labels are read as they are (0/1), which also catches multiclass labels.
         self._labels_are_01 = not isinstance(pos_label, str) and pos_label == 1
+        self._fast = self._labels_are_01 and bins is None and not exact
         self.reset()
 
     def _config(self) -> dict:
@@ -127,6 +128,13 @@ class Binary(ConfusionAccumulator):
 
         A failed update raises and leaves the counts exactly as they were.
         """
+        if self._fast and _inputs.plain_batch(y_true, y_pred, sample_weight):
+            # The common case (0/1 labels with labels or float scores) in the fewest Python steps.
+            if y_pred.dtype.kind != "f":
+                return self._count_pairs(y_true, y_pred, None, 2)
+            if y_true.shape[0] < PARALLEL_MIN:
+                bad = _kernels.count_scores(y_true, y_pred, self.threshold, self.inclusive, self._cm)
+                return self._raise_bad_scores(bad, y_true, y_pred, None)
         yt = _inputs.as_array(y_true, "y_true")
         yp = _inputs.as_array(y_pred, "y_pred")
         _inputs.check_ndim(yt, "y_true", (1,), "(n_samples,)")

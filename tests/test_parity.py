@@ -433,3 +433,20 @@ def test_compute_equals_the_metric_methods(stream, zero_division):
         assert fast.keys() == slow.keys()
         for key in slow:
             assert_same(fast[key], slow[key], not weighted, key)
+
+
+def test_torch_tensors_are_read_in_place():
+    """CPU tensors (also requiring grad, also bfloat16 scores) count like their numpy arrays."""
+    torch = pytest.importorskip("torch")
+    y_true = torch.tensor([0, 1, 2, 2, 1])
+    logits = torch.tensor([[2.0, 0.1, 0.3], [0.2, 1.0, 0.1], [0.1, 0.2, 3.0], [1.0, 0.5, 0.2], [0.1, 0.9, 0.3]],
+                          requires_grad=True)
+    acc = streameval.Multiclass(3)
+    acc.update(y_true, logits)
+    acc.update(y_true, logits.argmax(dim=1))
+    ref = skm.confusion_matrix(y_true.numpy(), logits.detach().numpy().argmax(axis=1), labels=range(3))
+    assert (acc.confusion_matrix() == 2 * ref).all()
+    binary = streameval.Binary(0.5)
+    scores = torch.tensor([0.25, 0.75, 0.5, 1.0], dtype=torch.bfloat16)  # exact in bfloat16
+    binary.update(torch.tensor([0, 1, 0, 1]), scores)
+    assert binary.confusion_matrix().tolist() == [[1, 1], [0, 2]]
