@@ -331,7 +331,7 @@ def count_binary_scored(y_true, scores, weight, use_weight, threshold, inclusive
             score_sums[0, j] += s
             brier += d * d
             mantissa *= p
-            if i % 8 == 7:  # 8 factors of at least eps (2**-52) cannot underflow
+            if mantissa < 1e-250:  # rare: one more factor >= eps (2**-52) cannot underflow
                 mantissa, e = math.frexp(mantissa)
                 exponent += e
         if s < 0 or s > 1:
