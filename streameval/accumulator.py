@@ -316,6 +316,42 @@ class Accumulator:
         return {prefix + k: v for k, v in out.items()}
 
 
+class OneVsRestCurves:
+    """Score metrics of Multiclass (classes) and Multilabel (labels) with bins=: one (negatives,
+    positives) histogram per column, each read as a binary problem against the rest."""
+
+    _OVR_AVERAGES: ClassVar[tuple]
+
+    def roc_auc(self, average="macro"):
+        """ROC AUC of each column (None) averaged "macro", "weighted" (by positives), or "micro"
+        (Multilabel: columns pooled), as sklearn.metrics.roc_auc_score (multi_class="ovr" for
+        Multiclass). Pairs inside a bin count as ties: the middle of roc_auc_bounds."""
+        self._need_bins("roc_auc")
+        return curves.per_column(curves.roc_auc, self._hist, self._edges, average, self._OVR_AVERAGES)
+
+    def roc_auc_bounds(self, average=None):
+        """Guaranteed (lower, upper) brackets of the exact ROC AUC: per column as two arrays, or
+        "micro" (Multilabel) as two floats."""
+        self._need_bins("roc_auc_bounds")
+        if average == "micro" and "micro" in self._OVR_AVERAGES:
+            return curves.per_column(curves.auc_bounds, self._hist, self._edges, "micro")
+        bounds = curves.per_column(curves.auc_bounds, self._hist, self._edges, average, (None,))
+        return bounds[:, 0], bounds[:, 1]
+
+    def average_precision(self, average="macro"):
+        """Average precision of each column, averaged as roc_auc (sklearn.metrics.average_precision_score)."""
+        self._need_bins("average_precision")
+        return curves.per_column(curves.average_precision, self._hist, self._edges, average, self._OVR_AVERAGES)
+
+    def roc_curve(self, index: int):
+        """(fpr, tpr, thresholds) of one class or label against the rest, at the bin edges (exact there)."""
+        return curves.roc_curve(self._column_cells(index, "roc_curve"))
+
+    def pr_curve(self, index: int):
+        """(precision, recall, thresholds) of one class or label against the rest, at the bin edges."""
+        return curves.pr_curve(self._column_cells(index, "pr_curve"))
+
+
 def threads_for(n_samples: int) -> int:
     """How many threads a batch should use: one below PARALLEL_MIN samples, else the idle cores.
 

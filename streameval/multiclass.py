@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import _inputs, _kernels, _scores, curves
-from .accumulator import ConfusionAccumulator
+from .accumulator import ConfusionAccumulator, OneVsRestCurves
 
 
-class Multiclass(ConfusionAccumulator):
+class Multiclass(OneVsRestCurves, ConfusionAccumulator):
     """Streaming multiclass classification metrics.
 
     Give exactly one of ``num_classes`` (labels are the integers 0..K-1) and ``labels`` (any
@@ -39,6 +39,7 @@ class Multiclass(ConfusionAccumulator):
     """
 
     _KIND = 2
+    _OVR_AVERAGES = (None, "macro", "weighted")  # as scikit-learn's multi_class="ovr"
 
     def __init__(self, num_classes: int | None = None, *, labels=None, ignore_index=None, weighted: bool = False,
                  bins=None, score_range=(0.0, 1.0), top_k: int | None = None):
@@ -189,31 +190,6 @@ class Multiclass(ConfusionAccumulator):
             raise ValueError(f"top_k={top_k!r} is not available: this accumulator keeps ranks up to top_k={self.top_k}")
         total = self._topk.sum()
         return float(self._topk[:top_k].sum() / total) if total else float("nan")
-
-    def roc_auc(self, average="macro"):
-        """One-vs-rest ROC AUC per class, averaged "macro", "weighted" (by support) or None
-        (sklearn.metrics.roc_auc_score with multi_class="ovr"). Pairs inside a bin count as ties."""
-        self._need_bins("roc_auc")
-        return curves.per_column(curves.roc_auc, self._hist, self._edges, average, (None, "macro", "weighted"))
-
-    def roc_auc_bounds(self):
-        """Guaranteed (lower, upper) brackets of each class's one-vs-rest ROC AUC, as two arrays."""
-        self._need_bins("roc_auc_bounds")
-        bounds = curves.per_column(curves.auc_bounds, self._hist, self._edges, None)
-        return bounds[:, 0], bounds[:, 1]
-
-    def roc_curve(self, index: int):
-        """(fpr, tpr, thresholds) of one class against the rest, at the bin edges (exact there)."""
-        return curves.roc_curve(self._column_cells(index, "roc_curve"))
-
-    def pr_curve(self, index: int):
-        """(precision, recall, thresholds) of one class against the rest, at the bin edges."""
-        return curves.pr_curve(self._column_cells(index, "pr_curve"))
-
-    def average_precision(self, average="macro"):
-        """One-vs-rest average precision per class, averaged "macro", "weighted" or None."""
-        self._need_bins("average_precision")
-        return curves.per_column(curves.average_precision, self._hist, self._edges, average, (None, "macro", "weighted"))
 
     def _probabilities_total(self, what):
         self._need_bins(what)

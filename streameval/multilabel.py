@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _inputs, _kernels, _scores, curves, metrics
 from ._kernels import EXACT, F1_SUM, F_UNDEF, JAC_SUM, PREC_SUM, PREC_UNDEF, REC_SUM, REC_UNDEF
-from .accumulator import Accumulator
+from .accumulator import Accumulator, OneVsRestCurves
 from .errors import UndefinedMetricWarning
 from .metrics import StatScores
 
@@ -21,7 +21,7 @@ _SAMPLE_SLOTS = {
 }
 
 
-class Multilabel(Accumulator):
+class Multilabel(OneVsRestCurves, Accumulator):
     """Streaming multilabel classification metrics.
 
     y_true is an (N, L) indicator matrix (0/1 or bool); y_pred is an (N, L) indicator matrix, or
@@ -48,6 +48,7 @@ class Multilabel(Accumulator):
     """
 
     _KIND = 3
+    _OVR_AVERAGES = (None, "macro", "weighted", "micro")
     _AVERAGES = (None, "micro", "macro", "weighted", "samples")
     _REPORT_AVERAGES = ("micro", "macro", "weighted", "samples")
     _COMPUTE_SCALARS = ("accuracy", "hamming_loss")
@@ -120,33 +121,6 @@ class Multilabel(Accumulator):
             self._out_of_range += [np.sum((yp < lo) * ones), np.sum((yp > hi) * ones)]
 
     # --- score metrics (bins) -------------------------------------------------------------------
-
-    def roc_auc(self, average="macro"):
-        """ROC AUC per label (None), "macro", "weighted" (by positives) or "micro" (labels pooled),
-        as sklearn.metrics.roc_auc_score. Pairs inside a bin count as ties."""
-        self._need_bins("roc_auc")
-        return curves.per_column(curves.roc_auc, self._hist, self._edges, average)
-
-    def roc_auc_bounds(self, average=None):
-        """Guaranteed (lower, upper) brackets of the ROC AUC: per label (two arrays) or "micro"."""
-        self._need_bins("roc_auc_bounds")
-        if average == "micro":
-            return curves.per_column(curves.auc_bounds, self._hist, self._edges, "micro")
-        bounds = curves.per_column(curves.auc_bounds, self._hist, self._edges, None, (None,))
-        return bounds[:, 0], bounds[:, 1]
-
-    def roc_curve(self, index: int):
-        """(fpr, tpr, thresholds) of one label against the rest, at the bin edges (exact there)."""
-        return curves.roc_curve(self._column_cells(index, "roc_curve"))
-
-    def pr_curve(self, index: int):
-        """(precision, recall, thresholds) of one label against the rest, at the bin edges."""
-        return curves.pr_curve(self._column_cells(index, "pr_curve"))
-
-    def average_precision(self, average="macro"):
-        """Average precision per label (None), "macro", "weighted" or "micro", as scikit-learn's."""
-        self._need_bins("average_precision")
-        return curves.per_column(curves.average_precision, self._hist, self._edges, average)
 
     # --- metrics --------------------------------------------------------------------------------
 
