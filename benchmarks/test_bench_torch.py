@@ -101,47 +101,46 @@ def _bincount_cm(y_true, y_pred, k):
     return np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
 
 
-# --- Multiclass confusion matrix, 10M int64 labels, K=10 -----------------------------------------
+# --- Multiclass confusion matrix: 10M int64 labels, and small batches of 256 ------------------
+
+SCALES = {"large": (G_LARGE, N_LARGE), "small": (G_SMALL, N_SMALL)}
+
+# library -> (metric factory, role, extra info)
+MULTICLASS_LIBRARIES = {
+    "torchmetrics": (lambda: tm.MulticlassConfusionMatrix(num_classes=K), "torchmetrics", {"validate_args": True}),
+    "torchmetrics_no_validation": (
+        lambda: tm.MulticlassConfusionMatrix(num_classes=K, validate_args=False), "torchmetrics", {"validate_args": False}
+    ),
+    "torcheval": (lambda: te.MulticlassConfusionMatrix(K), "torcheval", {}),
+}
 
 
-def test_large_streameval_numpy(benchmark, large):
-    y_true, y_pred = large[:2]
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("inputs", ["numpy", "torch"])
+def test_multiclass_streameval(benchmark, request, scale, inputs):
+    data = request.getfixturevalue(scale)
+    y_true, y_pred = data[:2] if inputs == "numpy" else data[2:]
+    group, n = SCALES[scale]
     acc = streameval.Multiclass(K)
     _warm_se(acc, y_true, y_pred)
-    _mark(benchmark, G_LARGE, "streameval", N_LARGE, input="numpy")
+    _mark(benchmark, group, "streameval", n, input=inputs)
     benchmark(acc.update, y_true, y_pred)
-    _check_large_counts_agree(large)
+    if scale == "large" and inputs == "numpy":
+        _check_large_counts_agree(data)
 
 
-def test_large_streameval_torch_tensors(benchmark, large):
-    t_true, t_pred = large[2:]
-    acc = streameval.Multiclass(K)
-    _warm_se(acc, t_true, t_pred)
-    _mark(benchmark, G_LARGE, "streameval", N_LARGE, input="torch")
-    benchmark(acc.update, t_true, t_pred)
-
-
-def test_large_torchmetrics(benchmark, large):
-    t_true, t_pred = large[2:]
-    metric = tm.MulticlassConfusionMatrix(num_classes=K)
+# the small-batch comparison is with each library's default, as a training loop would run it
+@pytest.mark.parametrize(
+    "scale, library",
+    [("large", library) for library in MULTICLASS_LIBRARIES] + [("small", "torchmetrics"), ("small", "torcheval")],
+)
+def test_multiclass_torch_library(benchmark, request, scale, library):
+    t_true, t_pred = request.getfixturevalue(scale)[2:]
+    make, role, extra = MULTICLASS_LIBRARIES[library]
+    group, n = SCALES[scale]
+    metric = make()
     _warm_torch(metric, t_pred, t_true)
-    _mark(benchmark, G_LARGE, "torchmetrics", N_LARGE, validate_args=True)
-    benchmark(metric.update, t_pred, t_true)
-
-
-def test_large_torchmetrics_no_validation(benchmark, large):
-    t_true, t_pred = large[2:]
-    metric = tm.MulticlassConfusionMatrix(num_classes=K, validate_args=False)
-    _warm_torch(metric, t_pred, t_true)
-    _mark(benchmark, G_LARGE, "torchmetrics", N_LARGE, validate_args=False)
-    benchmark(metric.update, t_pred, t_true)
-
-
-def test_large_torcheval(benchmark, large):
-    t_true, t_pred = large[2:]
-    metric = te.MulticlassConfusionMatrix(K)
-    _warm_torch(metric, t_pred, t_true)
-    _mark(benchmark, G_LARGE, "torcheval", N_LARGE)
+    _mark(benchmark, group, role, n, **extra)
     benchmark(metric.update, t_pred, t_true)
 
 
@@ -170,41 +169,6 @@ def _check_large_counts_agree(large):
         np.testing.assert_array_equal(metric.compute().numpy().astype(np.int64), expected)
 
 
-# --- small batches: per-update overhead ----------------------------------------------------------
-
-
-def test_small_streameval_numpy(benchmark, small):
-    y_true, y_pred = small[:2]
-    acc = streameval.Multiclass(K)
-    _warm_se(acc, y_true, y_pred)
-    _mark(benchmark, G_SMALL, "streameval", N_SMALL, input="numpy")
-    benchmark(acc.update, y_true, y_pred)
-
-
-def test_small_streameval_torch_tensors(benchmark, small):
-    t_true, t_pred = small[2:]
-    acc = streameval.Multiclass(K)
-    _warm_se(acc, t_true, t_pred)
-    _mark(benchmark, G_SMALL, "streameval", N_SMALL, input="torch")
-    benchmark(acc.update, t_true, t_pred)
-
-
-def test_small_torchmetrics(benchmark, small):
-    t_true, t_pred = small[2:]
-    metric = tm.MulticlassConfusionMatrix(num_classes=K)
-    _warm_torch(metric, t_pred, t_true)
-    _mark(benchmark, G_SMALL, "torchmetrics", N_SMALL, validate_args=True)
-    benchmark(metric.update, t_pred, t_true)
-
-
-def test_small_torcheval(benchmark, small):
-    t_true, t_pred = small[2:]
-    metric = te.MulticlassConfusionMatrix(K)
-    _warm_torch(metric, t_pred, t_true)
-    _mark(benchmark, G_SMALL, "torcheval", N_SMALL)
-    benchmark(metric.update, t_pred, t_true)
-
-
 # --- Binary confusion matrix at a threshold, 10M float32 scores ----------------------------------
 
 
@@ -217,19 +181,19 @@ def test_binary_streameval(benchmark, binary):
     _check_binary_counts_agree(binary)
 
 
-def test_binary_torchmetrics(benchmark, binary):
-    t_true, t_scores = binary[2:]
-    metric = tm.BinaryConfusionMatrix(threshold=0.5)
-    _warm_torch(metric, t_scores, t_true)
-    _mark(benchmark, G_BINARY, "torchmetrics", N_LARGE, validate_args=True)
-    benchmark(metric.update, t_scores, t_true)
+BINARY_LIBRARIES = {
+    "torchmetrics": (lambda: tm.BinaryConfusionMatrix(threshold=0.5), {"validate_args": True}),
+    "torcheval": (lambda: te.BinaryConfusionMatrix(threshold=0.5), {}),
+}
 
 
-def test_binary_torcheval(benchmark, binary):
+@pytest.mark.parametrize("library", BINARY_LIBRARIES)
+def test_binary_torch_library(benchmark, binary, library):
     t_true, t_scores = binary[2:]
-    metric = te.BinaryConfusionMatrix(threshold=0.5)
+    make, extra = BINARY_LIBRARIES[library]
+    metric = make()
     _warm_torch(metric, t_scores, t_true)
-    _mark(benchmark, G_BINARY, "torcheval", N_LARGE)
+    _mark(benchmark, G_BINARY, library, N_LARGE, **extra)
     benchmark(metric.update, t_scores, t_true)
 
 
