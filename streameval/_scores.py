@@ -58,10 +58,23 @@ def _check_range(score_range) -> tuple[float, float]:
     return lo, hi
 
 
-def histogram(hist, score_sums, scores, truth, weight, edges, uniform, inclusive) -> None:
-    """Add (N, C) scores with (N, C) 0/1 truth to hist (C, 2, cells) and score_sums (C, cells)."""
-    w = np.empty(0) if weight is None else weight
+_NO_WEIGHT = np.empty(0)
+
+
+def histogram(hist, score_sums, scores, truth, weight, edges, uniform, inclusive, out_of_range=None) -> None:
+    """Add (N, C) scores with (N, C) 0/1 truth to hist (C, 2, cells) and score_sums (C, cells);
+    count the scores below and above the edges into out_of_range, when given."""
+    w = _NO_WEIGHT if weight is None else weight
     _kernels.histogram_scores(scores, truth, w, weight is not None, edges, uniform, inclusive, hist, score_sums)
+    if out_of_range is not None:
+        ones = 1 if weight is None else weight.reshape(-1, *([1] * (scores.ndim - 1)))
+        out_of_range += [np.sum((scores < edges[0]) * ones), np.sum((scores > edges[-1]) * ones)]
+
+
+def calibration_sums(calib, truth, probs, weight, eps) -> None:
+    """Add the Brier and log-loss terms of (N, C) probabilities with (N, C) one-hot truth."""
+    w = _NO_WEIGHT if weight is None else weight
+    _kernels.calibration_sums(truth, probs, w, weight is not None, eps, calib)
 
 
 # --- exact tables -------------------------------------------------------------------------------

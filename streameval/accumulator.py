@@ -352,6 +352,53 @@ class OneVsRestCurves:
         return curves.pr_curve(self._column_cells(index, "pr_curve"))
 
 
+class CalibrationMetrics:
+    """Brier score, log loss and reliability of probabilities (Binary: the scores; Multiclass:
+    the score rows and the top-label confidence), from running sums and histograms.
+
+    With bins, calibration_curve(n_bins) needs n_bins to divide the histogram's bins on [0, 1],
+    so that every calibration bin is a union of histogram bins. It then equals
+    sklearn.calibration.calibration_curve, except for a score exactly on a calibration edge when
+    inclusive=True (the histogram puts it in the upper bin, scikit-learn in the lower).
+    """
+
+    _calib: np.ndarray
+
+    def _brier_scale(self) -> float:
+        return 0.5  # scikit-learn halves the two-column sum of a binary problem
+
+    def _need_probabilities(self, what: str) -> None:
+        self._need_bins(what)
+
+    def _calibration(self, n_bins: int):
+        """(fraction of positives, mean probability, weight) of each non-empty bin."""
+        raise NotImplementedError
+
+    def _checked_total(self, what: str):
+        self._need_probabilities(what)
+        if self._calib[_kernels.OUTSIDE_UNIT] > 0:
+            raise ValueError(f"{what} needs probabilities, but some scores were outside [0, 1]")
+        return self.n_samples
+
+    def brier_score(self) -> float:
+        """Mean squared error of the probabilities, as sklearn.metrics.brier_score_loss."""
+        total = self._checked_total("brier_score")
+        return float(self._brier_scale() * self._calib[_kernels.BRIER] / total) if total else float("nan")
+
+    def log_loss(self) -> float:
+        """Cross-entropy of the probabilities, as sklearn.metrics.log_loss (clipped to [eps, 1 - eps])."""
+        total = self._checked_total("log_loss")
+        return float(self._calib[_kernels.LOG_LOSS] / total) if total else float("nan")
+
+    def calibration_curve(self, n_bins: int = 5):
+        """(fraction of positives, mean probability) per non-empty bin (a reliability diagram)."""
+        return self._calibration(n_bins)[:2]
+
+    def expected_calibration_error(self, n_bins: int = 15) -> float:
+        """Weighted mean over bins of |fraction of positives - mean probability|."""
+        return curves.expected_calibration_error(*self._calibration(n_bins))
+
+
 def threads_for(n_samples: int) -> int:
     """How many threads a batch should use: one below PARALLEL_MIN samples, else the idle cores.
 

@@ -7,10 +7,10 @@ import warnings
 import numpy as np
 
 from . import _inputs, _kernels, _scores, curves
-from .accumulator import _NO_WEIGHT, PARALLEL_MIN, ConfusionAccumulator, threads_for
+from .accumulator import _NO_WEIGHT, CalibrationMetrics, ConfusionAccumulator, threads_for
 
 
-class Binary(ConfusionAccumulator):
+class Binary(CalibrationMetrics, ConfusionAccumulator):
     """Streaming binary classification metrics.
 
     y_true holds labels; y_pred holds labels or scores:
@@ -130,11 +130,9 @@ class Binary(ConfusionAccumulator):
         """
         if self._fast and _inputs.plain_batch(y_true, y_pred, sample_weight):
             # The common case (0/1 labels with labels or float scores) in the fewest Python steps.
-            if y_pred.dtype.kind != "f":
-                return self._count_pairs(y_true, y_pred, None, 2)
-            if y_true.shape[0] < PARALLEL_MIN:
-                bad = _kernels.count_scores(y_true, y_pred, self.threshold, self.inclusive, self._cm)
-                return self._raise_bad_scores(bad, y_true, y_pred, None)
+            if y_pred.dtype.kind == "f":
+                return self._count_scores(y_true, y_pred, None)
+            return self._count_pairs(y_true, y_pred, None, 2)
         yt = _inputs.as_array(y_true, "y_true")
         yp = _inputs.as_array(y_pred, "y_pred")
         _inputs.check_ndim(yt, "y_true", (1,), "(n_samples,)")
@@ -159,17 +157,21 @@ class Binary(ConfusionAccumulator):
             )
             self._raise_bad_scores(bad, yt, yp, w)
         else:
-            threads = threads_for(yt.shape[0])
-            if threads > 1:
-                args = (yt, yp, _NO_WEIGHT if w is None else w, w is not None, self.threshold, self.inclusive)
-                bad = _kernels.count_scores_parallel(*args, self._cm, threads)
-            elif w is None:
-                bad = _kernels.count_scores(yt, yp, self.threshold, self.inclusive, self._cm)
-            else:
-                bad = _kernels.count_scores_weighted(yt, yp, w, self.threshold, self.inclusive, self._cm)
-            self._raise_bad_scores(bad, yt, yp, w)
+            self._count_scores(yt, yp, w)
         if self.exact:  # the batch is valid: nothing below can fail
             self._update_table(np.asarray(yt, dtype=np.int8), yp, w)
+
+    def _count_scores(self, y_true, scores, weight) -> None:
+        """Count scores at the threshold with the right kernel; raise naming the first bad sample."""
+        threads = threads_for(y_true.shape[0])
+        if threads > 1:
+            args = (y_true, scores, _NO_WEIGHT if weight is None else weight, weight is not None)
+            bad = _kernels.count_scores_parallel(*args, self.threshold, self.inclusive, self._cm, threads)
+        elif weight is None:
+            bad = _kernels.count_scores(y_true, scores, self.threshold, self.inclusive, self._cm)
+        else:
+            bad = _kernels.count_scores_weighted(y_true, scores, weight, self.threshold, self.inclusive, self._cm)
+        self._raise_bad_scores(bad, y_true, scores, weight)
 
     @staticmethod
     def _raise_bad_scores(bad, y_true, scores, weight) -> None:
@@ -180,8 +182,7 @@ class Binary(ConfusionAccumulator):
     def _update_table(self, positive: np.ndarray, scores: np.ndarray, w) -> None:
         truth = np.stack([1 - positive, positive], axis=1)
         probs = np.stack([1 - scores.astype(np.float64), scores], axis=1)
-        eps = float(np.finfo(scores.dtype).eps)
-        _kernels.calibration_sums(truth, probs, np.empty(0) if w is None else w, w is not None, eps, self._calib)
+        _scores.calibration_sums(self._calib, truth, probs, w, float(np.finfo(scores.dtype).eps))
         shift = int(self._table_shift[0])
         batch = _scores.table_from_batch(scores, positive, w, self._table_counts.dtype, shift)
         self._set_table(*_scores.merge_tables((self._table_scores, self._table_counts), batch, shift), shift)
@@ -329,37 +330,12 @@ class Binary(ConfusionAccumulator):
 
     # --- calibration ----------------------------------------------------------------------------
 
-    def _calibration_total(self, what: str):
+    def _need_probabilities(self, what: str) -> None:
         self._need_scores(what)
-        if self._calib[_kernels.OUTSIDE_UNIT] > 0:
-            raise ValueError(f"{what} needs probabilities, but some scores were outside [0, 1]")
-        return self.n_samples
-
-    def brier_score(self) -> float:
-        """Mean squared error of the probabilities, as sklearn.metrics.brier_score_loss."""
-        total = self._calibration_total("brier_score")
-        return float(0.5 * self._calib[_kernels.BRIER] / total) if total else float("nan")
-
-    def log_loss(self) -> float:
-        """Cross-entropy of the probabilities, as sklearn.metrics.log_loss (clipped to [eps, 1 - eps])."""
-        total = self._calibration_total("log_loss")
-        return float(self._calib[_kernels.LOG_LOSS] / total) if total else float("nan")
-
-    def calibration_curve(self, n_bins: int = 5):
-        """(prob_true, prob_pred) per non-empty bin, as sklearn.calibration.calibration_curve.
-
-        With bins, n_bins must divide the histogram's bins on [0, 1] so that every calibration
-        bin is a union of histogram bins; exact except for scores exactly on a calibration edge
-        when inclusive=True (the histogram puts them in the upper bin, scikit-learn in the lower).
-        """
-        return self._calibration(n_bins)[:2]
-
-    def expected_calibration_error(self, n_bins: int = 15) -> float:
-        """Expected calibration error: weighted mean |fraction of positives - mean probability| over bins."""
-        return curves.expected_calibration_error(*self._calibration(n_bins))
 
     def _calibration(self, n_bins):
-        self._calibration_total("calibration")
+        """(fraction of positives, mean score, weight) per non-empty calibration bin of the scores."""
+        self._checked_total("calibration")
         if self.exact:
             scores, counts = self._table_scores, self._table_counts
             return curves.calibration_curve(scores, counts[1], counts.sum(axis=0), scores * counts.sum(axis=0), n_bins)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import _inputs, _kernels, _scores, curves
-from .accumulator import ConfusionAccumulator, OneVsRestCurves
+from .accumulator import CalibrationMetrics, ConfusionAccumulator, OneVsRestCurves
 
 
-class Multiclass(OneVsRestCurves, ConfusionAccumulator):
+class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
     """Streaming multiclass classification metrics.
 
     Give exactly one of ``num_classes`` (labels are the integers 0..K-1) and ``labels`` (any
@@ -161,15 +161,11 @@ class Multiclass(OneVsRestCurves, ConfusionAccumulator):
         onehot = (truth[:, None] == np.arange(k)).astype(np.int8)
         if self.bins is not None:
             args = (self._edges, self._uniform, True)
-            _scores.histogram(self._hist, self._score_sums, scores, onehot, w, *args)
+            _scores.histogram(self._hist, self._score_sums, scores, onehot, w, *args, out_of_range=self._out_of_range)
             confidence = scores[np.arange(scores.shape[0]), pred]
             correct = (pred == truth).astype(np.int8)
             _scores.histogram(self._conf_hist, self._conf_sums, confidence[:, None], correct[:, None], w, *args)
-            eps = float(np.finfo(scores.dtype).eps)
-            _kernels.calibration_sums(onehot, scores, np.empty(0) if w is None else w, w is not None, eps, self._calib)
-            ones = 1 if w is None else w[:, None]
-            lo, hi = self._edges[0], self._edges[-1]
-            self._out_of_range += [np.sum((scores < lo) * ones), np.sum((scores > hi) * ones)]
+            _scores.calibration_sums(self._calib, onehot, scores, w, float(np.finfo(scores.dtype).eps))
         if self.top_k is not None:
             # rank of the true class: classes scoring higher, and tied classes of higher index
             # (scikit-learn sorts with a stable argsort and reverses it)
@@ -191,31 +187,10 @@ class Multiclass(OneVsRestCurves, ConfusionAccumulator):
         total = self._topk.sum()
         return float(self._topk[:top_k].sum() / total) if total else float("nan")
 
-    def _probabilities_total(self, what):
-        self._need_bins(what)
-        if self._calib[_kernels.OUTSIDE_UNIT] > 0:
-            raise ValueError(f"{what} needs probabilities, but some scores were outside [0, 1]")
-        return self._conf_hist.sum()
-
-    def brier_score(self) -> float:
-        """Multiclass Brier score, as sklearn.metrics.brier_score_loss (halved when K = 2)."""
-        total = self._probabilities_total("brier_score")
-        scale = 0.5 if self.num_classes < 3 else 1.0
-        return float(scale * self._calib[_kernels.BRIER] / total) if total else float("nan")
-
-    def log_loss(self) -> float:
-        """Cross-entropy, as sklearn.metrics.log_loss (probabilities clipped to [eps, 1 - eps])."""
-        total = self._probabilities_total("log_loss")
-        return float(self._calib[_kernels.LOG_LOSS] / total) if total else float("nan")
-
-    def calibration_curve(self, n_bins: int = 5):
-        """(accuracy, mean confidence) per non-empty bin of top-label confidence (reliability diagram)."""
-        return self._calibration(n_bins)[:2]
-
-    def expected_calibration_error(self, n_bins: int = 15) -> float:
-        """Expected calibration error of the top-label confidence."""
-        return curves.expected_calibration_error(*self._calibration(n_bins))
+    def _brier_scale(self) -> float:
+        return 0.5 if self.num_classes < 3 else 1.0  # scikit-learn halves it for two classes only
 
     def _calibration(self, n_bins):
-        self._probabilities_total("calibration")
+        """Reliability of the top-label confidence: (accuracy, mean confidence, weight) per bin."""
+        self._checked_total("calibration")
         return curves.binned_calibration(self._conf_hist[0], self._conf_sums[0], self._edges, n_bins)

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from . import _inputs, _kernels, _scores, curves, metrics
+from . import _inputs, _kernels, _scores, metrics
 from ._kernels import EXACT, F1_SUM, F_UNDEF, JAC_SUM, PREC_SUM, PREC_UNDEF, REC_SUM, REC_UNDEF
 from .accumulator import Accumulator, OneVsRestCurves
 from .errors import UndefinedMetricWarning
@@ -115,10 +115,8 @@ class Multilabel(OneVsRestCurves, Accumulator):
             checks = [("y_true", yt, "class", 2), ("y_pred", yp, "score" if is_scores else "class", 2)]
             raise _inputs.diagnose(bad, checks + ([("sample_weight", w, "weight", 0)] if w is not None else []))
         if self.bins is not None:  # the batch is valid: nothing below can fail
-            _scores.histogram(self._hist, self._score_sums, yp, yt, w, self._edges, self._uniform, self.inclusive)
-            ones = 1 if w is None else w[:, None]
-            lo, hi = self._edges[0], self._edges[-1]
-            self._out_of_range += [np.sum((yp < lo) * ones), np.sum((yp > hi) * ones)]
+            args = (self._edges, self._uniform, self.inclusive)
+            _scores.histogram(self._hist, self._score_sums, yp, yt, w, *args, out_of_range=self._out_of_range)
 
     # --- score metrics (bins) -------------------------------------------------------------------
 

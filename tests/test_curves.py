@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from sklearn.calibration import calibration_curve as sk_calibration_curve
 
 import streameval
-from streameval import Binary, IncompatibleError, Multiclass, Multilabel, SerializationError
+from streameval import Binary, IncompatibleError, Multiclass, Multilabel
 
 SEEDS = st.integers(0, 2**32 - 1)
 SIZES = st.lists(st.integers(0, 40), min_size=1, max_size=4)

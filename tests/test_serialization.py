@@ -578,24 +578,16 @@ def _overwrite_bytes(p: bytes, rng, max_bytes=4) -> tuple[str, bytes]:
     return f"bytes {sorted(positions.tolist())} overwritten", bytes(out)
 
 
-def test_random_bit_flips_are_rejected(payloads):
-    rng = np.random.default_rng(20240601)
+@pytest.mark.parametrize(
+    "corrupt, count, seed", [(_flip_bits, 1000, 20240601), (_overwrite_bytes, 600, 20240602)], ids=["bit-flips", "byte-overwrites"]
+)
+def test_random_corruptions_are_rejected(payloads, corrupt, count, seed):
+    rng = np.random.default_rng(seed)
     names = list(payloads)
     cases = []
-    for i in range(1000):
+    for i in range(count):
         name = names[i % len(names)]
-        what, corrupted = _flip_bits(payloads[name], rng)
-        cases.append((f"{name}: {what}", corrupted))
-    assert_all_rejected(cases)
-
-
-def test_random_byte_overwrites_are_rejected(payloads):
-    rng = np.random.default_rng(20240602)
-    names = list(payloads)
-    cases = []
-    for i in range(600):
-        name = names[i % len(names)]
-        what, corrupted = _overwrite_bytes(payloads[name], rng)
+        what, corrupted = corrupt(payloads[name], rng)
         cases.append((f"{name}: {what}", corrupted))
     assert_all_rejected(cases)
 
@@ -607,7 +599,7 @@ def assert_valid_accumulator(acc):
         assert np.isfinite(arr).all() and (arr >= 0).all()
     try:
         json.dumps(acc.to_dict()["config"], allow_nan=False)
-    except ValueError:  # a non-finite label: see test_infinite_pos_label_serializes
+    except ValueError:  # a non-finite label: see test_infinite_pos_label_is_refused
         assert streameval.from_dict(acc.to_dict()) == acc
     else:
         assert streameval.from_bytes(acc.to_bytes()) == acc
