@@ -12,7 +12,8 @@ def assert_same(ours, ref, exact: bool, what: str = ""):
         same = (ours == ref) | (np.isnan(ours) & np.isnan(ref))
         assert same.all(), f"{what}: {ours} != {ref} (exact)"
     else:
-        # Relative to the largest value: a count computed by subtraction (scikit-learn's tn) may
-        # carry rounding noise of the totals' size where the exact value is 0.
-        scale = np.nanmax(np.abs(ref), initial=0.0) if ref.size else 0.0
+        # Relative to the largest value, and at least to 1, the scale of every ratio metric: a
+        # count computed by subtraction (scikit-learn's tn) carries rounding noise of the totals'
+        # size where the exact value is 0, and kappa = 1 - x with x near 1 sits at +-1e-16.
+        scale = max(np.nanmax(np.abs(ref), initial=0.0) if ref.size else 0.0, 1.0)
         np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-12 * scale, equal_nan=True, err_msg=what)
