@@ -207,8 +207,12 @@ def count_multilabel_weighted(y_true, y_pred, weight, is_scores, threshold, incl
 # edges t_0 < ... < t_{m-1} cut the scores into m + 1 cells. A score's cell is the number of edges
 # it passes (score >= t, or score > t when not inclusive), so cell j holds the scores that pass
 # t_{j-1} but not t_j, and "passes t_j" is exactly "lies in a cell above j". Counts at every edge
-# are therefore exact, whatever the binning. Uniform edges find the cell by arithmetic, then
-# correct it against the edges themselves, so rounding never puts a score in the wrong cell.
+# are therefore exact, whatever the binning.
+#
+# Uniform edges are t_k = k * step + lo, with t_{m-1} = hi exactly (what _scores.make_edges builds,
+# and np.linspace's formula). The cell is estimated by arithmetic, which rounding can put one cell
+# off, then corrected by one step against the two neighbouring edges, recomputed by the same
+# formula: no memory read, no loop, so the cell computation vectorizes.
 
 
 @_jit
@@ -217,17 +221,30 @@ def _passes(s, t, inclusive):
 
 
 @_jit
-def _cell(s, edges, uniform, inv_width, inclusive):
+def _binning(edges):
+    """(lo, step, hi, 1 / step) of uniform edges, computed once per kernel call."""
     m = edges.shape[0]
+    lo, hi = edges[0], edges[m - 1]
+    step = (hi - lo) / (m - 1) if m > 1 else 1.0
+    return lo, step, hi, 1.0 / step
+
+
+@_jit
+def _uniform_cell(s, m, binning, inclusive):
+    lo, step, hi, inv_step = binning
+    j = np.int64(math.floor(min(max((s - lo) * inv_step, -1.0), m - 1.0))) + 1
+    below = hi if j == m else (j - 1) * step + lo  # t_{j-1}, unused when j = 0
+    above = hi if j == m - 1 else j * step + lo  # t_j, unused when j = m
+    j -= np.int64(j > 0 and not _passes(s, below, inclusive))
+    j += np.int64(j < m and _passes(s, above, inclusive))
+    return j
+
+
+@_jit
+def _cell(s, edges, uniform, binning, inclusive):
     if uniform:
-        j = np.int64((s - edges[0]) * inv_width) + 1 if s >= edges[0] else 0
-        j = min(max(j, 0), m)
-        while j > 0 and not _passes(s, edges[j - 1], inclusive):
-            j -= 1
-        while j < m and _passes(s, edges[j], inclusive):
-            j += 1
-        return j
-    lo, hi = 0, m  # binary search for the number of edges passed
+        return _uniform_cell(s, edges.shape[0], binning, inclusive)
+    lo, hi = 0, edges.shape[0]  # binary search for the number of edges passed
     while lo < hi:
         mid = (lo + hi) // 2
         if _passes(s, edges[mid], inclusive):
@@ -244,11 +261,11 @@ def histogram_scores(scores, truth, weight, use_weight, edges, uniform, inclusiv
     truth is an (N, C) 0/1 matrix: the labels of Multilabel, a one-hot matrix for Multiclass,
     one column for Binary. Inputs are already validated. Unweighted, hist is int64 and counts 1.
     """
-    inv_width = (edges.shape[0] - 1) / (edges[-1] - edges[0]) if edges.shape[0] > 1 else 0.0
+    binning = _binning(edges)
     for i in range(scores.shape[0]):
         for c in range(scores.shape[1]):
             s = scores[i, c]
-            j = _cell(s, edges, uniform, inv_width, inclusive)
+            j = _cell(s, edges, uniform, binning, inclusive)
             t = np.int64(truth[i, c])
             if use_weight:
                 hist[c, t, j] += weight[i]
@@ -291,148 +308,165 @@ def calibration_sums(truth, probs, weight, use_weight, eps, sums):
 @_jit
 def count_binary_scored(y_true, scores, weight, use_weight, threshold, inclusive, edges, uniform, eps,
                         cm, hist, score_sums, calib, out_of_range):
-    """Binary(bins=...) in one pass: the confusion matrix at the threshold, the score histogram,
-    the calibration sums and the out-of-range counts. Checks the batch first (float sums cannot
-    be undone exactly).
+    """Binary(bins=...): the confusion matrix at the threshold, the score histogram, the
+    calibration sums and the out-of-range counts. Checks the batch first (float sums cannot be
+    undone exactly)."""
+    bad = _first_bad_scored(y_true, scores, weight, use_weight)
+    if bad >= 0:
+        return bad
+    if use_weight:
+        _count_scored_weighted(y_true, scores, weight, threshold, inclusive, edges, uniform, eps,
+                               cm, hist, score_sums, calib, out_of_range)
+    else:
+        _count_scored_blocks(y_true, scores, threshold, inclusive, edges, uniform, eps,
+                             cm, hist, score_sums, calib, out_of_range)
+    return -1
 
-    Unweighted, the log loss sum is the log of a running product of the clipped probabilities,
-    kept as mantissa and exponent: one multiply per sample instead of one logarithm, and the
-    same rounding (one relative error of 2**-53 per sample) as adding logarithms.
-    """
+
+@_jit
+def _first_bad_scored(y_true, scores, weight, use_weight):
+    ok = True
+    for i in range(y_true.shape[0]):  # no early exit: the common, valid batch is checked in SIMD
+        ok &= ((y_true[i] == 0) | (y_true[i] == 1)) & np.isfinite(scores[i])
+    if use_weight:
+        for i in range(weight.shape[0]):
+            ok &= _is_weight(weight[i])
+    if ok:
+        return -1
     for i in range(y_true.shape[0]):
         if not (_is_class(y_true[i], 2) and np.isfinite(scores[i]) and (not use_weight or _is_weight(weight[i]))):
             return i
-    inv_width = (edges.shape[0] - 1) / (edges[-1] - edges[0]) if edges.shape[0] > 1 else 0.0
-    lo = edges[0]
-    hi = edges[-1]
-    brier = 0.0
-    log_loss = 0.0
-    outside = 0.0
-    mantissa = 1.0
-    exponent = 0
+    return -1
+
+
+@_jit
+def _count_scored_weighted(y_true, scores, weight, threshold, inclusive, edges, uniform, eps,
+                           cm, hist, score_sums, calib, out_of_range):
+    binning = _binning(edges)
+    lo, hi = edges[0], edges[-1]
+    brier = log_loss = outside = 0.0
     for i in range(y_true.shape[0]):
         t = np.int64(y_true[i])
         s = scores[i]
-        j = _cell(s, edges, uniform, inv_width, inclusive)
-        positive = np.int64(_is_positive(s, threshold, inclusive))
-        p = min(max(s if t == 1 else 1.0 - s, eps), 1 - eps)
-        d = s - t
-        if use_weight:
-            w = weight[i]
-            cm[t, positive] += w
-            hist[0, t, j] += w
-            score_sums[0, j] += w * s
-            brier += w * d * d
-            log_loss -= w * np.log(p)
-        else:
-            w = 1.0
-            cm[t, positive] += 1
-            hist[0, t, j] += 1
-            score_sums[0, j] += s
-            brier += d * d
-            mantissa *= p
-            if mantissa < 1e-250:  # rare: one more factor >= eps (2**-52) cannot underflow
-                mantissa, e = math.frexp(mantissa)
-                exponent += e
+        w = weight[i]
+        j = _cell(s, edges, uniform, binning, inclusive)
+        cm[t, np.int64(_is_positive(s, threshold, inclusive))] += w
+        hist[0, t, j] += w
+        score_sums[0, j] += w * s
+        brier += w * (s - t) * (s - t)
+        log_loss -= w * np.log(_clipped_probability(t, s, eps))
         if s < 0 or s > 1:
             outside += w
-        if s < lo or s > hi:
-            side = 0 if s < lo else 1
-            if use_weight:
-                out_of_range[side] += weight[i]
-            else:
-                out_of_range[side] += 1
-    if not use_weight:
-        log_loss = -(np.log(mantissa) + exponent * np.log(2.0))
+        if s < lo:
+            out_of_range[0] += w
+        elif s > hi:
+            out_of_range[1] += w
     calib[BRIER] += 2.0 * brier  # both columns [1 - p, p] of scikit-learn's two-column form
     calib[LOG_LOSS] += log_loss
     calib[OUTSIDE_UNIT] += outside
-    return -1
 
 
-# --- parallel versions for large batches ---------------------------------------------------------
-#
-# Each thread counts a contiguous chunk into a private table; the tables are added to the state
-# only when every chunk is valid, so a bad sample needs no undo. Private tables, never shared
-# writes: no atomics, no false sharing on the hot counters.
-
-_pjit = nb.njit(cache=True, nogil=True, parallel=True)
-
-
-@_jit
-def _add_tables(tables, bad, cm):
-    """The first bad sample of any chunk, or -1 after adding every chunk's table to cm."""
-    for c in range(bad.shape[0]):
-        if bad[c] >= 0:
-            return bad[c]
-    for c in range(bad.shape[0]):
-        cm += tables[c]
-    return -1
+# The unweighted count runs block by block, in passes that each do one thing, so that most of
+# them vectorize: cells and counts (integer sums), squared errors (a float sum, reordered), the
+# log-loss product, then the scatter-adds into the histogram from the block's cells, still in L1.
+BLOCK = 512
+# The log loss sum is the log of a product of clipped probabilities, kept as mantissa and
+# exponent: one multiply per sample instead of one logarithm, the same rounding (a relative error
+# of 2**-53 per factor). A group of 16 factors >= 2**-52 is >= 2**-832, so it cannot underflow
+# when multiplied into a mantissa renormalized to >= 1e-40.
+GROUP = 16
 
 
 @_jit
-def _count_pairs_chunk(y_true, y_pred, lo, hi, n, ignore, use_ignore, table):
-    """count_pairs over [lo, hi) into a table of its own; the first bad index or -1 (no undo)."""
-    for i in range(lo, hi):
-        t = y_true[i]
-        if not _kept(t, ignore, use_ignore):
-            continue
-        p = y_pred[i]
-        if not (_is_class(t, n) and _is_class(p, n)):
-            return i
-        table[np.int64(t), np.int64(p)] += 1
-    return -1
+def _clipped_probability(t, s, eps):
+    """The probability given to the true class, clipped to [eps, 1 - eps] as scikit-learn's log_loss."""
+    return min(max(s if t == 1 else 1.0 - s, eps), 1 - eps)
 
 
 @_jit
-def _count_pairs_chunk_weighted(y_true, y_pred, weight, lo, hi, n, ignore, use_ignore, table):
-    for i in range(lo, hi):
-        t = y_true[i]
-        if not _kept(t, ignore, use_ignore):
-            continue
-        p = y_pred[i]
-        if not (_is_class(t, n) and _is_class(p, n) and _is_weight(weight[i])):
-            return i
-        table[np.int64(t), np.int64(p)] += weight[i]
-    return -1
+def _count_scored_blocks(y_true, scores, threshold, inclusive, edges, uniform, eps,
+                         cm, hist, score_sums, calib, out_of_range):
+    n = y_true.shape[0]
+    binning = _binning(edges)
+    cells = np.empty(BLOCK, dtype=np.int64)
+    counts = np.zeros(6, dtype=np.int64)  # true positives, positives, predicted positives, below, above, outside [0, 1]
+    brier = 0.0
+    mantissa, exponent = 1.0, 0
+    for start in range(0, n, BLOCK):
+        stop = min(n, start + BLOCK)
+        _block_cells(y_true, scores, start, stop, threshold, inclusive, edges, uniform, binning, cells, counts)
+        brier += _squared_errors(y_true, scores, start, stop)
+        for g in range(start, stop, GROUP):
+            mantissa *= _group_product(y_true, scores, g, min(stop, g + GROUP), eps)
+            if mantissa < 1e-40:
+                mantissa, e = math.frexp(mantissa)
+                exponent += e
+        for i in range(start, stop):
+            j = cells[i - start]
+            hist[0, np.int64(y_true[i]), j] += 1
+            score_sums[0, j] += scores[i]
+    tp, positives, predicted = counts[0], counts[1], counts[2]
+    cm[1, 1] += tp
+    cm[1, 0] += positives - tp
+    cm[0, 1] += predicted - tp
+    cm[0, 0] += n - positives - predicted + tp
+    out_of_range[0] += counts[3]
+    out_of_range[1] += counts[4]
+    calib[BRIER] += 2.0 * brier  # both columns [1 - p, p] of scikit-learn's two-column form
+    calib[LOG_LOSS] -= np.log(mantissa) + exponent * np.log(2.0)
+    calib[OUTSIDE_UNIT] += counts[5]
 
 
-@_pjit
-def count_pairs_parallel(y_true, y_pred, weight, use_weight, n, ignore, use_ignore, cm, n_chunks):
-    size = (y_true.shape[0] + n_chunks - 1) // n_chunks
-    tables = np.zeros((n_chunks, cm.shape[0], cm.shape[1]), dtype=cm.dtype)
-    bad = np.full(n_chunks, -1, dtype=np.int64)
-    for c in nb.prange(n_chunks):
-        # a table of the thread's own, copied out at the end: adjacent tables would share cache lines
-        local = np.zeros((cm.shape[0], cm.shape[1]), dtype=cm.dtype)
-        lo, hi = c * size, min(y_true.shape[0], (c + 1) * size)
-        if use_weight:
-            bad[c] = _count_pairs_chunk_weighted(y_true, y_pred, weight, lo, hi, n, ignore, use_ignore, local)
+@_jit
+def _block_cells(y_true, scores, start, stop, threshold, inclusive, edges, uniform, binning, cells, counts):
+    lo, hi = edges[0], edges[-1]
+    m = edges.shape[0]
+    tp = positives = predicted = below = above = outside = 0
+    for i in range(start, stop):
+        s = scores[i]
+        t = np.int64(y_true[i])
+        if uniform:  # the same branch for every sample: hoisted, and the uniform loop vectorizes
+            cells[i - start] = _uniform_cell(s, m, binning, inclusive)
         else:
-            bad[c] = _count_pairs_chunk(y_true, y_pred, lo, hi, n, ignore, use_ignore, local)
-        tables[c] = local
-    return _add_tables(tables, bad, cm)
+            cells[i - start] = _cell(s, edges, False, binning, inclusive)
+        p = np.int64(_is_positive(s, threshold, inclusive))
+        tp += t & p
+        positives += t
+        predicted += p
+        below += s < lo
+        above += s > hi
+        outside += (s < 0) | (s > 1)
+    counts[0] += tp
+    counts[1] += positives
+    counts[2] += predicted
+    counts[3] += below
+    counts[4] += above
+    counts[5] += outside
 
 
-@_pjit
-def count_scores_parallel(y_true, scores, weight, use_weight, threshold, inclusive, cm, n_chunks):
-    size = (y_true.shape[0] + n_chunks - 1) // n_chunks
-    tables = np.zeros((n_chunks, 2, 2), dtype=cm.dtype)
-    bad = np.full(n_chunks, -1, dtype=np.int64)
-    for c in nb.prange(n_chunks):
-        local = np.zeros((2, 2), dtype=cm.dtype)  # the thread's own (see count_pairs_parallel)
-        for i in range(c * size, min(y_true.shape[0], (c + 1) * size)):
-            t = y_true[i]
-            s = scores[i]
-            if not (_is_class(t, 2) and np.isfinite(s) and (not use_weight or _is_weight(weight[i]))):
-                bad[c] = i
-                break
-            if use_weight:
-                local[np.int64(t), np.int64(_is_positive(s, threshold, inclusive))] += weight[i]
-            else:
-                local[np.int64(t), np.int64(_is_positive(s, threshold, inclusive))] += 1
-        tables[c] = local
-    return _add_tables(tables, bad, cm)
+@nb.njit(cache=True, nogil=True, fastmath={"reassoc"})  # a sum in any order: it vectorizes
+def _squared_errors(y_true, scores, start, stop):
+    total = 0.0
+    for i in range(start, stop):
+        d = scores[i] - np.float64(y_true[i])
+        total += d * d
+    return total
+
+
+@_jit
+def _group_product(y_true, scores, start, stop, eps):
+    if stop - start == GROUP:  # four independent products: no chain of dependent multiplies
+        q0 = q1 = q2 = q3 = 1.0
+        for i in range(start, stop, 4):
+            q0 *= _clipped_probability(y_true[i], scores[i], eps)
+            q1 *= _clipped_probability(y_true[i + 1], scores[i + 1], eps)
+            q2 *= _clipped_probability(y_true[i + 2], scores[i + 2], eps)
+            q3 *= _clipped_probability(y_true[i + 3], scores[i + 3], eps)
+        return (q0 * q1) * (q2 * q3)
+    q = 1.0
+    for i in range(start, stop):
+        q *= _clipped_probability(y_true[i], scores[i], eps)
+    return q
 
 
 # --- every confusion-matrix metric at once (compute()) -------------------------------------------

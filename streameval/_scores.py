@@ -22,7 +22,11 @@ def make_edges(bins, score_range) -> tuple[np.ndarray, bool]:
         if bins < 1:
             raise ValueError(f"bins={bins!r} is not valid: expected an integer >= 1 or an array of thresholds")
         lo, hi = _check_range(score_range)
-        return np.linspace(lo, hi, int(bins) + 1), True
+        # t_k = k * step + lo and t_bins = hi exactly: the formula the kernels' cell correction
+        # recomputes (_kernels._uniform_cell), and np.linspace's
+        edges = np.arange(int(bins) + 1) * ((hi - lo) / int(bins)) + lo
+        edges[-1] = hi
+        return edges, True
     try:
         edges = np.asarray(bins, dtype=np.float64)
     except (TypeError, ValueError):
@@ -53,7 +57,7 @@ def _check_range(score_range) -> tuple[float, float]:
         lo, hi = (float(v) for v in score_range)
     except (TypeError, ValueError):
         raise TypeError(f"score_range={score_range!r} is not valid: expected (low, high)") from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi and np.isfinite(hi - lo)):
         raise ValueError(f"score_range={score_range!r} is not valid: expected finite low < high")
     return lo, hi
 

@@ -8,19 +8,16 @@ serializing is writing them.
 
 from __future__ import annotations
 
-import os
 from typing import ClassVar
 
-import numba
 import numpy as np
 
-from . import _inputs, _kernels, _scores, curves, metrics, serialization
+from . import _inputs, _kernels, _scores, _threads, curves, metrics, serialization
 from .errors import IncompatibleError
 from .metrics import StatScores
 from .report import Report
 
 DEFAULT = "default"  # stands for the accumulator's default average: "binary" or "macro"
-PARALLEL_MIN = 1 << 20  # batches this large are split over idle cores; smaller ones don't repay the threads
 _NO_WEIGHT = np.empty(0)
 
 
@@ -399,22 +396,6 @@ class CalibrationMetrics:
         return curves.expected_calibration_error(*self._calibration(n_bins))
 
 
-def threads_for(n_samples: int) -> int:
-    """How many threads a batch should use: one below PARALLEL_MIN samples, else the idle cores.
-
-    Counting is memory-bound: a second core adds about 1.3x on an idle machine, but a chunk
-    handed to a core that another process holds finishes late, and the whole batch waits for it
-    (measured: 2x slower than one thread). The 1-minute load average, which counts this process
-    when it is busy, tells whether the other cores are free.
-    """
-    if n_samples < PARALLEL_MIN:
-        return 1
-    threads = numba.get_num_threads()
-    if threads > 1:
-        threads = max(1, min(threads, int(threads + 1.5 - os.getloadavg()[0])))
-    return threads
-
-
 def _short(value) -> str:
     if isinstance(value, list) and len(value) > 6:
         return repr(value[:5])[:-1] + ", ...]"
@@ -432,15 +413,11 @@ class ConfusionAccumulator(Accumulator):
 
     def _count_pairs(self, y_true, y_pred, weight, n, ignore=0, use_ignore=False) -> None:
         """Count class-index pairs with the right kernel; raise naming the first bad sample."""
-        threads = threads_for(y_true.shape[0])
-        if threads > 1:
-            w = _NO_WEIGHT if weight is None else weight
-            args = (y_true, y_pred, w, weight is not None, n, ignore, use_ignore, self._cm, threads)
-            bad = _kernels.count_pairs_parallel(*args)
-        elif weight is None:
-            bad = _kernels.count_pairs(y_true, y_pred, n, ignore, use_ignore, self._cm)
+        if weight is None:
+            kernel, batch = _kernels.count_pairs, (y_true, y_pred)
         else:
-            bad = _kernels.count_pairs_weighted(y_true, y_pred, weight, n, ignore, use_ignore, self._cm)
+            kernel, batch = _kernels.count_pairs_weighted, (y_true, y_pred, weight)
+        bad = _threads.count_in_chunks(kernel, batch, (n, ignore, use_ignore), (self._cm,))
         if bad >= 0:
             checks = [("y_true", y_true, "class", n), ("y_pred", y_pred, "class", n)]
             raise _inputs.diagnose(bad, checks + ([("sample_weight", weight, "weight", 0)] if weight is not None else []))

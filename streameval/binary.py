@@ -6,8 +6,8 @@ import warnings
 
 import numpy as np
 
-from . import _inputs, _kernels, _scores, curves
-from .accumulator import _NO_WEIGHT, CalibrationMetrics, ConfusionAccumulator, threads_for
+from . import _inputs, _kernels, _scores, _threads, curves
+from .accumulator import _NO_WEIGHT, CalibrationMetrics, ConfusionAccumulator
 
 
 class Binary(CalibrationMetrics, ConfusionAccumulator):
@@ -147,31 +147,24 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
         yt = self._binarize(yt, "y_true")
         if not is_scores:
             yp = self._binarize(yp, "y_pred")
-        if not is_scores:
-            self._count_pairs(yt, yp, w, 2)
-        elif self.bins is not None:
-            bad = _kernels.count_binary_scored(
-                yt, yp, _NO_WEIGHT if w is None else w, w is not None, self.threshold, self.inclusive,
-                self._edges, self._uniform, float(np.finfo(yp.dtype).eps),
-                self._cm, self._hist, self._score_sums, self._calib, self._out_of_range,
-            )
-            self._raise_bad_scores(bad, yt, yp, w)
-        else:
+        if is_scores:
             self._count_scores(yt, yp, w)
+        else:
+            self._count_pairs(yt, yp, w, 2)
         if self.exact:  # the batch is valid: nothing below can fail
             self._update_table(np.asarray(yt, dtype=np.int8), yp, w)
 
     def _count_scores(self, y_true, scores, weight) -> None:
-        """Count scores at the threshold with the right kernel; raise naming the first bad sample."""
-        threads = threads_for(y_true.shape[0])
-        if threads > 1:
-            args = (y_true, scores, _NO_WEIGHT if weight is None else weight, weight is not None)
-            bad = _kernels.count_scores_parallel(*args, self.threshold, self.inclusive, self._cm, threads)
-        elif weight is None:
-            bad = _kernels.count_scores(y_true, scores, self.threshold, self.inclusive, self._cm)
+        """Count scores (at the threshold, and into the histogram when binned) with the right
+        kernel; raise naming the first bad sample."""
+        if self.bins is not None:
+            kernel, batch = _kernels.count_binary_scored, (y_true, scores, _NO_WEIGHT if weight is None else weight)
+            args = (weight is not None, self.threshold, self.inclusive, self._edges, self._uniform, float(np.finfo(scores.dtype).eps))
+            states = (self._cm, self._hist, self._score_sums, self._calib, self._out_of_range)
         else:
-            bad = _kernels.count_scores_weighted(y_true, scores, weight, self.threshold, self.inclusive, self._cm)
-        self._raise_bad_scores(bad, y_true, scores, weight)
+            kernel, batch = (_kernels.count_scores, (y_true, scores)) if weight is None else (_kernels.count_scores_weighted, (y_true, scores, weight))
+            args, states = (self.threshold, self.inclusive), (self._cm,)
+        self._raise_bad_scores(_threads.count_in_chunks(kernel, batch, args, states), y_true, scores, weight)
 
     @staticmethod
     def _raise_bad_scores(bad, y_true, scores, weight) -> None:

@@ -139,40 +139,83 @@ def test_count_multilabel_reports_first_bad_sample_and_counts_nothing():
     assert K.count_multilabel_weighted(yt, yp, w, True, 0.5, True, cm, sums) == 4
 
 
-@pytest.mark.parametrize("n_chunks", [1, 2, 3, 7])
+# --- score histograms ----------------------------------------------------------------------------
+
+
+def _awkward_scores(edges, rng, n_random=200):
+    """Every edge, its two float neighbours, random scores in and out of range."""
+    near = np.concatenate([edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf)])
+    span = edges[-1] - edges[0]
+    random = rng.uniform(edges[0] - span / 4, edges[-1] + span / 4, n_random)
+    return rng.permutation(np.concatenate([near, random]))
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3000),
+       st.sampled_from([(0.0, 1.0), (-1.0, 1.0), (-7.5, 3.1), (0.1, 0.3), (1e-9, 2e-9), (-1e6, 1e7)]),
+       st.booleans())
+def test_uniform_cells_are_the_number_of_edges_passed(seed, bins, score_range, inclusive):
+    """The arithmetic cell (estimate, then one correction step) never disagrees with the edges."""
+    from streameval._scores import make_edges
+
+    edges, uniform = make_edges(bins, score_range)
+    assert uniform and edges[0] == score_range[0] and edges[-1] == score_range[1]
+    scores = _awkward_scores(edges, np.random.default_rng(seed))
+    hist = np.zeros((1, 2, bins + 2), dtype=np.int64)
+    K.histogram_scores(scores[:, None], np.zeros((len(scores), 1)), np.empty(0), False, edges, True, inclusive,
+                       hist, np.zeros((1, bins + 2)))
+    cells = np.searchsorted(edges, scores, side="right" if inclusive else "left")
+    assert np.array_equal(hist[0, 0], np.bincount(cells, minlength=bins + 2))
+
+
+def _scored_reference(y, s, w, threshold, inclusive, edges, eps):
+    """count_binary_scored's outputs computed with plain numpy."""
+    w = np.ones(len(y)) if w is None else w
+    positive = s >= threshold if inclusive else s > threshold
+    cm = np.zeros((2, 2))
+    np.add.at(cm, (y, positive.astype(int)), w)
+    cells = np.searchsorted(edges, s, side="right" if inclusive else "left")
+    hist = np.zeros((1, 2, len(edges) + 1))
+    np.add.at(hist, (0, y, cells), w)
+    sums = np.zeros((1, len(edges) + 1))
+    np.add.at(sums, (0, cells), w * s)
+    p = np.clip(np.where(y == 1, s, 1.0 - s.astype(np.float64)), eps, 1 - eps)
+    calib = [2 * np.sum(w * (s - y) ** 2), -np.sum(w * np.log(p)), np.sum(w * ((s < 0) | (s > 1)))]
+    out = [np.sum(w * (s < edges[0])), np.sum(w * (s > edges[-1]))]
+    return cm, hist, sums, np.array(calib), np.array(out)
+
+
+@pytest.mark.parametrize("n", [0, 1, 15, 17, K.BLOCK, 3 * K.BLOCK + 5])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_count_pairs_parallel_matches_sequential(n_chunks, weighted):
-    yt, yp = _labels(3, 5000, 6), _labels(4, 5000, 6)
-    w = np.random.default_rng(5).random(5000)
-    cm = np.ones((6, 6), dtype=np.float64 if weighted else np.int64)
-    assert K.count_pairs_parallel(yt, yp, w, weighted, 6, 2, True, cm, n_chunks) == -1
-    ref = np.ones((6, 6))
-    keep = yt != 2
-    np.add.at(ref, (yt[keep], yp[keep]), w[keep] if weighted else 1)
-    np.testing.assert_allclose(cm, ref, rtol=1e-12)
+@pytest.mark.parametrize("bins", [64, [0.1, 0.25, 0.5, 0.9]])
+@pytest.mark.parametrize("inclusive", [False, True])
+def test_count_binary_scored_matches_numpy(n, weighted, bins, inclusive):
+    from streameval._scores import make_edges
+
+    rng = np.random.default_rng(n)
+    edges, uniform = make_edges(bins, (0, 1))
+    y = rng.integers(0, 2, n)
+    s = np.concatenate([edges, rng.uniform(-0.1, 1.1, n)])[:n].astype(np.float32)
+    w = rng.random(n) * 3 if weighted else None
+    eps = float(np.finfo(np.float32).eps)
+    dtype = np.float64 if weighted else np.int64
+    got = (np.zeros((2, 2), dtype), np.zeros((1, 2, len(edges) + 1), dtype), np.zeros((1, len(edges) + 1)),
+           np.zeros(3), np.zeros(2, dtype))
+    w_arg = np.empty(0) if w is None else w
+    assert K.count_binary_scored(y, s, w_arg, weighted, 0.5, inclusive, edges, uniform, eps, *got) == -1
+    for name, a, b in zip(("cm", "hist", "score_sums", "calib", "out_of_range"), got,
+                          _scored_reference(y, s, w, 0.5, inclusive, edges, eps)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
-@pytest.mark.parametrize("n_chunks", [1, 2, 5])
-def test_parallel_kernels_report_the_first_bad_sample_and_count_nothing(n_chunks):
-    yt, yp = _labels(6, 1000, 3), _labels(7, 1000, 3, bad_at=[420, 900], bad_value=9)
-    cm = np.zeros((3, 3), dtype=np.int64)
-    assert K.count_pairs_parallel(yt, yp, np.empty(0), False, 3, 0, False, cm, n_chunks) == 420
-    assert not cm.any()
-    scores = np.random.default_rng(8).random(1000)
-    scores[[333, 800]] = np.nan
-    assert K.count_scores_parallel(yt % 2, scores, np.empty(0), False, 0.5, True, cm[:2, :2], n_chunks) == 333
-    assert not cm.any()
-
-
-def test_count_scores_parallel_matches_sequential():
-    rng = np.random.default_rng(9)
-    yt, s, w = rng.integers(0, 2, 4000), rng.random(4000).astype(np.float32), rng.random(4000)
+def test_count_binary_scored_reports_the_first_bad_sample_and_counts_nothing():
+    edges = np.linspace(0, 1, 11)
+    y, s = np.zeros(2000, np.int64), np.full(2000, 0.5)
+    y[1500], s[700] = 2, np.nan
+    state = (np.zeros((2, 2), np.int64), np.zeros((1, 2, 12), np.int64), np.zeros((1, 12)), np.zeros(3), np.zeros(2, np.int64))
     for weighted in (False, True):
-        seq = np.zeros((2, 2), dtype=np.float64 if weighted else np.int64)
-        par = seq.copy()
-        if weighted:
-            K.count_scores_weighted(yt, s, w, 0.5, False, seq)
-        else:
-            K.count_scores(yt, s, 0.5, False, seq)
-        assert K.count_scores_parallel(yt, s, w, weighted, 0.5, False, par, 3) == -1
-        np.testing.assert_allclose(par, seq, rtol=1e-12)
+        w = np.ones(2000) if weighted else np.empty(0)
+        assert K.count_binary_scored(y, s, w, weighted, 0.5, True, edges, True, 1e-7, *state) == 700
+        s[700] = 0.5
+        assert K.count_binary_scored(y, s, w, weighted, 0.5, True, edges, True, 1e-7, *state) == 1500
+        s[700] = np.nan
+    assert not any(a.any() for a in state)

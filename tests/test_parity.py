@@ -399,7 +399,7 @@ def test_threshold_rule_at_the_threshold():
 
 def test_large_batches_take_the_parallel_path_and_stay_exact(rng):
     """Batches of PARALLEL_MIN samples or more are split over threads: same counts, same errors."""
-    from streameval.accumulator import PARALLEL_MIN
+    from streameval._threads import PARALLEL_MIN
 
     n = PARALLEL_MIN + 17
     yt, yp = rng.integers(0, 7, n), rng.integers(0, 7, n)
