@@ -80,3 +80,13 @@ def pytest_terminal_summary(terminalreporter, config):
             rate = f"{_rate(mine)} {unit}/s"
             cells = "".join(f" {v:>{max(9, len(r) + 3)}}" for v, r in zip(vs, roles))
             tr.write_line(f"{group:<30} {name:<46} {_time(median):>10} {rate:>16}{cells}")
+
+
+@pytest.fixture(params=["all cores", "one thread"])
+def threads(request, monkeypatch):
+    """Run a large-batch benchmark as it is (idle cores) and again on the calling thread only."""
+    if request.param == "one thread":
+        from streameval import _threads
+
+        monkeypatch.setattr(_threads, "threads_for", lambda n: 1)
+    return request.param

@@ -73,7 +73,7 @@ def _bincount_cm(y_true, y_pred, k):
 
 
 @pytest.mark.parametrize("k", KS, ids=lambda k: f"K={k}")
-def test_multiclass_update_streameval(benchmark, labels_cache, k):
+def test_multiclass_update_streameval(benchmark, labels_cache, k, threads):
     y_true, y_pred = labels_cache(k)
     acc = streameval.Multiclass(k)
     _warm(acc, y_true, y_pred)
@@ -185,7 +185,7 @@ def test_small_sklearn(benchmark, small_batch):
 # --- Binary.update on float32 scores with a threshold --------------------------------------------
 
 
-def test_binary_scores_streameval(benchmark, binary_scores):
+def test_binary_scores_streameval(benchmark, binary_scores, threads):
     y_true, scores = binary_scores
     acc = streameval.Binary(threshold=0.5)
     _warm(acc, y_true, scores)

@@ -34,7 +34,7 @@ def _mark(benchmark, group, role, samples, unit="samples"):
     benchmark.extra_info.update(role=role, samples=samples, unit=unit)
 
 
-def test_binned_update_streameval(benchmark, data):
+def test_binned_update_streameval(benchmark, data, threads):
     y_true, scores = data
     acc = streameval.Binary(bins=BINS)
     acc.update(y_true[:8], scores[:8])

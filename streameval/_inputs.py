@@ -47,13 +47,19 @@ def _checked(x, name: str) -> np.ndarray:
     return arr
 
 
+def from_torch(y_true, y_pred):
+    """The batch of a training loop: y_true a torch tensor, y_pred one too (or left as it is)."""
+    return torch_to_numpy(y_true), torch_to_numpy(y_pred) if type(y_pred).__module__ == "torch" else y_pred
+
+
 def torch_to_numpy(tensor) -> np.ndarray:
     """A CPU tensor's memory as a numpy array, without a copy. A CUDA tensor is copied to the host
     first (one device-to-host transfer of the batch); bfloat16, which numpy lacks, becomes float32."""
-    if tensor.requires_grad:
-        tensor = tensor.detach()
-    if not tensor.is_cpu:
-        tensor = tensor.cpu()
+    try:
+        return tensor.numpy()  # the common case first: it alone costs 0.7 us, each check below ~0.2 us
+    except (RuntimeError, TypeError):  # requires grad, on a device, or bfloat16
+        pass
+    tensor = tensor.detach().cpu()
     try:
         return tensor.numpy()
     except TypeError:  # bfloat16 has no numpy dtype

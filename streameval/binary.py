@@ -128,6 +128,8 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
 
         A failed update raises and leaves the counts exactly as they were.
         """
+        if type(y_true).__module__ == "torch":  # tensors from a training loop: their memory, no copy
+            y_true, y_pred = _inputs.from_torch(y_true, y_pred)
         if self._fast and _inputs.plain_batch(y_true, y_pred, sample_weight):
             # The common case (0/1 labels with labels or float scores) in the fewest Python steps.
             if y_pred.dtype.kind == "f":

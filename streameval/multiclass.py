@@ -109,7 +109,7 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
         """
         k = self.num_classes
         if type(y_true).__module__ == "torch":  # tensors from a training loop: their memory, no copy
-            y_true, y_pred = _inputs.as_array(y_true, "y_true"), _inputs.as_array(y_pred, "y_pred")
+            y_true, y_pred = _inputs.from_torch(y_true, y_pred)
         if self._fast and _inputs.plain_batch(y_true, y_pred, sample_weight, pred_kinds="biu"):
             # The common case (integer label arrays, no weights) in the fewest Python steps.
             return self._count_pairs(y_true, y_pred, None, k, self.ignore_index or 0, self.ignore_index is not None)

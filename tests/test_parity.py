@@ -453,3 +453,5 @@ def test_torch_tensors_are_read_in_place():
     scores = torch.tensor([0.25, 0.75, 0.5, 1.0], dtype=torch.bfloat16)  # exact in bfloat16
     binary.update(torch.tensor([0, 1, 0, 1]), scores)
     assert binary.confusion_matrix().tolist() == [[1, 1], [0, 2]]
+    binary.update(torch.tensor([0, 1]), np.array([0.2, 0.9]))  # a tensor and an array together
+    assert binary.confusion_matrix().tolist() == [[2, 1], [0, 3]]
