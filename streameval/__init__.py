@@ -10,17 +10,20 @@
 from . import metrics
 from .accumulator import Accumulator
 from .binary import Binary
+from .checkpoint import load
 from .errors import IncompatibleError, SerializationError, StreamevalError, UndefinedMetricWarning
 from .multiclass import Multiclass
 from .multilabel import Multilabel
 from .report import Report
 from .serialization import from_bytes, from_dict
+from .windows import Decayed, Windowed
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Accumulator",
     "Binary",
+    "Decayed",
     "IncompatibleError",
     "Multiclass",
     "Multilabel",
@@ -28,7 +31,9 @@ __all__ = [
     "SerializationError",
     "StreamevalError",
     "UndefinedMetricWarning",
+    "Windowed",
     "from_bytes",
     "from_dict",
+    "load",
     "metrics",
 ]

@@ -66,20 +66,23 @@ def torch_to_numpy(tensor) -> np.ndarray:
         return tensor.float().numpy()
 
 
-def plain_batch(y_true, y_pred, sample_weight, pred_kinds="biuf") -> bool:
+# Native dtypes the kernels read as they are ("=" byte order by construction); float16 is absent.
+LABEL_DTYPES = frozenset(np.dtype(c) for c in "?bBhHiIlLqQ")
+LABEL_OR_SCORE_DTYPES = LABEL_DTYPES | {np.dtype(np.float32), np.dtype(np.float64)}
+
+
+def plain_batch(y_true, y_pred, sample_weight, pred_dtypes=LABEL_OR_SCORE_DTYPES) -> bool:
     """True for two native 1-D arrays of equal length, integer (or bool) y_true, y_pred of one of
-    pred_kinds, and no weights: nothing to convert, the kernels can read them as they are."""
+    pred_dtypes, and no weights: nothing to convert, the kernels can read them as they are.
+    (Set membership of dtypes: half the cost of testing kind, byte order and float16 apart.)"""
     return (
         sample_weight is None
         and type(y_true) is np.ndarray
         and type(y_pred) is np.ndarray
         and y_true.ndim == 1
         and y_true.shape == y_pred.shape
-        and y_true.dtype.kind in "biu"
-        and y_pred.dtype.kind in pred_kinds
-        and y_true.dtype.isnative
-        and y_pred.dtype.isnative
-        and y_pred.dtype != np.float16
+        and y_true.dtype in LABEL_DTYPES
+        and y_pred.dtype in pred_dtypes
     )
 
 
@@ -262,3 +265,86 @@ class LabelIndex:
         index = np.unravel_index(flat_index, values.shape)
         shown = list(self.labels[:10]) + (["..."] if len(self.labels) > 10 else [])
         return ValueError(f"{name}[{_position(index)}] = {_value(values[index])} is not one of the labels {shown}")
+
+
+# --- labels discovered as they arrive: Multiclass(labels="auto") --------------------------------
+
+
+def sortable(labels) -> bool:
+    """True when the labels sort the way scikit-learn sorts them: all numbers (bools count as 0
+    and 1) or all strings."""
+    return all(isinstance(v, (int, float)) for v in labels) or all(isinstance(v, str) for v in labels)
+
+
+def ordered_union(known: tuple, new) -> tuple:
+    """The known labels plus new ones (not among them), in Multiclass(labels="auto") order: sorted
+    while all of them are sortable together, else known's order kept and the new ones appended."""
+    labels = known + tuple(new)
+    return tuple(sorted(labels)) if sortable(labels) else labels
+
+
+def _non_finite(name: str, position, value) -> ValueError:
+    return ValueError(f"{name}[{position}] = {_value(value)} is not a label: labels must not be NaN or infinite")
+
+
+def check_discovered(labels) -> tuple:
+    """Validated labels of a Multiclass(labels="auto") as its configuration records them: distinct,
+    hashable, not NaN or infinite, and in ordered_union order (sorted when sortable)."""
+    if isinstance(labels, (str, bytes)) or not isinstance(labels, (list, tuple)):
+        raise TypeError(f"discovered={labels!r} is not valid: expected a list of labels")
+    labels = LabelIndex(labels, "discovered").labels if labels else ()
+    for pos, label in enumerate(labels):
+        if isinstance(label, float) and not np.isfinite(label):
+            raise _non_finite("discovered", pos, label)
+    if sortable(labels):
+        for pos in range(1, len(labels)):
+            if labels[pos] < labels[pos - 1]:
+                raise ValueError(
+                    f"discovered[{pos}] = {labels[pos]!r} comes after {labels[pos - 1]!r}: labels that "
+                    "are all numbers or all strings must be in sorted order"
+                )
+    return labels
+
+
+def as_labels(x, name: str) -> np.ndarray:
+    """as_array for labels of any type: a list mixing strings with other values becomes an object
+    array, where numpy would silently turn 1 into "1"."""
+    arr = as_array(x, name)
+    if arr.dtype.kind == "U" and isinstance(x, (list, tuple)) and not all(isinstance(v, str) for v in x):
+        arr = np.array(x, dtype=object)
+    return arr
+
+
+def distinct_labels(values: np.ndarray, name: str, keep: np.ndarray | None) -> tuple[list, np.ndarray]:
+    """The distinct labels of a 1-D array in order of first appearance, and for each value the
+    position of its label in that list (-1 where ``keep`` is False: those values are not read).
+
+    Raises naming the first value that cannot be a label: NaN or infinite, or not hashable.
+    """
+    positions = np.full(values.shape[0], -1, dtype=np.int64)
+    if values.dtype.kind != "O":  # one numpy type: np.unique sorts it, first appearances reorder it
+        if values.dtype.kind == "f":
+            bad = ~np.isfinite(values) if keep is None else ~np.isfinite(values) & keep
+            if bad.any():
+                raise _non_finite(name, int(np.argmax(bad)), values[np.argmax(bad)])
+        kept = values if keep is None else values[keep]
+        uniques, first, inverse = np.unique(kept, return_index=True, return_inverse=True)
+        order = np.argsort(first)
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        positions[slice(None) if keep is None else keep] = rank[inverse.reshape(-1)]
+        return uniques[order].tolist(), positions
+    # Objects (mixed types, tuples...): numpy cannot sort them, a dict keeps them in arrival order.
+    seen: dict = {}
+    kept = [True] * values.shape[0] if keep is None else keep.tolist()
+    for i, (value, read) in enumerate(zip(values.tolist(), kept)):
+        if not read:
+            continue
+        value = value.item() if isinstance(value, np.generic) else value
+        if isinstance(value, float) and not np.isfinite(value):
+            raise _non_finite(name, i, value)
+        try:
+            positions[i] = seen.setdefault(value, len(seen))
+        except TypeError:
+            raise TypeError(f"{name}[{i}] = {value!r} is not a label: it is not hashable") from None
+    return list(seen), positions

@@ -8,17 +8,20 @@ serializing is writing them.
 
 from __future__ import annotations
 
+import inspect
 from typing import ClassVar
 
 import numpy as np
 
-from . import _inputs, _kernels, _scores, _threads, curves, metrics, serialization
+from . import _inputs, _kernels, _locking, _scores, _threads, checkpoint, curves, intervals, metrics, serialization
 from .errors import IncompatibleError
 from .metrics import StatScores
 from .report import Report
 
 DEFAULT = "default"  # stands for the accumulator's default average: "binary" or "macro"
 _NO_WEIGHT = np.empty(0)
+# Multiclass(labels="auto") has no class before its first label: a report or a dict of nothing would mislead.
+NO_CLASS = '{} needs at least one class: this Multiclass(labels="auto") has seen no label yet'
 
 
 class Accumulator:
@@ -35,6 +38,7 @@ class Accumulator:
         super().__init_subclass__(**kwargs)
         if "_KIND" in cls.__dict__:
             serialization.REGISTRY[cls._KIND] = cls
+        _locking.lock_public_methods(cls)  # thread safety: see _locking
 
     # --- what a subclass provides -------------------------------------------------------------
 
@@ -96,6 +100,34 @@ class Accumulator:
             raise ValueError(f"index={index!r} is not valid: expected a class or label position in [0, {n})")
         return curves.binned_cells(self._hist[index], self._edges)
 
+    # --- bootstrap replicates (bootstrap=, seed=) shared by the three accumulators --------------
+
+    bootstrap = None
+    # (state array, the array of its R bootstrap replicates) pairs
+    _REPLICATED: ClassVar[tuple[tuple[str, str], ...]]
+
+    def _set_bootstrap(self, bootstrap, seed) -> None:
+        """Keep the number of replicates (configuration) and their random generator (not
+        configuration: workers with different seeds must merge)."""
+        if bootstrap is None and seed is not None:
+            raise ValueError(f"seed={seed!r} is for bootstrap replicates: give bootstrap=R too")
+        self.bootstrap = None if bootstrap is None else int(bootstrap)
+        self._boot_rng = None if bootstrap is None else intervals.generator(seed)
+
+    def _bootstrap_config(self) -> dict:
+        return {} if self.bootstrap is None else {"bootstrap": self.bootstrap}
+
+    def reseed(self, seed=None) -> None:
+        """Restart the random generator of the bootstrap replicates from seed (None: fresh entropy).
+
+        An accumulator rebuilt by from_bytes, from_dict, load or pickle draws from a generator
+        seeded with fresh entropy; reseed it to make the rest of a run reproducible. Each worker
+        must draw differently, e.g. seed=(base_seed, rank): see streameval.intervals.
+        """
+        if self.bootstrap is None:
+            raise ValueError("reseed() is for bootstrap replicates: this accumulator has none (bootstrap=None)")
+        self._boot_rng = intervals.generator(seed)
+
     # --- state ----------------------------------------------------------------------------------
 
     def _arrays(self) -> list[np.ndarray]:
@@ -118,7 +150,7 @@ class Accumulator:
     def copy(self):
         """An independent copy: same configuration, same counts."""
         new = object.__new__(type(self))
-        new.__dict__ = self.__dict__.copy()
+        new.__dict__ = _locking.unlocked_dict(self)
         for name in self._spec:
             setattr(new, name, getattr(self, name).copy())
         return new
@@ -184,6 +216,10 @@ class Accumulator:
 
     def __reduce__(self):
         return serialization.from_bytes, (self.to_bytes(),)
+
+    def save(self, path) -> None:
+        """Write a checkpoint atomically (temporary file, fsync, rename); read it with streameval.load."""
+        checkpoint.save(self, path)
 
     # --- metrics from per-class statistics ------------------------------------------------------
 
@@ -267,6 +303,122 @@ class Accumulator:
             raise ValueError(f'stat_scores takes average=None, "micro" or "binary", got {average!r}')
         return stats
 
+    # --- confidence intervals -------------------------------------------------------------------
+
+    # Metrics that are a proportion of samples: successes out of trials, for Wilson and Clopper-Pearson.
+    _PROPORTIONS: ClassVar[tuple[str, ...]] = ("accuracy", "precision", "recall", "specificity", "npv", "fpr", "fnr", "jaccard")
+    # The proportions whose "micro" pooled counts still count each sample once.
+    _MICRO_PROPORTIONS: ClassVar[tuple[str, ...]] = ()
+    # Metrics of the replicated counts, for the bootstrap.
+    _REPLICATED_METRICS: ClassVar[tuple[str, ...]] = (
+        "accuracy", "balanced_accuracy", "hamming_loss", "matthews_corrcoef", "cohen_kappa", "precision", "recall",
+        "f1", "fbeta", "specificity", "npv", "fpr", "fnr", "jaccard",
+    )
+
+    def _accuracy_counts(self) -> tuple:
+        """(correct samples, samples) of accuracy()."""
+        raise NotImplementedError
+
+    def interval(self, metric: str, level: float = 0.95, *, method: str = "wilson", average=DEFAULT, **options):
+        """A confidence interval (low, high) for a metric of the stream, at confidence ``level``.
+
+        method="wilson" (the default) or "clopper-pearson" (exact, conservative) cover metrics that
+        are a proportion of samples: accuracy (Multilabel: subset accuracy), precision, recall,
+        specificity, npv, fpr, fnr and jaccard. average=None gives one interval per class (two
+        arrays), "binary" (Binary's default) the positive class's, "micro" the pooled counts' where
+        they count each sample once (Binary and Multiclass precision, recall and fnr, which equal
+        accuracy or its complement). "macro" and "weighted" are no proportion: use the bootstrap.
+        They need counts of samples, so a weighted accumulator is refused. An empty denominator
+        gives (nan, nan).
+
+        method="bootstrap" needs the accumulator created with bootstrap=R and covers every metric
+        of the confusion matrices: the above, f1, fbeta (beta=...), balanced_accuracy,
+        matthews_corrcoef, cohen_kappa, hamming_loss, with any average the metric takes. It
+        computes the metric on each replicate and returns the percentile interval: the (1 -
+        level) / 2 and (1 + level) / 2 quantiles of the R values (NaN if any replicate's value is
+        NaN). ``options`` go to the metric method (beta=, zero_division=, adjusted=, weights=);
+        zero_division="warn" (the default) gives 0/0 the value 0.0 without a warning per
+        replicate. Score metrics (roc_auc, brier_score, top-k accuracy...) are not replicated.
+        See streameval.intervals for the replicates, their cost and the seeds of workers.
+
+        >>> import streameval
+        >>> acc = streameval.Binary()
+        >>> acc.update([1, 1, 0, 1], [1, 0, 0, 1])
+        >>> [round(bound, 3) for bound in acc.interval("recall")]
+        [0.208, 0.939]
+        """
+        level = intervals.check_level(level)
+        if method == "bootstrap":
+            return self._bootstrap_interval(metric, level, average, options)
+        if method not in ("wilson", "clopper-pearson"):
+            raise ValueError(f'method={method!r} is not valid: expected "wilson", "clopper-pearson" or "bootstrap"')
+        if options:
+            raise TypeError(f"{method} intervals take no metric options ({', '.join(options)}): those are for method=\"bootstrap\"")
+        formula = intervals.wilson if method == "wilson" else intervals.clopper_pearson
+        return formula(*self._proportion_counts(metric, average), level)
+
+    def _proportion_counts(self, metric: str, average) -> tuple:
+        """(successes, trials) of a proportion metric: scalars, or per-class arrays for average=None."""
+        if metric not in self._PROPORTIONS:
+            raise ValueError(
+                f"metric={metric!r} is not a proportion: Wilson and Clopper-Pearson intervals cover "
+                f"{', '.join(self._PROPORTIONS)}; use method=\"bootstrap\" for other metrics"
+            )
+        if self.weighted:
+            raise ValueError(
+                "Wilson and Clopper-Pearson intervals need counts of samples, but this accumulator's "
+                "counts are sums of weights (weighted=True)"
+            )
+        if metric == "accuracy":
+            if average != DEFAULT:
+                raise ValueError(f"accuracy takes no average, got average={average!r}")
+            return self._accuracy_counts()
+        average = self._resolve_average(average)
+        stats = self._stats()
+        if average == "micro" and metric not in self._MICRO_PROPORTIONS:
+            raise ValueError(
+                f'average="micro" pools {metric} counts that count a sample more than once, so they are not '
+                'independent trials: use average=None or method="bootstrap"'
+            )
+        if average not in (None, "binary", "micro"):
+            raise ValueError(
+                f'average={average!r} is not a proportion: use average=None (per class), "micro" or '
+                f'"binary" where available, or method="bootstrap" with bootstrap=R replicates'
+            )
+        stats = stats.select(1) if average == "binary" else stats.pooled() if average == "micro" else stats
+        successes, trials = metrics.RATIOS[metric][0](stats, 1.0)
+        return (successes, trials) if average is None else (successes[0], trials[0])
+
+    def _bootstrap_interval(self, metric: str, level: float, average, options: dict):
+        if self.bootstrap is None:
+            raise ValueError(
+                f'method="bootstrap" needs bootstrap replicates: create the accumulator with bootstrap=R, '
+                f"e.g. {type(self).__name__}(..., bootstrap=200)"
+            )
+        if metric not in self._REPLICATED_METRICS:
+            raise ValueError(
+                f"metric={metric!r} has no bootstrap interval: the replicates keep the confusion-matrix counts, "
+                f"which give {', '.join(self._REPLICATED_METRICS)}"
+            )
+        if options.get("top_k") is not None:
+            raise ValueError("top-k accuracy counts ranks of scores, which the bootstrap replicates do not keep")
+        parameters = inspect.signature(getattr(type(self), metric)).parameters
+        if average != DEFAULT:
+            if "average" not in parameters:
+                raise ValueError(f"{metric} takes no average, got average={average!r}")
+            options["average"] = average
+        if "zero_division" in parameters and isinstance(options.get("zero_division", "warn"), str):
+            options["zero_division"] = 0.0  # the value "warn" gives, without a warning per replicate
+        # The metric method itself, on a shallow twin whose replicated states are one replicate's.
+        replica = object.__new__(type(self))
+        replica.__dict__ = _locking.unlocked_dict(self)
+        values = []
+        for r in range(self.bootstrap):
+            for state, replicates in self._REPLICATED:
+                setattr(replica, state, getattr(self, replicates)[r])
+            values.append(getattr(replica, metric)(**options))
+        return intervals.percentile_interval(np.array(values, dtype=np.float64), level)
+
     # --- reports --------------------------------------------------------------------------------
 
     _REPORT_AVERAGES: ClassVar[tuple[str, ...]] = ("micro", "macro", "weighted")
@@ -281,6 +433,8 @@ class Accumulator:
         """
         names = [str(n) for n in (target_names if target_names is not None else self._target_names())]
         support = self.support()
+        if not len(support):
+            raise ValueError(NO_CLASS.format("report()"))
         if len(names) != len(support):
             raise ValueError(f"target_names has {len(names)} names for {len(support)} classes")
         per_class = [
@@ -396,6 +550,19 @@ class CalibrationMetrics:
         return curves.expected_calibration_error(*self._calibration(n_bins))
 
 
+def _replicates_spec(bootstrap, weighted, spec: dict) -> dict:
+    """The bootstrap's state arrays, name -> (shape, dtype): each of spec's with R replicates in front."""
+    if bootstrap is None:
+        return {}
+    _inputs.check_count("bootstrap", bootstrap)
+    if weighted:
+        raise ValueError(
+            "bootstrap= needs an unweighted accumulator: with sample weights a cell's bootstrap weight "
+            "(a sum of weight * Poisson(1) terms) is not Poisson, so it cannot be drawn per cell"
+        )
+    return {name: ((int(bootstrap), *shape), dtype) for name, (shape, dtype) in spec.items()}
+
+
 def _short(value) -> str:
     if isinstance(value, list) and len(value) > 6:
         return repr(value[:5])[:-1] + ", ...]"
@@ -407,17 +574,40 @@ class ConfusionAccumulator(Accumulator):
 
     _cm: np.ndarray
     _COMPUTE_SCALARS = ("accuracy", "balanced_accuracy", "matthews_corrcoef", "cohen_kappa", "hamming_loss")
+    _REPLICATED = (("_cm", "_boot_cm"),)
+    _MICRO_PROPORTIONS = ("precision", "recall", "fnr")  # one prediction per sample: micro = accuracy
 
     def _stats(self) -> StatScores:
         return metrics.stats_from_confusion(self._cm)
 
+    def _accuracy_counts(self) -> tuple:
+        return np.trace(self._cm), self._cm.sum()
+
+    def _batch_table(self) -> np.ndarray:
+        """Where the kernels count a batch: the confusion matrix, or with bootstrap replicates a
+        zero table that _add_resampled adds once the batch is known to be valid."""
+        return self._cm if self.bootstrap is None else np.zeros_like(self._cm)
+
+    def _add_resampled(self, table: np.ndarray) -> None:
+        """Add a valid batch's table to the counts, and a Poisson draw of it to every replicate.
+
+        Each sample lands in exactly one cell, so a cell's replicate weight is Poisson(its count):
+        exact in distribution, O(R * non-zero cells) whatever the batch's size.
+        """
+        self._cm += table
+        intervals.add_poisson_draws(self._boot_cm, table, self._boot_rng)
+
     def _count_pairs(self, y_true, y_pred, weight, n, ignore=0, use_ignore=False) -> None:
         """Count class-index pairs with the right kernel; raise naming the first bad sample."""
-        if weight is None:
-            kernel, batch = _kernels.count_pairs, (y_true, y_pred)
+        if weight is None and y_true.shape[0] < _threads.PARALLEL_MIN and self.bootstrap is None:  # the fewest calls
+            bad = _kernels.count_pairs(y_true, y_pred, n, ignore, use_ignore, self._cm)
         else:
-            kernel, batch = _kernels.count_pairs_weighted, (y_true, y_pred, weight)
-        bad = _threads.count_in_chunks(kernel, batch, (n, ignore, use_ignore), (self._cm,))
+            kernel = _kernels.count_pairs if weight is None else _kernels.count_pairs_weighted
+            batch = (y_true, y_pred) if weight is None else (y_true, y_pred, weight)
+            table = self._batch_table()
+            bad = _threads.count_in_chunks(kernel, batch, (n, ignore, use_ignore), (table,))
+            if bad < 0 and table is not self._cm:
+                self._add_resampled(table)
         if bad >= 0:
             checks = [("y_true", y_true, "class", n), ("y_pred", y_pred, "class", n)]
             raise _inputs.diagnose(bad, checks + ([("sample_weight", weight, "weight", 0)] if weight is not None else []))
@@ -428,6 +618,8 @@ class ConfusionAccumulator(Accumulator):
 
     def compute(self, prefix: str = "", zero_division=0.0) -> dict[str, float]:
         fill = metrics.check_zero_division(zero_division)
+        if not self._cm.size:
+            raise ValueError(NO_CLASS.format("compute()"))
         if isinstance(zero_division, str) or np.isnan(fill):
             return super().compute(prefix, zero_division)
         # Every metric in one kernel call: the same floats as the methods (tests check it).

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from . import _inputs, _kernels, _scores, _threads, curves
-from .accumulator import _NO_WEIGHT, CalibrationMetrics, ConfusionAccumulator
+from .accumulator import _NO_WEIGHT, CalibrationMetrics, ConfusionAccumulator, _replicates_spec
 
 
 class Binary(CalibrationMetrics, ConfusionAccumulator):
@@ -31,6 +31,10 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
     - ``exact=True``: a table of every distinct score. Curves and AUC then equal scikit-learn's.
       Past ``max_distinct`` distinct scores it compacts (with a warning) into groups of nearby
       scores and keeps going; ``is_exact`` turns False and ``roc_auc_bounds`` brackets the AUC.
+
+    ``bootstrap=R`` keeps R Poisson-bootstrap replicates of the confusion matrix (not of the score
+    state) for ``interval(metric, method="bootstrap")``; ``seed`` seeds their random generator
+    (see ``streameval.intervals``: each worker needs its own seed). Not with weighted=True.
 
     >>> acc = Binary()
     >>> acc.update([1, 0, 1, 1], [0.9, 0.2, 0.4, 0.7])
@@ -56,9 +60,11 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
         score_range=(0.0, 1.0),
         exact: bool = False,
         max_distinct: int = 1_000_000,
+        bootstrap: int | None = None,
+        seed=None,
     ):
         pos_label = pos_label.item() if isinstance(pos_label, np.generic) else pos_label
-        self._state_spec(threshold, pos_label, inclusive, weighted, bins, score_range, exact, max_distinct)
+        self._state_spec(threshold, pos_label, inclusive, weighted, bins, score_range, exact, max_distinct, bootstrap)
         self.threshold = float(threshold)
         self.pos_label = pos_label
         self.inclusive = bool(inclusive)
@@ -66,6 +72,7 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
         self.exact = bool(exact)
         self.max_distinct = int(max_distinct)
         self._set_bins(bins, score_range)
+        self._set_bootstrap(bootstrap, seed)
         # With pos_label=1 labels are read as they are (0/1), which also catches multiclass labels.
         self._labels_are_01 = not isinstance(pos_label, str) and pos_label == 1
         self._fast = self._labels_are_01 and bins is None and not exact
@@ -76,11 +83,12 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
         config.update(self._bins_config())
         if self.exact:
             config.update(exact=True, max_distinct=self.max_distinct)
+        config.update(self._bootstrap_config())
         return config
 
     @classmethod
     def _state_spec(cls, threshold=0.5, pos_label=1, inclusive=True, weighted=False, bins=None,
-                    score_range=(0.0, 1.0), exact=False, max_distinct=1_000_000):
+                    score_range=(0.0, 1.0), exact=False, max_distinct=1_000_000, bootstrap=None):
         _inputs.check_threshold(threshold)
         if not isinstance(pos_label, (int, float, str, np.number)) or isinstance(pos_label, float) and not np.isfinite(pos_label):
             raise TypeError(f"pos_label={pos_label!r} is not valid: expected an integer, a boolean or a string")
@@ -105,6 +113,7 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
             )
         if bins is not None or exact:
             spec["_calib"] = ((3,), np.dtype(np.float64))
+        spec.update(_replicates_spec(bootstrap, weighted, {"_boot_cm": ((2, 2), count)}))
         return spec
 
     def _target_names(self) -> list[str]:
@@ -159,14 +168,17 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
     def _count_scores(self, y_true, scores, weight) -> None:
         """Count scores (at the threshold, and into the histogram when binned) with the right
         kernel; raise naming the first bad sample."""
+        cm = self._batch_table()
         if self.bins is not None:
             kernel, batch = _kernels.count_binary_scored, (y_true, scores, _NO_WEIGHT if weight is None else weight)
             args = (weight is not None, self.threshold, self.inclusive, self._edges, self._uniform, float(np.finfo(scores.dtype).eps))
-            states = (self._cm, self._hist, self._score_sums, self._calib, self._out_of_range)
+            states = (cm, self._hist, self._score_sums, self._calib, self._out_of_range)
         else:
             kernel, batch = (_kernels.count_scores, (y_true, scores)) if weight is None else (_kernels.count_scores_weighted, (y_true, scores, weight))
-            args, states = (self.threshold, self.inclusive), (self._cm,)
+            args, states = (self.threshold, self.inclusive), (cm,)
         self._raise_bad_scores(_threads.count_in_chunks(kernel, batch, args, states), y_true, scores, weight)
+        if cm is not self._cm:
+            self._add_resampled(cm)
 
     @staticmethod
     def _raise_bad_scores(bad, y_true, scores, weight) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _inputs, _kernels, _scores, curves
-from .accumulator import CalibrationMetrics, ConfusionAccumulator, OneVsRestCurves
+from .accumulator import CalibrationMetrics, ConfusionAccumulator, OneVsRestCurves, _replicates_spec
 
 
 class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
@@ -20,6 +20,26 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
     The state is the confusion matrix, rows = true, columns = predicted (int64, or float64 when
     weighted). Metrics default to average="macro".
 
+    ``labels="auto"`` discovers the labels (any hashable but NaN and infinities) as they arrive in
+    y_true and y_pred, which must then be (N,) labels; ``bins`` and ``top_k`` need a fixed set of
+    classes and are refused. Labels of ignored samples are not discovered. A list mixing strings
+    with other labels is read as objects (numpy would make 1 the string "1"). ``labels`` lists
+    the classes so far:
+
+    - sorted while they are all numbers (bools count as 0 and 1) or all strings, so the metrics
+      equal scikit-learn's with its default labels (the sorted labels of the data); a new label
+      sorting between known ones moves their counts into the new order;
+    - otherwise (say 1 and "a"), in order of arrival: the known order is kept and a batch's new
+      labels are appended, those of y_true first, each part in order of first appearance.
+
+    Merging two auto accumulators (same other arguments) unions their labels in the same way:
+    sorted labels make the merge commutative; otherwise the result has self's labels, then
+    other's new ones. Merging with fixed labels raises IncompatibleError. ``reset()`` forgets the
+    labels with the counts. With no label yet there are no classes: ``confusion_matrix()`` is
+    (0, 0), per-class values are empty, averages NaN, and ``compute()`` and ``report()`` raise
+    ValueError. ``discovered=[...]`` starts from labels already found, in the order above: it is
+    how ``to_bytes`` and ``to_dict`` record them, and ``==`` compares them, in order.
+
     With (N, K) scores, two optional states answer score metrics in constant memory:
 
     - ``bins=n`` (uniform on ``score_range``) or ``bins=[t0, t1, ...]``: one-vs-rest score
@@ -29,6 +49,10 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
       multiclass ``brier_score`` and ``log_loss``;
     - ``top_k=k``: counts of the rank of the true class, so ``accuracy(top_k=j)`` works for any
       j <= k (ties rank the higher class index first, as sklearn's top_k_accuracy_score).
+
+    ``bootstrap=R`` keeps R Poisson-bootstrap replicates of the confusion matrix (not of the score
+    state) for ``interval(metric, method="bootstrap")``; ``seed`` seeds their random generator
+    (see ``streameval.intervals``: each worker needs its own seed). Not with weighted=True.
 
     >>> acc = Multiclass(labels=["cat", "dog", "rabbit"])
     >>> acc.update(["cat", "dog", "rabbit", "dog"], ["cat", "cat", "rabbit", "dog"])
@@ -42,37 +66,51 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
     _OVR_AVERAGES = (None, "macro", "weighted")  # as scikit-learn's multi_class="ovr"
 
     def __init__(self, num_classes: int | None = None, *, labels=None, ignore_index=None, weighted: bool = False,
-                 bins=None, score_range=(0.0, 1.0), top_k: int | None = None):
-        self._state_spec(num_classes, labels, ignore_index, weighted, bins, score_range, top_k)
+                 bins=None, score_range=(0.0, 1.0), top_k: int | None = None, discovered=None,
+                 bootstrap: int | None = None, seed=None):
+        self._state_spec(num_classes, labels, ignore_index, weighted, bins, score_range, top_k, discovered, bootstrap)
         self._set_bins(bins, score_range)
+        self._set_bootstrap(bootstrap, seed)
         self.top_k = None if top_k is None else int(top_k)
-        if labels is not None:
-            self._index = _inputs.LabelIndex(labels)
-        else:
-            self._index = _inputs.LabelIndex(range(num_classes))
-        self.num_classes = len(self._index)
-        self.labels = self._index.labels
-        self._given = {"num_classes": None if num_classes is None else int(num_classes), "labels": None if labels is None else list(self.labels)}
+        self._auto = isinstance(labels, str)  # labels="auto" (_state_spec refuses other strings)
+        if not self._auto:  # (auto: reset() below starts the labels empty)
+            self._index = _inputs.LabelIndex(range(num_classes) if labels is None else labels)
+            self.num_classes = len(self._index)
+            self.labels = self._index.labels
+        self._given = {"num_classes": None if num_classes is None else int(num_classes),
+                       "labels": None if labels is None else "auto" if self._auto else list(self.labels)}
         self.ignore_index = ignore_index
         self.weighted = bool(weighted)
-        self._fast = self._index.is_range and bins is None and top_k is None
+        self._fast = not self._auto and self._index.is_range and bins is None and top_k is None
         self.reset()
+        if discovered:  # the labels a serialized auto accumulator had found
+            self._grow(_inputs.check_discovered(discovered))
 
     def _config(self) -> dict:
         config = {**self._given, "ignore_index": self.ignore_index, "weighted": self.weighted}
         config.update(self._bins_config())
         if self.top_k is not None:
             config["top_k"] = self.top_k
+        if self._auto:
+            config["discovered"] = list(self.labels)
+        config.update(self._bootstrap_config())
         return config
 
     @classmethod
     def _state_spec(cls, num_classes=None, labels=None, ignore_index=None, weighted=False, bins=None,
-                    score_range=(0.0, 1.0), top_k=None):
+                    score_range=(0.0, 1.0), top_k=None, discovered=None, bootstrap=None):
         if (num_classes is None) == (labels is None):
             raise ValueError("give exactly one of num_classes and labels")
+        auto = isinstance(labels, str) and labels == "auto"
+        if discovered is not None and not auto:
+            raise ValueError('discovered= is only for labels="auto"')
         if num_classes is not None:
             _inputs.check_count("num_classes", num_classes)
             k = int(num_classes)
+        elif auto:
+            if bins is not None or top_k is not None:
+                raise ValueError('labels="auto" cannot be combined with bins= or top_k=: score columns need a fixed set of classes')
+            k = len(_inputs.check_discovered([] if discovered is None else discovered))
         else:
             if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__"):
                 raise TypeError(f"labels={labels!r} is not valid: expected a sequence of labels")
@@ -97,6 +135,7 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
         if top_k is not None:
             _inputs.check_count("top_k", top_k)
             spec["_topk"] = ((int(top_k) + 1,), count)
+        spec.update(_replicates_spec(bootstrap, weighted, {"_boot_cm": ((k, k), count)}))
         return spec
 
     def _target_names(self) -> list[str]:
@@ -110,9 +149,11 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
         k = self.num_classes
         if type(y_true).__module__ == "torch":  # tensors from a training loop: their memory, no copy
             y_true, y_pred = _inputs.from_torch(y_true, y_pred)
-        if self._fast and _inputs.plain_batch(y_true, y_pred, sample_weight, pred_kinds="biu"):
+        if self._fast and _inputs.plain_batch(y_true, y_pred, sample_weight, _inputs.LABEL_DTYPES):
             # The common case (integer label arrays, no weights) in the fewest Python steps.
             return self._count_pairs(y_true, y_pred, None, k, self.ignore_index or 0, self.ignore_index is not None)
+        if self._auto:
+            return self._update_auto(y_true, y_pred, sample_weight)
         yt = _inputs.as_array(y_true, "y_true")
         yp = _inputs.as_array(y_pred, "y_pred")
         _inputs.check_ndim(yt, "y_true", (1,), "(n_samples,)")
@@ -194,3 +235,95 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
         """Reliability of the top-label confidence: (accuracy, mean confidence, weight) per bin."""
         self._checked_total("calibration")
         return curves.binned_calibration(self._conf_hist[0], self._conf_sums[0], self._edges, n_bins)
+
+    # --- labels="auto": classes discovered as they arrive ---------------------------------------
+
+    def reset(self) -> None:
+        """Forget every sample: all counts back to zero; labels="auto" forgets its labels too."""
+        if self._auto:
+            self._use_labels(())
+        super().reset()
+
+    def _update_auto(self, y_true, y_pred, sample_weight) -> None:
+        """update() with labels="auto": find the batch's new labels, grow the classes, count.
+
+        Everything that can fail before counting is checked before the classes grow; a failure
+        while counting (a bad weight) puts the previous labels and counts back.
+        """
+        yt = _inputs.as_labels(y_true, "y_true")
+        yp = _inputs.as_labels(y_pred, "y_pred")
+        _inputs.check_ndim(yt, "y_true", (1,), "(n_samples,)")
+        _inputs.check_ndim(yp, "y_pred", (1,), '(n_samples,) labels (labels="auto" takes no scores)')
+        _inputs.check_length(yp, "y_pred", yt.shape[0])
+        w = _inputs.as_weight(sample_weight, yt.shape[0], self.weighted)
+        if yt.shape[0] == 0:
+            return
+        use_ignore = self.ignore_index is not None
+        keep = (yt != self.ignore_index) if use_ignore else None  # ignored samples add no label
+        true_labels, true_at = _inputs.distinct_labels(yt, "y_true", keep)
+        pred_labels, pred_at = _inputs.distinct_labels(yp, "y_pred", keep)
+        new = [label for label in dict.fromkeys(true_labels + pred_labels) if label not in self._position]
+        before = (self.labels, self._arrays())
+        if new:
+            self._grow(_inputs.ordered_union(self.labels, new))
+        try:
+            # class of each distinct label, plus -1 at the end for the ignored samples' position -1
+            yt_class = np.array([self._position[label] for label in true_labels] + [-1], dtype=np.int64)[true_at]
+            yp_class = np.array([self._position[label] for label in pred_labels] + [-1], dtype=np.int64)[pred_at]
+            self._count_pairs(yt_class, yp_class, w, self.num_classes, -1, use_ignore)
+        except BaseException:
+            self._relabel(*before)
+            raise
+
+    def _use_labels(self, labels: tuple) -> None:
+        self.labels = labels
+        self.num_classes = len(labels)
+        self._position = {label: i for i, label in enumerate(labels)}
+        self.__dict__.pop("_config_bytes", None)  # to_bytes caches the configuration, which lists the labels
+
+    def _relabel(self, labels: tuple, arrays: list[np.ndarray]) -> None:
+        """Take these labels as the classes, with state arrays laid out for them."""
+        self._use_labels(labels)
+        self._frozen_config = self._config()
+        self._spec = self._state_spec(**self._frozen_config)
+        for name, array in zip(self._spec, arrays):
+            setattr(self, name, array)
+
+    def _grow(self, labels: tuple) -> None:
+        """Take labels (ours and new ones, in their class order) as the classes, keeping our counts."""
+        self._relabel(labels, self._laid_out_for(labels))
+
+    def _laid_out_for(self, labels: tuple) -> list[np.ndarray]:
+        """Our state arrays for the classes labels (a superset of ours, in any order), as new arrays.
+
+        With labels="auto" the last two axes of every state array are the classes (true,
+        predicted): the confusion matrix, and any stack of confusion matrices.
+        """
+        position = {label: i for i, label in enumerate(labels)}
+        where = np.array([position[label] for label in self.labels], dtype=np.intp)
+        spec = self._state_spec(**{**self._frozen_config, "discovered": list(labels)})
+        arrays = []
+        for (shape, dtype), old in zip(spec.values(), self._arrays()):
+            new = np.zeros(shape, dtype)
+            new[..., where[:, None], where] = old
+            arrays.append(new)
+        return arrays
+
+    def _check_compatible(self, other) -> None:
+        # Two auto accumulators merge whatever labels each found; the rest of the configuration must match.
+        if not (self._auto and type(other) is type(self) and other._auto and _settings(other) == _settings(self)):
+            super()._check_compatible(other)
+
+    def _merge_counts(self, other) -> None:
+        if not self._auto or other.labels == self.labels:
+            return super()._merge_counts(other)
+        labels = _inputs.ordered_union(self.labels, [label for label in other.labels if label not in self._position])
+        arrays = self._laid_out_for(labels)
+        for mine, theirs in zip(arrays, other._laid_out_for(labels)):
+            mine += theirs
+        self._relabel(labels, arrays)
+
+
+def _settings(acc: Multiclass) -> dict:
+    """The configuration of an auto accumulator without the labels it discovered."""
+    return {key: value for key, value in acc._frozen_config.items() if key != "discovered"}

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _inputs, _kernels, _scores, metrics
 from ._kernels import EXACT, F1_SUM, F_UNDEF, JAC_SUM, PREC_SUM, PREC_UNDEF, REC_SUM, REC_UNDEF
-from .accumulator import Accumulator, OneVsRestCurves
+from .accumulator import Accumulator, OneVsRestCurves, _replicates_spec
 from .errors import UndefinedMetricWarning
 from .metrics import StatScores
 
@@ -39,6 +39,12 @@ class Multilabel(OneVsRestCurves, Accumulator):
     score histogram per label gives ``roc_auc``, ``roc_auc_bounds`` and ``average_precision``
     per label, "macro", "weighted" or "micro" (all labels pooled), as scikit-learn's.
 
+    ``bootstrap=R`` keeps R Poisson-bootstrap replicates of the confusion matrices and per-sample
+    sums (not of the histograms) for ``interval(metric, method="bootstrap")``; ``seed`` seeds
+    their random generator (see ``streameval.intervals``: each worker needs its own seed). A
+    sample touches a cell of every label, so the labels' draws are not independent: each replicate
+    draws one Poisson(1) weight per sample, O(R * N * L) per batch. Not with weighted=True.
+
     >>> acc = Multilabel(3)
     >>> acc.update([[1, 0, 1], [0, 1, 0]], [[1, 0, 0], [0, 1, 1]])
     >>> acc.accuracy(), acc.hamming_loss()
@@ -52,11 +58,13 @@ class Multilabel(OneVsRestCurves, Accumulator):
     _AVERAGES = (None, "micro", "macro", "weighted", "samples")
     _REPORT_AVERAGES = ("micro", "macro", "weighted", "samples")
     _COMPUTE_SCALARS = ("accuracy", "hamming_loss")
+    _REPLICATED = (("_mcm", "_boot_mcm"), ("_sample_sums", "_boot_sums"))
 
     def __init__(self, num_labels: int, threshold: float = 0.5, *, inclusive: bool = True, weighted: bool = False,
-                 bins=None, score_range=(0.0, 1.0)):
-        self._state_spec(num_labels, threshold, inclusive, weighted, bins, score_range)
+                 bins=None, score_range=(0.0, 1.0), bootstrap: int | None = None, seed=None):
+        self._state_spec(num_labels, threshold, inclusive, weighted, bins, score_range, bootstrap)
         self._set_bins(bins, score_range)
+        self._set_bootstrap(bootstrap, seed)
         self.num_labels = int(num_labels)
         self.threshold = float(threshold)
         self.inclusive = bool(inclusive)
@@ -66,10 +74,12 @@ class Multilabel(OneVsRestCurves, Accumulator):
     def _config(self) -> dict:
         config = {"num_labels": self.num_labels, "threshold": self.threshold, "inclusive": self.inclusive, "weighted": self.weighted}
         config.update(self._bins_config())
+        config.update(self._bootstrap_config())
         return config
 
     @classmethod
-    def _state_spec(cls, num_labels, threshold=0.5, inclusive=True, weighted=False, bins=None, score_range=(0.0, 1.0)):
+    def _state_spec(cls, num_labels, threshold=0.5, inclusive=True, weighted=False, bins=None, score_range=(0.0, 1.0),
+                    bootstrap=None):
         _inputs.check_count("num_labels", num_labels)
         _inputs.check_threshold(threshold)
         _inputs.check_flags(inclusive=inclusive, weighted=weighted)
@@ -82,6 +92,8 @@ class Multilabel(OneVsRestCurves, Accumulator):
                 _score_sums=((int(num_labels), n_cells), np.dtype(np.float64)),
                 _out_of_range=((2,), count),
             )
+        replicated = {"_boot_mcm": spec["_mcm"], "_boot_sums": spec["_sample_sums"]}
+        spec.update(_replicates_spec(bootstrap, weighted, replicated))
         return spec
 
     def update(self, y_true, y_pred, sample_weight=None) -> None:
@@ -117,6 +129,11 @@ class Multilabel(OneVsRestCurves, Accumulator):
         if self.bins is not None:  # the batch is valid: nothing below can fail
             args = (self._edges, self._uniform, self.inclusive)
             _scores.histogram(self._hist, self._score_sums, yp, yt, w, *args, out_of_range=self._out_of_range)
+        if self.bootstrap is not None:  # the replicates count the batch with integer Poisson(1) weights
+            weights = self._boot_rng.poisson(1.0, size=(self.bootstrap, yt.shape[0]))
+            for r in range(self.bootstrap):
+                _kernels.count_multilabel_weighted(yt, yp, weights[r], is_scores, self.threshold, self.inclusive,
+                                                   self._boot_mcm[r], self._boot_sums[r])
 
     # --- score metrics (bins) -------------------------------------------------------------------
 
@@ -128,6 +145,9 @@ class Multilabel(OneVsRestCurves, Accumulator):
 
     def _stats(self) -> StatScores:
         return metrics.stats_from_multilabel(self._mcm)
+
+    def _accuracy_counts(self) -> tuple:
+        return self._sample_sums[EXACT], self.n_samples
 
     def _target_names(self) -> list[str]:
         return [str(i) for i in range(self.num_labels)]

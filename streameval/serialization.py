@@ -28,6 +28,7 @@ import zlib
 
 import numpy as np
 
+from . import _locking
 from .errors import SerializationError
 
 MAGIC = b"SEVL"
@@ -219,6 +220,9 @@ def _build(kind, config_text, arrays, exact_dtypes=True):
         raise SerializationError(f"Possible corruption: {len(arrays)} arrays, expected {len(spec)}")
     checked = []
     for (name, (shape, dtype)), arr in zip(spec.items(), arrays):
+        empty_shape = tuple(max(d, 0) for d in shape)
+        if not exact_dtypes and arr.size == 0 and 0 in empty_shape:
+            arr = arr.reshape(empty_shape)  # nested lists (to_dict) lose the dimensions after an empty one
         same_shape = len(arr.shape) == len(shape) and all(d in (-1, a) for a, d in zip(arr.shape, shape))
         if not same_shape or (exact_dtypes and arr.dtype != dtype):
             raise SerializationError(
@@ -238,7 +242,7 @@ def _build(kind, config_text, arrays, exact_dtypes=True):
     # Only now, with every array's size checked against the payload, may the configuration allocate.
     prototype = _prototype(kind, config_text) if len(config_text) <= 4096 else _prototype.__wrapped__(kind, config_text)
     acc = object.__new__(cls)
-    acc.__dict__ = prototype.__dict__.copy()
+    acc.__dict__ = _locking.unlocked_dict(prototype)
     for name, arr in zip(spec, checked):
         setattr(acc, name, arr)
     try:
