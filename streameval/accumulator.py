@@ -24,7 +24,23 @@ _NO_WEIGHT = np.empty(0)
 NO_CLASS = '{} needs at least one class: this Multiclass(labels="auto") has seen no label yet'
 
 
-class Accumulator:
+class Summable:
+    """a + b, a += b and sum([a, b, c]) from merge() and copy(): 0 is the identity of the sum."""
+
+    def __iadd__(self, other):
+        return self.merge(other)
+
+    def __add__(self, other):
+        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
+            return self.copy()
+        if not isinstance(other, Summable):
+            return NotImplemented
+        return self.copy().merge(other)
+
+    __radd__ = __add__
+
+
+class Accumulator(Summable):
     """Base class of Binary, Multiclass and Multilabel. Not instantiated directly."""
 
     _KIND: ClassVar[int]
@@ -175,18 +191,6 @@ class Accumulator:
         self._check_compatible(other)
         self._merge_counts(other)
         return self
-
-    def __iadd__(self, other):
-        return self.merge(other)
-
-    def __add__(self, other):
-        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
-            return self.copy()  # 0 is the identity, so sum([a, b, c]) works
-        if not isinstance(other, Accumulator):
-            return NotImplemented
-        return self.copy().merge(other)
-
-    __radd__ = __add__
 
     def __eq__(self, other) -> bool:
         if type(other) is not type(self) or other._frozen_config != self._frozen_config:

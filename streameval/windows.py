@@ -23,7 +23,7 @@ from typing import ClassVar
 import numpy as np
 
 from . import _inputs, _locking, serialization
-from .accumulator import Accumulator
+from .accumulator import Accumulator, Summable
 from .errors import IncompatibleError
 
 UNITS = ("samples", "updates", "seconds")
@@ -31,7 +31,7 @@ _BUCKET_LIMIT = 1 << 62  # bucket indices of timestamps, kept well inside int64
 _META = frozenset({"_position", "_time"})  # state arrays that are not counts
 
 
-class _CountsWrapper:
+class _CountsWrapper(Summable):
     """What Windowed and Decayed share: the template, the lock, forwarded queries and the state layer."""
 
     _KIND: ClassVar[int]
@@ -177,18 +177,6 @@ class _CountsWrapper:
         self._merge_state(other)
         self._cached = None
         return self
-
-    def __iadd__(self, other):
-        return self.merge(other)
-
-    def __add__(self, other):
-        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
-            return self.copy()  # 0 is the identity, so sum([a, b, c]) works
-        if not isinstance(other, _CountsWrapper):
-            return NotImplemented
-        return self.copy().merge(other)
-
-    __radd__ = __add__
 
 
 class Windowed(_CountsWrapper):
