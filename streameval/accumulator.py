@@ -17,6 +17,7 @@ from . import _inputs, _kernels, _locking, _scores, _threads, checkpoint, curves
 from .errors import IncompatibleError
 from .metrics import StatScores
 from .report import Report
+from .statevector import StateVector
 
 DEFAULT = "default"  # stands for the accumulator's default average: "binary" or "macro"
 _NO_WEIGHT = np.empty(0)
@@ -40,7 +41,7 @@ class Summable:
     __radd__ = __add__
 
 
-class Accumulator(Summable):
+class Accumulator(Summable, StateVector):
     """Base class of Binary, Multiclass and Multilabel. Not instantiated directly."""
 
     _KIND: ClassVar[int]

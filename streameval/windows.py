@@ -25,13 +25,14 @@ import numpy as np
 from . import _inputs, _locking, serialization
 from .accumulator import Accumulator, Summable
 from .errors import IncompatibleError
+from .statevector import StateVector
 
 UNITS = ("samples", "updates", "seconds")
 _BUCKET_LIMIT = 1 << 62  # bucket indices of timestamps, kept well inside int64
 _META = frozenset({"_position", "_time"})  # state arrays that are not counts
 
 
-class _CountsWrapper(Summable):
+class _CountsWrapper(Summable, StateVector):
     """What Windowed and Decayed share: the template, the lock, forwarded queries and the state layer."""
 
     _KIND: ClassVar[int]
@@ -74,6 +75,11 @@ class _CountsWrapper(Summable):
     __reduce__ = Accumulator.__reduce__
     __eq__ = Accumulator.__eq__  # same type, configuration and arrays; the clock and callbacks are not compared
     __hash__ = None  # mutable
+
+    _META = _META  # positions in the stream: in the state-vector fingerprint, not in the vector
+
+    def _state_loaded(self) -> None:
+        self._cached = None
 
     def _count_arrays(self) -> list[np.ndarray]:
         return [getattr(self, name) for name in self._spec if name not in _META]
