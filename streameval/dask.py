@@ -1,0 +1,224 @@
+"""Evaluate a Dask DataFrame or Dask arrays: one accumulator per partition, merged by a tree.
+
+``evaluate`` counts each partition into a copy of an empty template accumulator on the worker
+that holds the partition, then adds the partitions' accumulators up in a tree of merges (a few
+at a time, as Dask's own reductions do) and returns the merged accumulator. Only accumulators
+travel between workers, pickled through their safe byte format, never the samples. Because
+merging is adding counts, the result is the accumulator one process would have filled with all
+the rows, whatever the partitioning, and a partition that Dask recomputes after losing a
+worker is counted once, as the lost one would have been.
+
+Dask is imported when ``evaluate`` runs, never by ``import streameval`` or by importing this
+module, so the core needs only numpy and numba. Install the extra with
+``pip install "streameval[dask]"``. Usage, on whatever scheduler is current (a
+``distributed.Client`` when one exists)::
+
+    import dask.dataframe as dd
+    import streameval
+    from streameval.dask import evaluate
+
+    frame = dd.read_parquet("predictions/", columns=["label", "pred"])
+    acc = evaluate(frame, y_true="label", y_pred="pred", accumulator=streameval.Multiclass(10))
+    print(acc.report())
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .accumulator import Accumulator
+from .windows import Decayed, Windowed
+
+DEFAULT_SPLIT_EVERY = 8  # accumulators merged per task: dask's default for DataFrame reductions
+
+__all__ = ["evaluate"]
+
+
+def evaluate(data=None, *, y_true, y_pred, sample_weight=None, accumulator: Accumulator, split_every: int | None = None,
+             seed=None) -> Accumulator:
+    """Count every row of ``data`` into a copy of ``accumulator`` on the Dask workers; return it.
+
+    data: a dask DataFrame; ``y_true``, ``y_pred`` and ``sample_weight`` are then column names,
+        and a list of names gives a 2-D array per partition: score columns for
+        ``Multiclass`` / ``Multilabel`` scores, label columns for ``Multilabel``'s y_true.
+        Or None, with ``y_true``, ``y_pred`` (and ``sample_weight``) given as dask arrays of
+        the same length; y_pred and the weights are rechunked to y_true's row chunks, and the
+        columns of a 2-D array are put in one chunk.
+    accumulator: an empty ``Binary``, ``Multiclass`` or ``Multilabel``, used as a template
+        (never modified). ``Windowed`` and ``Decayed`` are refused: a position in the stream
+        has no meaning across partitions that are counted in parallel.
+    split_every: how many accumulators one task merges (default 8), so a reduction over P
+        partitions takes about log(P) / log(split_every) rounds.
+    seed: for a template with ``bootstrap=R`` only. Partition ``i`` draws its replicates from
+        ``reseed((seed, i))`` (seed: a non-negative integer or a tuple of them, such as
+        ``(base_seed, run)``), so partitions draw independently and a partition that Dask
+        recomputes after a worker failure draws exactly the replicates it drew before. With
+        ``seed=None`` a fresh base seed is taken from the operating system once per call. The
+        template's own generator is not used.
+
+    Runs ``dask.compute`` on the current scheduler and returns the merged accumulator, equal to
+    one accumulator fed every row (integer counts exactly; float sums, of weights or scores, up
+    to rounding, since they are added in another order). Invalid rows raise the accumulator's own error,
+    prefixed with the partition's number.
+    """
+    _check_template(accumulator)
+    if split_every is None:
+        split_every = DEFAULT_SPLIT_EVERY
+    if isinstance(split_every, bool) or not isinstance(split_every, (int, np.integer)) or split_every < 2:
+        raise ValueError(f"split_every={split_every!r} is not valid: expected an integer >= 2")
+    seed = _base_seed(accumulator, seed)
+
+    try:
+        import dask
+    except ImportError as exc:
+        raise ImportError('streameval.dask needs dask: pip install "streameval[dask]"') from exc
+
+    if data is None:
+        partitions = _array_blocks(y_true, y_pred, sample_weight)
+        pick = _block_as_is
+    else:
+        partitions = _frame_partitions(data, y_true, y_pred, sample_weight)
+        pick = _FramePicker(y_true, y_pred, sample_weight)
+
+    count = dask.delayed(_count_partition, pure=True)
+    level = [count(accumulator, i, seed, pick, part) for i, part in enumerate(partitions)]
+    merge = dask.delayed(_merge_all, pure=True)
+    while len(level) > 1:
+        level = [merge(*level[i:i + split_every]) for i in range(0, len(level), split_every)]
+    (total,) = dask.compute(level[0])
+    return total
+
+
+def _check_template(accumulator) -> None:
+    if isinstance(accumulator, (Windowed, Decayed)):
+        raise TypeError(
+            f"accumulator={type(accumulator).__name__}(...) is not supported: a window or decay follows one "
+            "stream's order, which partitions counted in parallel do not have. Evaluate the accumulator it "
+            "wraps, or window the stream where it is produced"
+        )
+    if not isinstance(accumulator, Accumulator):
+        raise TypeError(
+            f"accumulator={accumulator!r} is not valid: expected an empty Binary, Multiclass or Multilabel"
+        )
+    if not accumulator.is_empty:
+        raise ValueError(
+            f"accumulator has {accumulator.n_samples} samples already: pass an empty one (a template), "
+            "else its counts would be added once per partition"
+        )
+
+
+def _base_seed(accumulator: Accumulator, seed):
+    if accumulator.bootstrap is None:
+        if seed is not None:
+            raise ValueError(f"seed={seed!r} is for bootstrap replicates: the accumulator has none (bootstrap=None)")
+        return None
+    if seed is None:
+        return np.random.SeedSequence().entropy
+    try:
+        np.random.SeedSequence((seed, 0))  # what partition 0 will use
+    except (TypeError, ValueError):
+        raise ValueError(f"seed={seed!r} is not valid: expected a non-negative integer or a tuple of them") from None
+    return seed
+
+
+# --- partitions ------------------------------------------------------------------------------
+
+
+def _frame_partitions(data, y_true, y_pred, sample_weight) -> list:
+    """One Delayed pandas DataFrame per partition, holding only the needed columns."""
+    import dask.dataframe as dd
+
+    if not isinstance(data, dd.DataFrame):
+        raise TypeError(
+            f"data={type(data).__name__} is not valid: expected a dask DataFrame, or None with dask arrays "
+            "as y_true and y_pred"
+        )
+    needed = []
+    for name, columns in (("y_true", y_true), ("y_pred", y_pred), ("sample_weight", sample_weight)):
+        if columns is None and name == "sample_weight":
+            continue
+        for column in _column_list(name, columns):
+            if column not in data.columns:
+                raise ValueError(f"{name}={column!r} is not a column of data: its columns are {list(data.columns)}")
+            if column not in needed:
+                needed.append(column)
+    # Selecting the columns first lets Dask read only those (from Parquet, say).
+    return list(data[needed].to_delayed())
+
+
+def _column_list(name: str, columns) -> list:
+    if isinstance(columns, list) and columns:
+        return columns
+    if isinstance(columns, (list, tuple, set, np.ndarray)) or columns is None:
+        raise TypeError(f"{name}={columns!r} is not valid: expected a column name or a non-empty list of names")
+    return [columns]
+
+
+class _FramePicker:
+    """Picks (y_true, y_pred, sample_weight) out of a partition: a name gives a 1-D array, a list 2-D."""
+
+    def __init__(self, y_true, y_pred, sample_weight):
+        self.names = (y_true, y_pred, sample_weight)
+
+    def __call__(self, frame) -> tuple:
+        return tuple(None if name is None else frame[name].to_numpy() for name in self.names)
+
+
+def _array_blocks(y_true, y_pred, sample_weight) -> list:
+    """One Delayed (y_true, y_pred, sample_weight) tuple of numpy blocks per row chunk of y_true."""
+    import dask.array as da
+
+    arrays = {"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight}
+    for name, array in arrays.items():
+        if array is None and name == "sample_weight":
+            continue
+        if not isinstance(array, da.Array):
+            raise TypeError(
+                f"{name}={type(array).__name__} is not valid: with data=None, expected a dask array "
+                "(or pass a dask DataFrame as data and column names)"
+            )
+        if not 1 <= array.ndim <= 2:
+            raise ValueError(f"{name} has shape {array.shape}: expected 1 or 2 dimensions")
+        if np.isnan(array.shape[0]):
+            raise ValueError(f"{name} has unknown chunk sizes: call {name}.compute_chunk_sizes() first")
+        if array.shape[0] != y_true.shape[0]:
+            raise ValueError(f"{name} has {array.shape[0]} rows but y_true has {y_true.shape[0]}")
+    rows = y_true.chunks[0]
+    blocks = []
+    for name, array in arrays.items():
+        if array is None:
+            blocks.append([None] * len(rows))
+            continue
+        # Rows aligned on y_true's chunks; a row's columns (scores, labels) in one block.
+        array = array.rechunk({0: rows, 1: -1} if array.ndim == 2 else {0: rows})
+        blocks.append(list(array.to_delayed().ravel()))
+    return list(zip(*blocks))
+
+
+def _block_as_is(block: tuple) -> tuple:
+    return block
+
+
+# --- tasks -----------------------------------------------------------------------------------
+
+
+def _count_partition(template: Accumulator, index: int, seed, pick, partition) -> Accumulator:
+    """A copy of template with one partition's rows counted (a task; template is not modified)."""
+    acc = template.copy()
+    if acc.bootstrap is not None:
+        acc.reseed((seed, index))  # distinct per partition, identical when Dask recomputes it
+    y_true, y_pred, sample_weight = pick(partition)
+    try:
+        acc.update(y_true, y_pred, sample_weight=sample_weight)
+    except (ValueError, TypeError) as exc:
+        kind = ValueError if isinstance(exc, ValueError) else TypeError
+        raise kind(f"partition {index} (positions count from its first row): {exc}") from exc
+    return acc
+
+
+def _merge_all(*accumulators: Accumulator) -> Accumulator:
+    """The sum of some partitions' accumulators, in a new one: a task's inputs must not change."""
+    total = accumulators[0].copy()
+    for acc in accumulators[1:]:
+        total.merge(acc)
+    return total
