@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _partitions
 from .accumulator import Accumulator
-from .windows import Decayed, Windowed
 
 DEFAULT_SPLIT_EVERY = 8  # accumulators merged per task: dask's default for DataFrame reductions
 
@@ -61,12 +61,12 @@ def evaluate(data=None, *, y_true, y_pred, sample_weight=None, accumulator: Accu
     to rounding, since they are added in another order). Invalid rows raise the accumulator's own error,
     prefixed with the partition's number.
     """
-    _check_template(accumulator)
+    _partitions.check_template(accumulator)
     if split_every is None:
         split_every = DEFAULT_SPLIT_EVERY
     if isinstance(split_every, bool) or not isinstance(split_every, (int, np.integer)) or split_every < 2:
         raise ValueError(f"split_every={split_every!r} is not valid: expected an integer >= 2")
-    seed = _base_seed(accumulator, seed)
+    seed = _partitions.base_seed(accumulator, seed)
 
     try:
         import dask
@@ -89,38 +89,6 @@ def evaluate(data=None, *, y_true, y_pred, sample_weight=None, accumulator: Accu
     return total
 
 
-def _check_template(accumulator) -> None:
-    if isinstance(accumulator, (Windowed, Decayed)):
-        raise TypeError(
-            f"accumulator={type(accumulator).__name__}(...) is not supported: a window or decay follows one "
-            "stream's order, which partitions counted in parallel do not have. Evaluate the accumulator it "
-            "wraps, or window the stream where it is produced"
-        )
-    if not isinstance(accumulator, Accumulator):
-        raise TypeError(
-            f"accumulator={accumulator!r} is not valid: expected an empty Binary, Multiclass or Multilabel"
-        )
-    if not accumulator.is_empty:
-        raise ValueError(
-            f"accumulator has {accumulator.n_samples} samples already: pass an empty one (a template), "
-            "else its counts would be added once per partition"
-        )
-
-
-def _base_seed(accumulator: Accumulator, seed):
-    if accumulator.bootstrap is None:
-        if seed is not None:
-            raise ValueError(f"seed={seed!r} is for bootstrap replicates: the accumulator has none (bootstrap=None)")
-        return None
-    if seed is None:
-        return np.random.SeedSequence().entropy
-    try:
-        np.random.SeedSequence((seed, 0))  # what partition 0 will use
-    except (TypeError, ValueError):
-        raise ValueError(f"seed={seed!r} is not valid: expected a non-negative integer or a tuple of them") from None
-    return seed
-
-
 # --- partitions ------------------------------------------------------------------------------
 
 
@@ -137,21 +105,13 @@ def _frame_partitions(data, y_true, y_pred, sample_weight) -> list:
     for name, columns in (("y_true", y_true), ("y_pred", y_pred), ("sample_weight", sample_weight)):
         if columns is None and name == "sample_weight":
             continue
-        for column in _column_list(name, columns):
+        for column in _partitions.column_list(name, columns):
             if column not in data.columns:
                 raise ValueError(f"{name}={column!r} is not a column of data: its columns are {list(data.columns)}")
             if column not in needed:
                 needed.append(column)
     # Selecting the columns first lets Dask read only those (from Parquet, say).
     return list(data[needed].to_delayed())
-
-
-def _column_list(name: str, columns) -> list:
-    if isinstance(columns, list) and columns:
-        return columns
-    if isinstance(columns, (list, tuple, set, np.ndarray)) or columns is None:
-        raise TypeError(f"{name}={columns!r} is not valid: expected a column name or a non-empty list of names")
-    return [columns]
 
 
 class _FramePicker:

@@ -1,0 +1,189 @@
+"""Evaluate a Spark DataFrame: one accumulator per partition, merged by treeAggregate.
+
+``evaluate`` selects the needed columns and runs ``mapInArrow`` over them: on the executors, each
+partition feeds its Arrow record batches (as numpy arrays, zero-copy where Arrow allows) into one
+accumulator rebuilt from the template's bytes, and yields a single row holding that
+accumulator's ``to_bytes()``. ``treeAggregate`` then adds these up in a tree of merges
+(``streameval.from_bytes(...).merge(...)``) and the driver gets one accumulator. Only the
+template's bytes and the partitions' counts travel, never the samples or a pickled object graph.
+Because merging is adding counts, the result is the accumulator one process would have filled
+with all the rows, whatever the partitioning.
+
+pyspark is imported when ``evaluate`` runs, never by ``import streameval`` or by importing this
+module, so the core needs only numpy and numba. Install the extra with
+``pip install "streameval[spark]"`` (pyspark, pyarrow, pandas; Spark needs Java 17).
+
+The Python workers must be able to import streameval. On a cluster, install it on every node; on
+``local[N]``, point the workers at the driver's interpreter before the session starts::
+
+    import os, sys
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+
+    import streameval
+    from pyspark.sql import SparkSession
+    from streameval.spark import evaluate
+
+    spark = SparkSession.builder.master("local[2]").getOrCreate()
+    frame = spark.read.parquet("predictions/")
+    acc = evaluate(frame, y_true="label", y_pred="pred", accumulator=streameval.Multiclass(10))
+    print(acc.report())
+
+Classic Spark only: Spark Connect DataFrames have no ``.rdd`` for ``treeAggregate``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+import streameval
+from streameval.accumulator import Accumulator
+
+# The private helpers are shared with the Dask integration, so both check templates, column
+# arguments and seeds alike; importing streameval.dask does not import dask.
+from streameval import _partitions
+
+__all__ = ["evaluate"]
+
+# One row per partition: its accumulator's bytes, or the error its rows raised.
+_PARTITION_SCHEMA = "state binary, error_type string, error string"
+_ERRORS = {"ValueError": ValueError, "TypeError": TypeError}
+
+
+def evaluate(spark_df, *, y_true, y_pred, sample_weight=None, accumulator: Accumulator, depth: int = 2,
+             seed=None) -> Accumulator:
+    """Count every row of ``spark_df`` into a copy of ``accumulator`` on the executors; return it.
+
+    spark_df: a pyspark.sql.DataFrame (classic Spark, not Spark Connect).
+    y_true, y_pred, sample_weight: column names. A list of names gives a 2-D array: score
+        columns for ``Multiclass`` / ``Multilabel`` scores (one per class or label, in order),
+        label columns for ``Multilabel``'s y_true. Columns may hold no null.
+    accumulator: an empty ``Binary``, ``Multiclass`` or ``Multilabel``, used as a template (never
+        modified; it travels to the executors as ``to_bytes()``). ``Windowed`` and ``Decayed``
+        are refused: a position in the stream has no meaning across partitions counted in parallel.
+    depth: the depth of ``treeAggregate``'s tree of merges (2: the executors merge groups of
+        partitions, the driver merges the groups).
+    seed: for a template with ``bootstrap=R`` only. Partition ``i`` (``TaskContext.partitionId()``)
+        draws its replicates from ``reseed((seed, i))``, so partitions draw independently, and a
+        task that Spark retries draws exactly what it drew before. With ``seed=None`` a fresh base
+        seed is taken from the operating system once per call. The template's own generator is
+        not used. Give the calls whose results you merge different seeds.
+
+    Returns the merged accumulator, equal to one accumulator fed every row (integer counts
+    exactly; float sums of weights or scores up to rounding, since they are added in another order). An
+    empty DataFrame gives an empty copy of the template. An invalid row raises, on the driver,
+    the accumulator's own ValueError or TypeError, prefixed with the partition and the rows of
+    the Arrow batch that held it.
+    """
+    try:
+        from pyspark.sql import DataFrame
+    except ImportError as exc:
+        raise ImportError(f'streameval.spark needs pyspark ({exc}): pip install "streameval[spark]"') from exc
+
+    _partitions.check_template(accumulator)
+    if not isinstance(spark_df, DataFrame):
+        raise TypeError(f"spark_df={type(spark_df).__name__} is not valid: expected a pyspark.sql.DataFrame")
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise ValueError(f"depth={depth!r} is not valid: expected an integer >= 1")
+    layout = _layout(spark_df, y_true, y_pred, sample_weight)
+    template = accumulator.to_bytes()
+    count = functools.partial(_count_partition, template, layout, _partitions.base_seed(accumulator, seed))
+    columns = _columns(layout)
+    quoted = ["`" + name.replace("`", "``") + "`" for name in columns]  # names, not paths: "a.b" is one column
+    # Renamed by position: mapInArrow re-resolves every column by name, and a dotted one would fail.
+    selected = spark_df.select(*quoted).toDF(*(f"c{i}" for i in range(len(columns))))
+    states = selected.mapInArrow(count, _PARTITION_SCHEMA)
+    total = states.rdd.map(_partial).treeAggregate(None, _combine, _combine, depth=int(depth))
+    if total is None:  # a DataFrame without partitions
+        return streameval.from_bytes(template)
+    if total[0] == "error":
+        raise _ERRORS[total[1]](total[2])
+    return streameval.from_bytes(total[1])
+
+
+def _layout(spark_df, y_true, y_pred, sample_weight) -> tuple:
+    """(argument, column names, stacked) for each given argument, checked against spark_df's columns.
+
+    A list of names is stacked into a 2-D array, a single name gives a 1-D one.
+    """
+    layout = []
+    for argument, value in (("y_true", y_true), ("y_pred", y_pred), ("sample_weight", sample_weight)):
+        if value is None and argument == "sample_weight":
+            continue
+        names = tuple(_partitions.column_list(argument, value))
+        for name in names:
+            if name not in spark_df.columns:
+                raise ValueError(f"{argument}={name!r} is not a column of spark_df: its columns are {spark_df.columns}")
+        layout.append((argument, names, isinstance(value, list)))
+    return tuple(layout)
+
+
+def _columns(layout: tuple) -> list:
+    """The columns to select, each once (Arrow refuses repeated names), in the order of layout."""
+    return list(dict.fromkeys(name for _, names, _ in layout for name in names))
+
+
+# --- on the executors ------------------------------------------------------------------------
+
+
+def _count_partition(template: bytes, layout: tuple, seed, batches):
+    """mapInArrow's function: count one partition's record batches, yield one row with the result."""
+    import pyarrow as pa
+    from pyspark import TaskContext
+
+    partition = TaskContext.get().partitionId()
+    acc = streameval.from_bytes(template)
+    if acc.bootstrap is not None:
+        acc.reseed((seed, partition))  # distinct per partition, identical when Spark retries the task
+    start = 0
+    state, error_type, error = None, None, None
+    for batch in batches:
+        try:
+            arrays = _batch_arrays(batch, layout)
+            acc.update(*arrays[:2], sample_weight=arrays[2])
+        except (ValueError, TypeError) as exc:
+            # Sent back as data rather than raised: the driver then raises the accumulator's own
+            # error, not a Java stack trace, and Spark does not retry a task that would fail again.
+            error_type = "ValueError" if isinstance(exc, ValueError) else "TypeError"
+            stop = start + batch.num_rows - 1
+            error = f"partition {partition}, rows {start}..{stop} (positions count from row {start}): {exc}"
+            break
+        start += batch.num_rows
+    else:
+        state = acc.to_bytes()
+    schema = pa.schema([("state", pa.binary()), ("error_type", pa.string()), ("error", pa.string())])
+    yield pa.RecordBatch.from_pydict({"state": [state], "error_type": [error_type], "error": [error]}, schema=schema)
+
+
+def _batch_arrays(batch, layout: tuple) -> list:
+    """[y_true, y_pred, sample_weight or None] of one record batch, as numpy arrays."""
+    arrays, position = [None, None, None], {name: i for i, name in enumerate(_columns(layout))}
+    for slot, (argument, names, stacked) in enumerate(layout):
+        columns = []
+        for name in names:
+            column = batch.column(position[name])
+            if column.null_count:
+                row = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False)))
+                raise ValueError(f"{argument}[{row}] is null (column {name!r}): drop or fill the nulls first")
+            columns.append(column.to_numpy(zero_copy_only=False))  # zero-copy for numbers without nulls
+        arrays[slot] = np.column_stack(columns) if stacked else columns[0]
+    return arrays
+
+
+# --- the tree of merges ----------------------------------------------------------------------
+
+
+def _partial(row) -> tuple:
+    """A partition's row as a partial result: ("state", bytes) or ("error", type name, message)."""
+    return ("state", row.state) if row.error is None else ("error", row.error_type, row.error)
+
+
+def _combine(left, right):
+    """Two partial results merged; None is nothing yet, and the first error wins."""
+    if left is None or right is None:
+        return right if left is None else left
+    if left[0] == "error" or right[0] == "error":
+        return left if left[0] == "error" else right
+    merged = streameval.from_bytes(left[1]).merge(streameval.from_bytes(right[1]))
+    return ("state", merged.to_bytes())
