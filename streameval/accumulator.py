@@ -226,6 +226,17 @@ class Accumulator(Summable, StateVector):
         """Write a checkpoint atomically (temporary file, fsync, rename); read it with streameval.load."""
         checkpoint.save(self, path)
 
+    def plot(self, kind: str = "confusion_matrix", *, path=None, **options):
+        """Draw a plot (needs matplotlib: pip install streameval[plot]); returns the Figure.
+
+        kind: "confusion_matrix" (normalize=, index= for a Multilabel), "roc_curve",
+        "pr_curve" (index=), or "reliability_diagram" (n_bins=); options go to the function of
+        the same name in streameval.plot. path: also save the figure there (.png, .svg, .pdf...).
+        """
+        from . import plot as plots  # imports matplotlib only now
+
+        return plots.plot(self, kind, path=path, **options)
+
     # --- metrics from per-class statistics ------------------------------------------------------
 
     def _resolve_average(self, average):

@@ -15,7 +15,7 @@ import threading
 import numpy as np
 import pytest
 from helpers import assert_same
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
@@ -326,7 +326,11 @@ def check_decayed_against_sklearn(decayed, labels, y_true, y_pred, weights):
                     False, f"f1 {average}")
         assert_same(decayed.precision(average=average, zero_division=0.0),
                     skm.precision_score(y_true, y_pred, average=average, **kwargs), False, f"precision {average}")
-    assert_same(decayed.matthews_corrcoef(), skm.matthews_corrcoef(y_true, y_pred, sample_weight=weights), False, "mcc")
+    # MCC subtracts products of totals: the decayed counts (multiplied by a factor at every update,
+    # one rounding each) and scikit-learn's directly computed weights differ by a few ulps, which
+    # that cancellation amplifies (seen: 5e-12 relative with weights spanning 2**17).
+    assert_same(decayed.matthews_corrcoef(), skm.matthews_corrcoef(y_true, y_pred, sample_weight=weights), False,
+                "mcc", rtol=1e-10)
 
 
 @pytest.mark.parametrize("half_life", [0.7, 10.0, 123.0])
@@ -357,6 +361,9 @@ def test_decay_per_update_matches_sklearn_weights(rng):
 @given(seed=st.integers(0, 2**32 - 1), times=st.lists(st.floats(-50, 50, allow_nan=False), min_size=1, max_size=10),
        half_life=st.floats(0.5, 30))
 def test_decay_in_time_matches_sklearn_weights_in_any_order(seed, times, half_life):
+    # Weights below 2**-12 of the largest make MCC ill-conditioned (it then hangs on terms near the
+    # rounding of the large ones), whatever computes it: keep the comparison meaningful.
+    assume(max(times) - min(times) <= 12 * half_life)
     rng = np.random.default_rng(seed)
     decayed = Decayed(Multiclass(3, weighted=True), half_life, unit="seconds")
     y_true, y_pred, stamps, user = [], [], [], []
