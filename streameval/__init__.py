@@ -7,7 +7,7 @@
 0.75
 """
 
-from . import metrics
+from . import metrics, plot  # plot imports matplotlib only when something is drawn
 from .accumulator import Accumulator
 from .binary import Binary
 from .checkpoint import load
