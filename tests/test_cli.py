@@ -211,3 +211,8 @@ def test_the_readme_main_job_on_the_shipped_example_data():
     assert result["n_samples"] == len(frame)
     assert result["accuracy"] == skm.accuracy_score(frame.y_true, frame.y_pred)
     assert result["report"] == skm.classification_report(frame.y_true, frame.y_pred, output_dict=True)
+    # and the report README shows is the one this command prints today
+    text = subprocess.run([sys.executable, "-m", "streameval", "evaluate", str(data), "--y-true", "y_true",
+                           "--y-pred", "y_pred"], capture_output=True, text=True, timeout=120).stdout
+    readme = (data.parents[2] / "README.md").read_text()
+    assert "```text\n" + text.rstrip("\n") + "\n```" in readme

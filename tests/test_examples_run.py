@@ -63,10 +63,12 @@ def test_predictions_csv_contents():
 
     with open(EXAMPLES / "data" / "predictions.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 2000
+    assert len(rows) == 569  # every sample of scikit-learn's breast cancer data set
     assert list(rows[0]) == ["y_true", "y_pred", "y_true_binary", "score"]
-    assert {r["y_true"] for r in rows} == {r["y_pred"] for r in rows} == {"bird", "cat", "dog"}
-    assert all(r["y_true_binary"] == str(int(r["y_true"] == "cat")) for r in rows)
+    assert {r["y_true"] for r in rows} == {r["y_pred"] for r in rows} == {"benign", "malignant"}
+    assert all(r["y_true_binary"] == str(int(r["y_true"] == "malignant")) for r in rows)
+    assert all(r["y_pred"] == ("malignant" if float(r["score"]) >= 0.5 else "benign") for r in rows
+               if abs(float(r["score"]) - 0.5) > 1e-4)  # the score is rounded to 4 decimals
     assert all(0.0 <= float(r["score"]) <= 1.0 for r in rows)
 
 
@@ -87,7 +89,7 @@ def test_predictions_csv_metrics_match_sklearn():
                          encoding="utf-8")
     multi = streameval.Multiclass(labels="auto")
     multi.update(data["y_true"], data["y_pred"])
-    assert multi.labels == ("bird", "cat", "dog")
+    assert multi.labels == ("benign", "malignant")
     assert multi.accuracy() == accuracy_score(data["y_true"], data["y_pred"])
     assert np.isclose(multi.f1(), f1_score(data["y_true"], data["y_pred"], average="macro"), rtol=0, atol=1e-12)
     binary = streameval.Binary(exact=True)

@@ -1,41 +1,43 @@
 """Regenerate examples/data/predictions.csv exactly: python examples/data/make_data.py
 
-The file is a model's predictions on 2,000 samples, for trying the command line and the examples
-on real-looking data without a model. Columns:
+Real predictions of a real classifier: logistic regression (after standard scaling) on the
+breast cancer data set bundled with scikit-learn (569 tumours, no download). Every sample is
+predicted by the model of a 5-fold cross-validation that did not see it (cross_val_predict), so
+the file holds honest out-of-sample predictions for the whole data set. Columns:
 
-- ``y_true``: the true class, one of the strings "bird", "cat", "dog";
-- ``y_pred``: the predicted class, same strings (about 80% correct);
-- ``y_true_binary``: the binary view, 1 when y_true is "cat", else 0;
-- ``score``: the model's probability that the sample is a cat, in [0, 1], 4 decimals.
+- ``y_true``: the diagnosis, "malignant" or "benign";
+- ``y_pred``: the model's diagnosis (malignant when its probability of malignant is above 0.5);
+- ``y_true_binary``: 1 for malignant (the positive class), else 0;
+- ``score``: the model's probability of malignant, 4 decimals.
 
-Everything is drawn from one seeded generator and written with fixed formatting, so running this
-script rewrites the committed file byte for byte (tests/test_examples_run.py checks that).
-``python examples/data/make_data.py --check`` exits 1 if the committed file differs.
+The fit is deterministic (lbfgs, fixed folds), so running this script rewrites the committed file
+byte for byte (tests/test_examples_run.py checks that); ``--check`` exits 1 if it differs.
 """
 
 import sys
 from pathlib import Path
 
-import numpy as np
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-CLASSES = ("bird", "cat", "dog")
-N = 2000
-SEED = 20240607
 PATH = Path(__file__).resolve().parent / "predictions.csv"
 
 
 def generate() -> str:
-    """The CSV text: a header and N rows, "\\n" line endings."""
-    rng = np.random.default_rng(SEED)
-    y_true = rng.choice(len(CLASSES), size=N, p=[0.3, 0.4, 0.3])
-    # Noisy logits that favour the true class; the prediction is their argmax.
-    logits = rng.normal(size=(N, len(CLASSES))) + 2.0 * np.eye(len(CLASSES))[y_true]
-    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    y_pred = probs.argmax(axis=1)
-    cat = CLASSES.index("cat")
+    """The CSV text: a header and one row per sample, "\\n" line endings."""
+    data = load_breast_cancer()
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    proba = cross_val_predict(model, data.data, data.target, cv=folds, method="predict_proba")
+    malignant = list(data.target_names).index("malignant")
     lines = ["y_true,y_pred,y_true_binary,score"]
-    for t, p, s in zip(y_true, y_pred, probs[:, cat]):
-        lines.append(f"{CLASSES[t]},{CLASSES[p]},{int(t == cat)},{s:.4f}")
+    for target, p in zip(data.target, proba[:, malignant]):
+        truth = data.target_names[target]
+        predicted = "malignant" if p > 0.5 else "benign"
+        lines.append(f"{truth},{predicted},{int(truth == 'malignant')},{p:.4f}")
     return "\n".join(lines) + "\n"
 
 
@@ -46,4 +48,4 @@ if __name__ == "__main__":
         print(f"{PATH.name}: {'up to date' if same else 'DIFFERS from make_data.py'}")
         sys.exit(0 if same else 1)
     PATH.write_bytes(text.encode())
-    print(f"wrote {PATH} ({N} rows, {len(text.encode())} bytes)")
+    print(f"wrote {PATH} ({text.count(chr(10)) - 1} rows, {len(text.encode())} bytes)")
