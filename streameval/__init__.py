@@ -36,4 +36,5 @@ __all__ = [
     "from_dict",
     "load",
     "metrics",
+    "plot",
 ]

@@ -181,7 +181,7 @@ class Accumulator(Summable, StateVector):
 
     def _check_compatible(self, other) -> None:
         if type(other) is not type(self) or other._frozen_config != self._frozen_config:
-            other_text = other._describe() if isinstance(other, Accumulator) else type(other).__name__
+            other_text = other._describe() if isinstance(other, Summable) else type(other).__name__
             raise IncompatibleError(f"Cannot merge {self._describe()} with {other_text}")
 
     def merge(self, other) -> "Accumulator":

@@ -173,14 +173,7 @@ def roc_curve(acc, *, index=None, ax=None):
         at = 0 if position is None else position
         label = f"AUC = {aucs[at]:.3f}" if exact else f"AUC = {aucs[at]:.3f} [{lows[at]:.3f}, {highs[at]:.3f}]"
         line = ax.plot(fpr, tpr, label=f"{name}: {label}" if name else label)[0]
-        ax.plot(
-            fpr_at[at],
-            tpr_at[at],
-            "o",
-            color=line.get_color(),
-            markeredgecolor="black",
-            label=_operating_label(acc, kind) if number == 0 else None,
-        )
+        _mark_operating_point(ax, line, fpr_at[at], tpr_at[at], _operating_label(acc, kind) if number == 0 else None)
     ax.plot([0, 1], [0, 1], ":", color="gray", linewidth=1)
     ax.set(
         xlim=(-0.01, 1.01),
@@ -207,17 +200,15 @@ def pr_curve(acc, *, index=None, ax=None):
         at = 0 if position is None else position
         label = f"AP = {aps[at]:.3f}"
         line = ax.plot(recall, precision, drawstyle="steps-post", label=f"{name}: {label}" if name else label)[0]
-        ax.plot(
-            recall_at[at],
-            precision_at[at],
-            "o",
-            color=line.get_color(),
-            markeredgecolor="black",
-            label=_operating_label(acc, kind) if number == 0 else None,
-        )
+        _mark_operating_point(ax, line, recall_at[at], precision_at[at], _operating_label(acc, kind) if number == 0 else None)
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xlabel="Recall", ylabel="Precision", title="Precision-recall curve")
     ax.legend(loc="lower left")
     return fig
+
+
+def _mark_operating_point(ax, line, x, y, label) -> None:
+    """A dot in the curve's colour where the accumulator's own predictions sit on it."""
+    ax.plot(x, y, "o", color=line.get_color(), markeredgecolor="black", label=label)
 
 
 # --- calibration -------------------------------------------------------------------------------

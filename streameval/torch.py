@@ -128,11 +128,9 @@ def _accumulators(acc_or_accs) -> tuple[list, Exception | None]:
                 f"{where} is a {type(acc).__name__}: expected a streameval accumulator "
                 "(Binary, Multiclass, Multilabel, Windowed or Decayed)"
             )
-        if isinstance(acc, (Windowed, Decayed)) and acc.unit != "seconds":
-            return [], IncompatibleError(
-                f"{where} is a {acc._describe()}: only unit='seconds' sums across ranks, by epoch time; "
-                f"positions in a stream of {acc.unit} have no common clock across workers"
-            )
+        reason = acc._unmergeable_reason() if isinstance(acc, (Windowed, Decayed)) else None
+        if reason:
+            return [], IncompatibleError(f"{where} is a {acc._describe()}: {reason}")
     return accs, None
 
 

@@ -74,6 +74,14 @@ class _CountsWrapper(Summable, StateVector):
     save = Accumulator.save
     __reduce__ = Accumulator.__reduce__
     __eq__ = Accumulator.__eq__  # same type, configuration and arrays; the clock and callbacks are not compared
+    _check_compatible = Accumulator._check_compatible
+
+    def _unmergeable_reason(self) -> str | None:
+        """Why these counts cannot be added to another worker's (merge, streameval.torch.sync), or None."""
+        if self.unit == "seconds":
+            return None
+        return (f"only unit='seconds' merges, by epoch time; positions in a stream of {self.unit} have no "
+                "common clock across workers")
     __hash__ = None  # mutable
 
     _META = _META  # positions in the stream: in the state-vector fingerprint, not in the vector
@@ -172,14 +180,10 @@ class _CountsWrapper(Summable, StateVector):
     def merge(self, other):
         """Add other's counts in place and return self; other is unchanged. Only unit="seconds"
         merges: IncompatibleError, changing nothing, otherwise or when configurations differ."""
-        if type(other) is not type(self) or other._frozen_config != self._frozen_config:
-            theirs = other._describe() if isinstance(other, (_CountsWrapper, Accumulator)) else type(other).__name__
-            raise IncompatibleError(f"Cannot merge {self._describe()} with {theirs}")
-        if self.unit != "seconds":
-            raise IncompatibleError(
-                f"Cannot merge {self._describe()}: only unit='seconds' merges, by epoch time; positions in "
-                f"a stream of {self.unit} have no common clock across workers"
-            )
+        self._check_compatible(other)
+        reason = self._unmergeable_reason()
+        if reason:
+            raise IncompatibleError(f"Cannot merge {self._describe()}: {reason}")
         self._merge_state(other)
         self._cached = None
         return self
