@@ -1,0 +1,53 @@
+"""Streams over time (issue 5): the cost of windows, decay, bootstrap replicates and intervals.
+
+    .venv/bin/python -m pytest benchmarks/test_bench_streams.py --benchmark-only
+
+Small batches (256 samples, K = 10), as a training loop or a monitored stream sends them; the
+plain Multiclass update is the reference each wrapper is compared with.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import streameval
+
+N, K = 256, 10
+
+
+@pytest.fixture(scope="module")
+def batch():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, K, N), rng.integers(0, K, N)
+
+
+def _mark(benchmark, group, samples=N, unit="samples"):
+    benchmark.group = group
+    benchmark.extra_info.update(role="streameval", samples=samples, unit=unit)
+
+
+UPDATES = {
+    "plain Multiclass": lambda: streameval.Multiclass(K),
+    "Windowed(100 x 256 samples, 10 buckets)": lambda: streameval.Windowed(streameval.Multiclass(K), 100 * N, buckets=10),
+    "Decayed(half_life=10000 samples)": lambda: streameval.Decayed(streameval.Multiclass(K), 10_000),
+    "Multiclass(bootstrap=200)": lambda: streameval.Multiclass(K, bootstrap=200, seed=0),
+}
+
+
+@pytest.mark.parametrize("kind", UPDATES)
+def test_update(benchmark, batch, kind):
+    acc = UPDATES[kind]()
+    acc.update(*batch)
+    _mark(benchmark, "streams: update of 256 samples, K=10")
+    benchmark(acc.update, *batch)
+
+
+@pytest.mark.parametrize("metric, method", [("accuracy", "wilson"), ("accuracy", "clopper-pearson"),
+                                            ("f1", "bootstrap"), ("matthews_corrcoef", "bootstrap")])
+def test_interval(benchmark, batch, metric, method):
+    acc = streameval.Multiclass(K, bootstrap=200, seed=0)
+    for _ in range(20):
+        acc.update(*batch)
+    _mark(benchmark, "streams: interval, R=200", samples=1, unit="calls")
+    benchmark(acc.interval, metric, method=method)
