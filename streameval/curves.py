@@ -242,5 +242,7 @@ def per_column(fn, hist: np.ndarray, edges: np.ndarray, average, allowed=(None, 
         weights = hist[:, 1].sum(axis=1)
         if weights.sum() == 0:
             return 0.0
-        return float(np.average(values, weights=weights))
+        # A column with no positives has weight 0 and an undefined (NaN) score: scikit-learn
+        # counts it as 0, so that it does not turn the weighted average into NaN.
+        return float(np.average(np.where(weights == 0, 0.0, values), weights=weights))
     return float(np.average(values))

@@ -18,3 +18,12 @@ class UndefinedMetricWarning(UserWarning):
 
     The same condition as scikit-learn's ``UndefinedMetricWarning``.
     """
+
+
+class TimestampError(StreamevalError, ValueError):
+    """A timestamp a window or decay cannot take: ``reason`` is "late" (older than the ring still
+    holds) or "future" (further ahead of the latest time seen than ``max_skew``)."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason

@@ -1,0 +1,71 @@
+"""Bounds on what untrusted input may make streameval allocate or count, in one place.
+
+Every bound is a module attribute read when it is checked, so a program that needs more changes
+it once, before building accumulators or reading payloads::
+
+    import streameval.limits
+    streameval.limits.MAX_STATE_BYTES = 8 << 30   # allow 8 GiB of count state
+
+Per-accumulator bounds that are part of a configuration (``Multiclass(labels="auto",
+max_labels=...)``, ``Binary(exact=True, max_distinct=...)``, ``Windowed(..., max_skew=...)``)
+are constructor arguments instead, and the command line has options for them.
+
+Counts. Integer counts are int64: an update, merge, state-vector load, sync or payload that would
+take the total of any count array above ``MAX_COUNT`` (2**62, so that every sum of cells still
+fits int64) raises ``OverflowError`` (``SerializationError`` for a payload) and changes nothing.
+Weighted (float64) counts and score sums must stay finite, with the same rule. The state-vector
+protocol carries counts as float64, exact up to ``MAX_EXACT_VECTOR_COUNT`` (2**53) per cell: a
+vector holding a larger integer count is refused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Largest total of an int64 count array: every sum of its cells then fits int64.
+MAX_COUNT = 2**62
+#: Largest integer count a float64 state vector carries exactly.
+MAX_EXACT_VECTOR_COUNT = 2**53
+#: Most bytes of count state one accumulator (or window, with all its buckets) may hold.
+MAX_STATE_BYTES = 2 << 30
+#: Most bootstrap replicates (bootstrap=R).
+MAX_BOOTSTRAP = 10_000
+#: Default cap on the classes Multiclass(labels="auto") may discover (max_labels=).
+DEFAULT_MAX_LABELS = 1_000
+#: Most bytes streameval.load and from_bytes read or accept for one payload.
+MAX_PAYLOAD_BYTES = 2 << 30
+
+
+def state_bytes(spec: dict) -> int:
+    """Bytes a state spec (name -> (shape, dtype)) allocates; growing dimensions (-1) count as 0."""
+    total = 0
+    for shape, dtype in spec.values():
+        cells = 1
+        for dim in shape:
+            cells *= max(int(dim), 0)  # Python ints: no overflow on forged shapes
+        total += cells * np.dtype(dtype).itemsize
+    return total
+
+
+def check_state_size(spec: dict, what: str) -> None:
+    """ValueError when spec would allocate more than MAX_STATE_BYTES."""
+    size = state_bytes(spec)
+    if size > MAX_STATE_BYTES:
+        raise ValueError(
+            f"{what} needs {size:,} bytes of count state, more than streameval.limits.MAX_STATE_BYTES = "
+            f"{MAX_STATE_BYTES:,}: use fewer classes, bins, buckets or replicates, or raise the limit"
+        )
+
+
+def sum_fits(current: np.ndarray, added) -> bool:
+    """True when current + added (a count array and an array or total added to it) stays within
+    the bounds above: an int64 array's total at most MAX_COUNT, float64 sums finite.
+
+    Totals are summed in float64: their rounding (1e-16 relative) is far inside the factor of two
+    between MAX_COUNT and int64's largest value, so a sum that passes cannot wrap around.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.sum(np.abs(current), dtype=np.float64)) + float(np.sum(np.abs(added), dtype=np.float64))
+    if current.dtype.kind == "f":
+        return total < np.finfo(np.float64).max  # False for inf and NaN too
+    return total <= MAX_COUNT
