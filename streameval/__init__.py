@@ -7,11 +7,11 @@
 0.75
 """
 
-from . import metrics, plot  # plot imports matplotlib only when something is drawn
+from . import limits, metrics, plot  # plot imports matplotlib only when something is drawn
 from .accumulator import Accumulator
 from .binary import Binary
 from .checkpoint import load
-from .errors import IncompatibleError, SerializationError, StreamevalError, UndefinedMetricWarning
+from .errors import IncompatibleError, SerializationError, StreamevalError, TimestampError, UndefinedMetricWarning
 from .multiclass import Multiclass
 from .multilabel import Multilabel
 from .report import Report
@@ -30,10 +30,12 @@ __all__ = [
     "Report",
     "SerializationError",
     "StreamevalError",
+    "TimestampError",
     "UndefinedMetricWarning",
     "Windowed",
     "from_bytes",
     "from_dict",
+    "limits",
     "load",
     "metrics",
     "plot",

@@ -1,7 +1,7 @@
 """Numba kernels: plain arrays in, counts written in place, no Python objects, no policy.
 
 Every counting kernel returns ``-1`` on success, or the index of the first sample it could not
-count (a label out of range, a non-finite score, a bad weight). Kernels never raise: the Python
+count (a label out of range, a score outside [lo, hi], a bad weight). Kernels never raise: the Python
 layer (``_inputs``) turns the index into a message. When a kernel reports a bad sample, the counts
 are exactly what they were before the call:
 
@@ -39,6 +39,13 @@ def _is_class(v, n):
 @_jit
 def _is_weight(w):
     return w >= 0 and w < np.inf
+
+
+@_jit
+def _in_range(s, lo, hi):
+    """lo <= s <= hi. With lo, hi = -DBL_MAX, DBL_MAX (ANY_SCORE) it is np.isfinite(s) in the
+    same two comparisons, so checking probabilities costs nothing more than checking finiteness."""
+    return (s >= lo) & (s <= hi)
 
 
 @_jit
@@ -88,13 +95,18 @@ def count_pairs_weighted(y_true, y_pred, weight, n, ignore, use_ignore, cm):
 
 
 @_jit
-def argmax_rows(scores, out):
-    """out[i] = first index of the maximum of scores[i]; returns the first row with a non-finite score."""
+def argmax_rows(scores, keep, lo, hi, out):
+    """out[i] = first index of the maximum of scores[i]; returns the first row with a score outside
+    [lo, hi]. With a non-empty keep, rows where keep[i] is False are not read (out[i] = 0)."""
+    use_keep = keep.shape[0] > 0
     for i in range(scores.shape[0]):
         best = 0
+        if use_keep and not keep[i]:
+            out[i] = 0
+            continue
         for k in range(scores.shape[1]):
             s = scores[i, k]
-            if not np.isfinite(s):
+            if not _in_range(s, lo, hi):
                 return i
             if s > scores[i, best]:
                 best = k
@@ -106,12 +118,12 @@ def argmax_rows(scores, out):
 
 
 @_jit
-def count_scores(y_true, scores, threshold, inclusive, cm):
-    """cm[y_true[i], score[i] passes threshold] += 1."""
+def count_scores(y_true, scores, threshold, inclusive, lo, hi, cm):
+    """cm[y_true[i], score[i] passes threshold] += 1; scores must lie in [lo, hi]."""
     for i in range(y_true.shape[0]):
         t = y_true[i]
         s = scores[i]
-        if not (_is_class(t, 2) and np.isfinite(s)):
+        if not (_is_class(t, 2) and _in_range(s, lo, hi)):
             for j in range(i):
                 cm[np.int64(y_true[j]), np.int64(_is_positive(scores[j], threshold, inclusive))] -= 1
             return i
@@ -120,9 +132,9 @@ def count_scores(y_true, scores, threshold, inclusive, cm):
 
 
 @_jit
-def count_scores_weighted(y_true, scores, weight, threshold, inclusive, cm):
+def count_scores_weighted(y_true, scores, weight, threshold, inclusive, lo, hi, cm):
     for i in range(y_true.shape[0]):
-        if not (_is_class(y_true[i], 2) and np.isfinite(scores[i]) and _is_weight(weight[i])):
+        if not (_is_class(y_true[i], 2) and _in_range(scores[i], lo, hi) and _is_weight(weight[i])):
             return i
     for i in range(y_true.shape[0]):
         cm[np.int64(y_true[i]), np.int64(_is_positive(scores[i], threshold, inclusive))] += weight[i]
@@ -133,14 +145,17 @@ def count_scores_weighted(y_true, scores, weight, threshold, inclusive, cm):
 
 
 @_jit
-def _multilabel_first_bad(y_true, y_pred, is_scores):
+def multilabel_first_bad(y_true, y_pred, weight, use_weight, is_scores, lo, hi):
+    """The first sample with a label not 0/1, a score outside [lo, hi] or a bad weight, or -1."""
     for i in range(y_true.shape[0]):
         for k in range(y_true.shape[1]):
             if not _is_class(y_true[i, k], 2):
                 return i
             p = y_pred[i, k]
-            if not (np.isfinite(p) if is_scores else _is_class(p, 2)):
+            if not (_in_range(p, lo, hi) if is_scores else _is_class(p, 2)):
                 return i
+        if use_weight and not _is_weight(weight[i]):
+            return i
     return -1
 
 
@@ -181,25 +196,16 @@ def _count_multilabel_sample(y_true, y_pred, i, w, is_scores, threshold, inclusi
 
 @_jit
 def count_multilabel(y_true, y_pred, is_scores, threshold, inclusive, cm, sums):
-    bad = _multilabel_first_bad(y_true, y_pred, is_scores)
-    if bad >= 0:
-        return bad
+    """Count a batch that multilabel_first_bad passed (the checks are the caller's: it checks
+    once, then counts the batch and each bootstrap replicate)."""
     for i in range(y_true.shape[0]):
         _count_multilabel_sample(y_true, y_pred, i, 1, is_scores, threshold, inclusive, cm, sums)
-    return -1
 
 
 @_jit
 def count_multilabel_weighted(y_true, y_pred, weight, is_scores, threshold, inclusive, cm, sums):
-    bad = _multilabel_first_bad(y_true, y_pred, is_scores)
-    for i in range(y_true.shape[0] if bad < 0 else bad):
-        if not _is_weight(weight[i]):
-            return i
-    if bad >= 0:
-        return bad
     for i in range(y_true.shape[0]):
         _count_multilabel_sample(y_true, y_pred, i, weight[i], is_scores, threshold, inclusive, cm, sums)
-    return -1
 
 
 # --- score histograms: one (negatives, positives) histogram per column -------------------------
@@ -213,6 +219,12 @@ def count_multilabel_weighted(y_true, y_pred, weight, is_scores, threshold, incl
 # and np.linspace's formula). The cell is estimated by arithmetic, which rounding can put one cell
 # off, then corrected by one step against the two neighbouring edges, recomputed by the same
 # formula: no memory read, no loop, so the cell computation vectorizes.
+#
+# Scores are compared with the edges in their own dtype, as numpy's ``scores >= t`` does: with
+# round32, float32 scores meet the edges rounded to float32. The Python layer (_scores.edges_for)
+# keeps the one-step correction exact: it uses arithmetic only when the step is several units in
+# the last place of the dtype at the edges (rounded edges then stay apart), and otherwise passes
+# the rounded edges themselves for a binary search.
 
 
 @_jit
@@ -226,24 +238,30 @@ def _binning(edges):
     m = edges.shape[0]
     lo, hi = edges[0], edges[m - 1]
     step = (hi - lo) / (m - 1) if m > 1 else 1.0
-    return lo, step, hi, 1.0 / step
+    # rounded edges that collide (searched, not computed) may make step 0: no division by it
+    return lo, step, hi, 1.0 / step if step > 0 else 0.0
 
 
 @_jit
-def _uniform_cell(s, m, binning, inclusive):
+def _round(t, round32):
+    return np.float64(np.float32(t)) if round32 else t
+
+
+@_jit
+def _uniform_cell(s, m, binning, inclusive, round32):
     lo, step, hi, inv_step = binning
     j = np.int64(math.floor(min(max((s - lo) * inv_step, -1.0), m - 1.0))) + 1
-    below = hi if j == m else (j - 1) * step + lo  # t_{j-1}, unused when j = 0
-    above = hi if j == m - 1 else j * step + lo  # t_j, unused when j = m
+    below = _round(hi if j == m else (j - 1) * step + lo, round32)  # t_{j-1}, unused when j = 0
+    above = _round(hi if j == m - 1 else j * step + lo, round32)  # t_j, unused when j = m
     j -= np.int64(j > 0 and not _passes(s, below, inclusive))
     j += np.int64(j < m and _passes(s, above, inclusive))
     return j
 
 
 @_jit
-def _cell(s, edges, uniform, binning, inclusive):
+def _cell(s, edges, uniform, binning, inclusive, round32):
     if uniform:
-        return _uniform_cell(s, edges.shape[0], binning, inclusive)
+        return _uniform_cell(s, edges.shape[0], binning, inclusive, round32)
     lo, hi = 0, edges.shape[0]  # binary search for the number of edges passed
     while lo < hi:
         mid = (lo + hi) // 2
@@ -255,7 +273,7 @@ def _cell(s, edges, uniform, binning, inclusive):
 
 
 @_jit
-def histogram_scores(scores, truth, weight, use_weight, edges, uniform, inclusive, hist, score_sums):
+def histogram_scores(scores, truth, weight, use_weight, edges, uniform, round32, inclusive, hist, score_sums):
     """hist[c, truth[i, c], cell(scores[i, c])] += w_i for every column c; score_sums[c, cell] += w_i * score.
 
     truth is an (N, C) 0/1 matrix: the labels of Multilabel, a one-hot matrix for Multiclass,
@@ -265,7 +283,7 @@ def histogram_scores(scores, truth, weight, use_weight, edges, uniform, inclusiv
     for i in range(scores.shape[0]):
         for c in range(scores.shape[1]):
             s = scores[i, c]
-            j = _cell(s, edges, uniform, binning, inclusive)
+            j = _cell(s, edges, uniform, binning, inclusive, round32)
             t = np.int64(truth[i, c])
             if use_weight:
                 hist[c, t, j] += weight[i]
@@ -285,7 +303,9 @@ def calibration_sums(truth, probs, weight, use_weight, eps, sums):
 
     truth is (N, C) one-hot (C = 2 columns [negative, positive] for binary, K for multiclass);
     probs is (N, C). Log loss clips each probability to [eps, 1 - eps] (eps of the input dtype).
-    Probabilities outside [0, 1] are counted in OUTSIDE_UNIT: they make both losses meaningless.
+    Probabilities outside [0, 1] are counted in OUTSIDE_UNIT: they make both losses meaningless,
+    so their rows add no Brier term (a score of 1e300 would make the sum infinite); every term
+    added is then at most 2 (Brier) or -log(eps) (log loss), and the sums cannot overflow.
     """
     for i in range(probs.shape[0]):
         w = weight[i] if use_weight else 1.0
@@ -299,64 +319,67 @@ def calibration_sums(truth, probs, weight, use_weight, eps, sums):
             if t:
                 loss -= np.log(min(max(p, eps), 1 - eps))
             outside = outside or p < 0 or p > 1
-        sums[BRIER] += w * brier
         sums[LOG_LOSS] += w * loss
         if outside:
             sums[OUTSIDE_UNIT] += w
+        else:
+            sums[BRIER] += w * brier
 
 
 @_jit
-def count_binary_scored(y_true, scores, weight, use_weight, threshold, inclusive, edges, uniform, eps,
-                        cm, hist, score_sums, calib, out_of_range):
+def count_binary_scored(y_true, scores, weight, use_weight, threshold, inclusive, smin, smax, edges, uniform,
+                        round32, eps, cm, hist, score_sums, calib, out_of_range):
     """Binary(bins=...): the confusion matrix at the threshold, the score histogram, the
     calibration sums and the out-of-range counts. Checks the batch first (float sums cannot be
-    undone exactly)."""
-    bad = _first_bad_scored(y_true, scores, weight, use_weight)
+    undone exactly): scores must lie in [smin, smax]."""
+    bad = _first_bad_scored(y_true, scores, weight, use_weight, smin, smax)
     if bad >= 0:
         return bad
     if use_weight:
-        _count_scored_weighted(y_true, scores, weight, threshold, inclusive, edges, uniform, eps,
+        _count_scored_weighted(y_true, scores, weight, threshold, inclusive, edges, uniform, round32, eps,
                                cm, hist, score_sums, calib, out_of_range)
     else:
-        _count_scored_blocks(y_true, scores, threshold, inclusive, edges, uniform, eps,
+        _count_scored_blocks(y_true, scores, threshold, inclusive, edges, uniform, round32, eps,
                              cm, hist, score_sums, calib, out_of_range)
     return -1
 
 
 @_jit
-def _first_bad_scored(y_true, scores, weight, use_weight):
+def _first_bad_scored(y_true, scores, weight, use_weight, smin, smax):
     ok = True
     for i in range(y_true.shape[0]):  # no early exit: the common, valid batch is checked in SIMD
-        ok &= ((y_true[i] == 0) | (y_true[i] == 1)) & np.isfinite(scores[i])
+        ok &= ((y_true[i] == 0) | (y_true[i] == 1)) & _in_range(scores[i], smin, smax)
     if use_weight:
         for i in range(weight.shape[0]):
             ok &= _is_weight(weight[i])
     if ok:
         return -1
     for i in range(y_true.shape[0]):
-        if not (_is_class(y_true[i], 2) and np.isfinite(scores[i]) and (not use_weight or _is_weight(weight[i]))):
+        if not (_is_class(y_true[i], 2) and _in_range(scores[i], smin, smax)
+                and (not use_weight or _is_weight(weight[i]))):
             return i
     return -1
 
 
 @_jit
-def _count_scored_weighted(y_true, scores, weight, threshold, inclusive, edges, uniform, eps,
+def _count_scored_weighted(y_true, scores, weight, threshold, inclusive, edges, uniform, round32, eps,
                            cm, hist, score_sums, calib, out_of_range):
     binning = _binning(edges)
-    lo, hi = edges[0], edges[-1]
+    lo, hi = _round(edges[0], round32), _round(edges[-1], round32)
     brier = log_loss = outside = 0.0
     for i in range(y_true.shape[0]):
         t = np.int64(y_true[i])
         s = scores[i]
         w = weight[i]
-        j = _cell(s, edges, uniform, binning, inclusive)
+        j = _cell(s, edges, uniform, binning, inclusive, round32)
         cm[t, np.int64(_is_positive(s, threshold, inclusive))] += w
         hist[0, t, j] += w
         score_sums[0, j] += w * s
-        brier += w * (s - t) * (s - t)
         log_loss -= w * np.log(_clipped_probability(t, s, eps))
         if s < 0 or s > 1:
             outside += w
+        else:  # see calibration_sums: no Brier term for a score that is no probability
+            brier += w * (s - t) * (s - t)
         if s < lo:
             out_of_range[0] += w
         elif s > hi:
@@ -384,7 +407,7 @@ def _clipped_probability(t, s, eps):
 
 
 @_jit
-def _count_scored_blocks(y_true, scores, threshold, inclusive, edges, uniform, eps,
+def _count_scored_blocks(y_true, scores, threshold, inclusive, edges, uniform, round32, eps,
                          cm, hist, score_sums, calib, out_of_range):
     n = y_true.shape[0]
     binning = _binning(edges)
@@ -394,7 +417,7 @@ def _count_scored_blocks(y_true, scores, threshold, inclusive, edges, uniform, e
     mantissa, exponent = 1.0, 0
     for start in range(0, n, BLOCK):
         stop = min(n, start + BLOCK)
-        _block_cells(y_true, scores, start, stop, threshold, inclusive, edges, uniform, binning, cells, counts)
+        _block_cells(y_true, scores, start, stop, threshold, inclusive, edges, uniform, round32, binning, cells, counts)
         brier += _squared_errors(y_true, scores, start, stop)
         for g in range(start, stop, GROUP):
             mantissa *= _group_product(y_true, scores, g, min(stop, g + GROUP), eps)
@@ -418,17 +441,17 @@ def _count_scored_blocks(y_true, scores, threshold, inclusive, edges, uniform, e
 
 
 @_jit
-def _block_cells(y_true, scores, start, stop, threshold, inclusive, edges, uniform, binning, cells, counts):
-    lo, hi = edges[0], edges[-1]
+def _block_cells(y_true, scores, start, stop, threshold, inclusive, edges, uniform, round32, binning, cells, counts):
+    lo, hi = _round(edges[0], round32), _round(edges[-1], round32)
     m = edges.shape[0]
     tp = positives = predicted = below = above = outside = 0
     for i in range(start, stop):
         s = scores[i]
         t = np.int64(y_true[i])
         if uniform:  # the same branch for every sample: hoisted, and the uniform loop vectorizes
-            cells[i - start] = _uniform_cell(s, m, binning, inclusive)
+            cells[i - start] = _uniform_cell(s, m, binning, inclusive, round32)
         else:
-            cells[i - start] = _cell(s, edges, False, binning, inclusive)
+            cells[i - start] = _cell(s, edges, False, binning, inclusive, False)
         p = np.int64(_is_positive(s, threshold, inclusive))
         tp += t & p
         positives += t
@@ -446,9 +469,11 @@ def _block_cells(y_true, scores, start, stop, threshold, inclusive, edges, unifo
 
 @nb.njit(cache=True, nogil=True, fastmath={"reassoc"})  # a sum in any order: it vectorizes
 def _squared_errors(y_true, scores, start, stop):
+    """The Brier terms of a block; none for a score outside [0, 1] (see calibration_sums)."""
     total = 0.0
     for i in range(start, stop):
-        d = scores[i] - np.float64(y_true[i])
+        s = scores[i]
+        d = s - np.float64(y_true[i]) if s >= 0 and s <= 1 else 0.0
         total += d * d
     return total
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .accumulator import Accumulator
-from .windows import Decayed, Windowed
+from .accumulator import Accumulator, Summable
 
 
 def check_template(accumulator) -> None:
-    if isinstance(accumulator, (Windowed, Decayed)):
+    if isinstance(accumulator, Summable) and not isinstance(accumulator, Accumulator):  # Windowed, Decayed
         raise TypeError(
             f"accumulator={type(accumulator).__name__}(...) is not supported: a window or decay follows one "
             "stream's order, which partitions counted in parallel do not have. Evaluate the accumulator it "

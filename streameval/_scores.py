@@ -1,5 +1,12 @@
 """Score states: bin edges and exact tables of distinct scores (sorted, mergeable, compactable).
 
+Scores meet thresholds and bin edges in the scores' own dtype, as numpy's ``scores >= t`` does
+(NEP 50: a Python float is cast to the array's dtype): a float32 score of 0.7 passes
+``threshold=0.7``, whose float32 rounding it equals. ``round_to`` rounds thresholds and edges to a
+score dtype ("float64", "float32", "float16", or a torch tensor's "bfloat16", rounded as torch
+rounds a Python float); the kernels then compare in float64, where a float32 score against a
+float32-rounded threshold gives exactly the float32 comparison.
+
 An exact table is (scores ascending, counts (2, D): negatives and positives per score). Past
 ``max_distinct`` entries it compacts: scores are grouped by their leading bits (an order-keeping
 integer key of the float, shifted right), each group keeps its smallest score and the sum of its
@@ -12,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels
+from ._inputs import show
 
 _SIGN = np.uint64(1 << 63)
 
@@ -20,17 +28,22 @@ def make_edges(bins, score_range) -> tuple[np.ndarray, bool]:
     """(edges, uniform) from bins=int (uniform on score_range) or an increasing array of thresholds."""
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
         if bins < 1:
-            raise ValueError(f"bins={bins!r} is not valid: expected an integer >= 1 or an array of thresholds")
-        lo, hi = _check_range(score_range)
+            raise ValueError(f"bins={show(bins)} is not valid: expected an integer >= 1 or an array of thresholds")
+        lo, hi = check_range(score_range)
         # t_k = k * step + lo and t_bins = hi exactly: the formula the kernels' cell correction
         # recomputes (_kernels._uniform_cell), and np.linspace's
         edges = np.arange(int(bins) + 1) * ((hi - lo) / int(bins)) + lo
         edges[-1] = hi
+        if not _apart(edges, np.float64):
+            raise ValueError(
+                f"bins={show(bins)} on score_range={show(score_range)} puts edges {edges[1] - edges[0]:.3g} apart, too close "
+                "for float64 to tell apart at that scale: use fewer bins or a narrower range"
+            )
         return edges, True
     try:
         edges = np.asarray(bins, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"bins={bins!r} is not valid: expected an integer or an array of thresholds") from None
+        raise TypeError(f"bins={show(bins)} is not valid: expected an integer or an array of thresholds") from None
     if edges.ndim != 1 or edges.shape[0] < 1:
         raise ValueError(f"bins has shape {edges.shape}: expected a 1-D array of at least one threshold")
     if not np.isfinite(edges).all():
@@ -38,41 +51,95 @@ def make_edges(bins, score_range) -> tuple[np.ndarray, bool]:
     steps = np.diff(edges)
     if (steps <= 0).any():
         i = int(np.argmax(steps <= 0)) + 1
-        raise ValueError(f"bins[{i}] = {edges[i]!r} is not above bins[{i - 1}] = {edges[i - 1]!r}: thresholds must increase")
+        raise ValueError(f"bins[{i}] = {show(edges[i])} is not above bins[{i - 1}] = {show(edges[i - 1])}: thresholds must increase")
     return edges, False
 
 
 def n_cells(bins, score_range) -> int:
     """Number of histogram cells (bins + 2 edge cells), checked without building the edges."""
-    _check_range(score_range)
+    check_range(score_range)
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
         if bins < 1:
-            raise ValueError(f"bins={bins!r} is not valid: expected an integer >= 1 or an array of thresholds")
+            raise ValueError(f"bins={show(bins)} is not valid: expected an integer >= 1 or an array of thresholds")
         return int(bins) + 2
     return len(make_edges(bins, score_range)[0]) + 1
 
 
-def _check_range(score_range) -> tuple[float, float]:
+def check_range(score_range) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in score_range)
     except (TypeError, ValueError):
-        raise TypeError(f"score_range={score_range!r} is not valid: expected (low, high)") from None
+        raise TypeError(f"score_range={show(score_range)} is not valid: expected (low, high)") from None
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi and np.isfinite(hi - lo)):
-        raise ValueError(f"score_range={score_range!r} is not valid: expected finite low < high")
+        raise ValueError(f"score_range={show(score_range)} is not valid: expected finite low < high")
     return lo, hi
+
+
+# --- comparisons in the scores' dtype ------------------------------------------------------------
+
+#: Machine epsilon of each score dtype: log loss clips probabilities to [eps, 1 - eps].
+EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "float16": 2.0**-10, "bfloat16": 2.0**-7}
+
+
+def round_to(values, kind: str) -> np.ndarray:
+    """float64 values rounded to the score dtype ``kind`` (to nearest, even on ties; past its
+    range to +-inf), as float64 again."""
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        if kind == "float64":
+            return values
+        if kind != "bfloat16":
+            return values.astype(kind).astype(np.float64)
+        # torch makes a Python float a float32 first, then keeps its top 16 bits, rounded to nearest even
+        bits = np.atleast_1d(values.astype(np.float32)).view(np.uint32)
+        bits = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
+        return bits.view(np.float32).astype(np.float64).reshape(values.shape)
+
+
+def _apart(edges: np.ndarray, dtype) -> bool:
+    """True when uniform edges are at least 4 units in the last place of dtype apart, where they
+    are largest: then rounding them to dtype neither merges two of them nor moves a score's cell
+    by more than the kernels' one correction step (see _kernels._uniform_cell)."""
+    if edges.shape[0] < 2:
+        return True
+    step = (edges[-1] - edges[0]) / (edges.shape[0] - 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ulp = float(np.spacing(dtype(max(abs(edges[0]), abs(edges[-1])))))
+    return bool(step >= 4 * ulp)
+
+
+def edges_for(edges: np.ndarray, uniform: bool, kind: str) -> tuple[np.ndarray, bool, bool]:
+    """(edges, uniform, round32): how the kernels bin scores of dtype kind so that every score
+    meets the edges rounded to that dtype. Uniform edges keep their arithmetic for float64, and
+    for float32 with the kernels rounding each recomputed edge (round32) while the edges stay
+    apart in float32; otherwise the rounded edges themselves are searched (they may repeat)."""
+    if kind == "float64":
+        return edges, uniform, False
+    if uniform and kind == "float32" and _apart(edges, np.float32):
+        return edges, True, True
+    return round_to(edges, kind), False, False
+
+
+def _ends(binning) -> tuple[float, float]:
+    """The lowest and highest edge as the kernels compare them."""
+    edges, _, round32 = binning
+    lo, hi = edges[0], edges[-1]
+    return (float(np.float32(lo)), float(np.float32(hi))) if round32 else (lo, hi)
 
 
 _NO_WEIGHT = np.empty(0)
 
 
-def histogram(hist, score_sums, scores, truth, weight, edges, uniform, inclusive, out_of_range=None) -> None:
+def histogram(hist, score_sums, scores, truth, weight, binning, inclusive, out_of_range=None) -> None:
     """Add (N, C) scores with (N, C) 0/1 truth to hist (C, 2, cells) and score_sums (C, cells);
-    count the scores below and above the edges into out_of_range, when given."""
+    count the scores below and above the edges into out_of_range, when given. binning is
+    edges_for's (edges, uniform, round32) for the scores' dtype."""
     w = _NO_WEIGHT if weight is None else weight
-    _kernels.histogram_scores(scores, truth, w, weight is not None, edges, uniform, inclusive, hist, score_sums)
+    _kernels.histogram_scores(scores, truth, w, weight is not None, *binning, inclusive, hist, score_sums)
     if out_of_range is not None:
+        lo, hi = _ends(binning)
         ones = 1 if weight is None else weight.reshape(-1, *([1] * (scores.ndim - 1)))
-        out_of_range += [np.sum((scores < edges[0]) * ones), np.sum((scores > edges[-1]) * ones)]
+        out_of_range += [np.sum((scores < lo) * ones), np.sum((scores > hi) * ones)]
 
 
 def calibration_sums(calib, truth, probs, weight, eps) -> None:

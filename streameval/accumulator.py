@@ -9,11 +9,12 @@ serializing is writing them.
 from __future__ import annotations
 
 import inspect
+import reprlib
 from typing import ClassVar
 
 import numpy as np
 
-from . import _inputs, _kernels, _locking, _scores, _threads, checkpoint, curves, intervals, metrics, serialization
+from . import _inputs, _kernels, _locking, _scores, _threads, checkpoint, curves, intervals, limits, metrics, serialization
 from .errors import IncompatibleError
 from .metrics import StatScores
 from .report import Report
@@ -26,19 +27,49 @@ NO_CLASS = '{} needs at least one class: this Multiclass(labels="auto") has seen
 
 
 class Summable:
-    """a + b, a += b and sum([a, b, c]) from merge() and copy(): 0 is the identity of the sum."""
+    """a + b, a += b and sum([a, b, c]) from merge() and copy(): 0 is the identity of the sum.
+
+    Anything else that is not a streameval accumulator gives Python's TypeError ("unsupported
+    operand type(s) for +"), as 1 + "x" does.
+    """
+
+    @staticmethod
+    def _is_zero(other) -> bool:
+        return isinstance(other, int) and not isinstance(other, bool) and other == 0
 
     def __iadd__(self, other):
+        if self._is_zero(other):
+            return self
+        if not isinstance(other, Summable):
+            return NotImplemented
         return self.merge(other)
 
     def __add__(self, other):
-        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
+        if self._is_zero(other):
             return self.copy()
         if not isinstance(other, Summable):
             return NotImplemented
         return self.copy().merge(other)
 
     __radd__ = __add__
+
+    def _merge_refusal(self) -> str | None:
+        """Why merge() refuses this object whatever the other one is, or None."""
+        return None
+
+    def _check_sums_fit(self, pairs, done: str = "merged") -> None:
+        """OverflowError, before anything is added, when adding theirs to mine (each (name, mine,
+        theirs)) would take a total past streameval.limits' bounds (abs_totals: a few hundred ns)."""
+        for name, mine, theirs in pairs:
+            self._check_total(name, limits.abs_totals(mine, theirs), mine.dtype, done)
+
+    def _check_total(self, name: str, total: float, dtype: np.dtype, done: str, share: int = 1) -> None:
+        """OverflowError unless total (of |counts| of name) * share is within streameval.limits' bounds."""
+        if not limits.total_fits(total * share, dtype):
+            bound = "the largest float64" if dtype.kind == "f" else f"streameval.limits.MAX_COUNT = {limits.MAX_COUNT:,}"
+            bound += f" / {share} (a bucket's share of the ring)" if share > 1 else ""
+            raise OverflowError(f"{self._describe()}: the counts {name} would total more than {bound}; "
+                                f"nothing was {done}")
 
 
 class Accumulator(Summable, StateVector):
@@ -155,7 +186,7 @@ class Accumulator(Summable, StateVector):
         # The configuration never changes after __init__: keep it and the state layout at hand,
         # for merges and serialization that run once per batch.
         self._frozen_config = self._config()
-        self._spec = self._state_spec(**self._frozen_config)
+        self._spec = self._state_spec(**self._frozen_config)  # which checks the state's size
         for name, (shape, dtype) in self._spec.items():
             setattr(self, name, np.zeros(tuple(max(d, 0) for d in shape), dtype))
 
@@ -180,16 +211,29 @@ class Accumulator(Summable, StateVector):
         return f"<{self._describe()} n_samples={self.n_samples}>"
 
     def _check_compatible(self, other) -> None:
+        if not isinstance(other, Summable):
+            raise IncompatibleError(f"Cannot merge {self._describe()} with {reprlib.repr(other)} (type "
+                                    f"{type(other).__name__}): merge() takes another {type(self).__name__}")
         if type(other) is not type(self) or other._frozen_config != self._frozen_config:
-            other_text = other._describe() if isinstance(other, Summable) else type(other).__name__
-            raise IncompatibleError(f"Cannot merge {self._describe()} with {other_text}")
+            raise IncompatibleError(f"Cannot merge {self._describe()} with {other._describe()}")
+
+    # State arrays that merge() combines by another rule than adding: an exact table's scores and shift.
+    _NOT_ADDED: ClassVar[frozenset] = frozenset({"_table_scores", "_table_shift"})
 
     def merge(self, other) -> "Accumulator":
         """Add other's counts to this accumulator in place and return it; other is unchanged.
 
-        Raises IncompatibleError, changing nothing, when the types or configurations differ.
+        Raises IncompatibleError, changing nothing, when the types or configurations differ, and
+        OverflowError, changing nothing, when a sum would pass streameval.limits' bounds (an int64
+        count array's total above MAX_COUNT, a float64 one that is not finite).
         """
         self._check_compatible(other)
+        # Totals: laying out discovered labels or exact tables again moves counts but keeps their sum.
+        for name in self._spec:
+            mine = getattr(self, name)
+            total = limits.abs_totals(mine, getattr(other, name))
+            if not limits.total_fits(total, mine.dtype) and name not in self._NOT_ADDED:
+                self._check_total(name, total, mine.dtype, "merged")
         self._merge_counts(other)
         return self
 
@@ -553,7 +597,8 @@ class CalibrationMetrics:
         return float(self._brier_scale() * self._calib[_kernels.BRIER] / total) if total else float("nan")
 
     def log_loss(self) -> float:
-        """Cross-entropy of the probabilities, as sklearn.metrics.log_loss (clipped to [eps, 1 - eps])."""
+        """Cross-entropy of the probabilities, as sklearn.metrics.log_loss: each probability clipped
+        to [eps, 1 - eps], eps of the scores' dtype as given (float16 scores: float16's eps)."""
         total = self._checked_total("log_loss")
         return float(self._calib[_kernels.LOG_LOSS] / total) if total else float("nan")
 
@@ -571,12 +616,18 @@ def _replicates_spec(bootstrap, weighted, spec: dict) -> dict:
     if bootstrap is None:
         return {}
     _inputs.check_count("bootstrap", bootstrap)
+    if bootstrap > limits.MAX_BOOTSTRAP:
+        raise ValueError(f"bootstrap={bootstrap!r} is more replicates than streameval.limits.MAX_BOOTSTRAP = "
+                         f"{limits.MAX_BOOTSTRAP:,}: a few hundred give percentile intervals; raise the limit for more")
     if weighted:
         raise ValueError(
             "bootstrap= needs an unweighted accumulator: with sample weights a cell's bootstrap weight "
             "(a sum of weight * Poisson(1) terms) is not Poisson, so it cannot be drawn per cell"
         )
-    return {name: ((int(bootstrap), *shape), dtype) for name, (shape, dtype) in spec.items()}
+    replicates = {name: ((int(bootstrap), *shape), dtype) for name, (shape, dtype) in spec.items()}
+    # Checked here too, not only for the whole state: discovered labels grow the replicates R times as fast.
+    limits.check_state_size(replicates, f"bootstrap={int(bootstrap)} replicates of {len(spec)} count array(s)")
+    return replicates
 
 
 def _short(value) -> str:
@@ -604,29 +655,38 @@ class ConfusionAccumulator(Accumulator):
         zero table that _add_resampled adds once the batch is known to be valid."""
         return self._cm if self.bootstrap is None else np.zeros_like(self._cm)
 
-    def _add_resampled(self, table: np.ndarray) -> None:
-        """Add a valid batch's table to the counts, and a Poisson draw of it to every replicate.
+    def _add_resampled(self, table: np.ndarray, commit=None) -> None:
+        """Add a valid batch's table to the counts, and a Poisson draw of it to every replicate;
+        first check that both sums fit streameval.limits (OverflowError, nothing written), then
+        call commit() (the rest of the batch's state, which must not fail) and add.
 
         Each sample lands in exactly one cell, so a cell's replicate weight is Poisson(its count):
         exact in distribution, O(R * non-zero cells) whatever the batch's size.
         """
+        cells, draws = intervals.poisson_draws(table, self.bootstrap, self._boot_rng)
+        _inputs.reserve_all(self, (("_cm", int(table.sum())), ("_boot_cm", int(draws.sum()))))
+        if commit is not None:
+            commit()
         self._cm += table
-        intervals.add_poisson_draws(self._boot_cm, table, self._boot_rng)
+        intervals.add_draws(self._boot_cm, cells, draws)
 
     def _count_pairs(self, y_true, y_pred, weight, n, ignore=0, use_ignore=False) -> None:
-        """Count class-index pairs with the right kernel; raise naming the first bad sample."""
-        if weight is None and y_true.shape[0] < _threads.PARALLEL_MIN and self.bootstrap is None:  # the fewest calls
+        """Count class-index pairs with the right kernel; raise naming the first bad sample, or
+        OverflowError when the counts would pass streameval.limits, before anything is written."""
+        table = self._cm if self.bootstrap is None else self._batch_table()
+        if table is self._cm:
+            _inputs.reserve(self, "_cm", y_true.shape[0] if weight is None else _inputs.batch_mass(weight, y_true.shape[0]))
+        if weight is None and y_true.shape[0] < _threads.PARALLEL_MIN and table is self._cm:  # the fewest calls
             bad = _kernels.count_pairs(y_true, y_pred, n, ignore, use_ignore, self._cm)
         else:
             kernel = _kernels.count_pairs if weight is None else _kernels.count_pairs_weighted
             batch = (y_true, y_pred) if weight is None else (y_true, y_pred, weight)
-            table = self._batch_table()
             bad = _threads.count_in_chunks(kernel, batch, (n, ignore, use_ignore), (table,))
-            if bad < 0 and table is not self._cm:
-                self._add_resampled(table)
         if bad >= 0:
             checks = [("y_true", y_true, "class", n), ("y_pred", y_pred, "class", n)]
             raise _inputs.diagnose(bad, checks + ([("sample_weight", weight, "weight", 0)] if weight is not None else []))
+        if table is not self._cm:
+            self._add_resampled(table)
 
     @property
     def n_samples(self):

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 
-from . import serialization
+from . import limits, serialization
+from .errors import SerializationError
 
 
 def save(obj, path) -> None:
@@ -35,9 +37,29 @@ def save(obj, path) -> None:
 
 
 def load(path):
-    """The accumulator saved at path. SerializationError if the file is not a valid checkpoint."""
+    """The accumulator saved at path. SerializationError if the file is not a valid checkpoint.
+
+    The first bytes are checked before the rest is read (a file that does not start with the
+    magic bytes is refused at once), and no more than streameval.limits.MAX_PAYLOAD_BYTES are
+    read: a device such as /dev/zero or an endless pipe is refused, not read until memory runs out.
+    """
     with open(path, "rb") as f:
-        return serialization.from_bytes(f.read())
+        head = f.read(8)
+        if len(head) == 8:  # shorter: from_bytes says how short
+            serialization.check_header(head)
+        limit = limits.MAX_PAYLOAD_BYTES
+        info = os.fstat(f.fileno())
+        too_big = stat.S_ISREG(info.st_mode) and info.st_size > limit  # known without reading it
+        data = bytearray(head)
+        while not too_big and len(data) <= limit:  # a device or a pipe has no size: read up to the limit
+            chunk = f.read(min(1 << 24, limit + 1 - len(data)))
+            if not chunk:
+                break
+            data += chunk
+        if too_big or len(data) > limit:
+            raise SerializationError(f"{os.fspath(path)!r} holds more than streameval.limits.MAX_PAYLOAD_BYTES = "
+                                     f"{limit:,} bytes: not a checkpoint this reader accepts")
+        return serialization.from_bytes(data)
 
 
 def _sync_directory(directory: str) -> None:

@@ -8,7 +8,7 @@ The bootstrap is a fused Poisson bootstrap. Resampling a stream with replacement
 a weight; the Poisson bootstrap draws the weights independently from Poisson(1), which
 approximates the multinomial weights of a classic resample and needs no knowledge of the stream's
 length. A confusion matrix's cell holding c samples then has the weight Poisson(c) in a replicate
-(a sum of c independent Poisson(1)), so :func:`add_poisson_draws` draws each cell's replicate
+(a sum of c independent Poisson(1)), so :func:`poisson_draws` draws each cell's replicate
 counts directly: exact in distribution, at a cost that does not grow with the batch.
 
 Seeds. Replicates of different workers add up to replicates of the whole stream only if their
@@ -36,7 +36,7 @@ _DOUBLE, _BITS = struct.Struct("<d"), struct.Struct("<q")
 def check_level(level) -> float:
     """The confidence level as a float; ValueError unless it lies strictly between 0 and 1."""
     if isinstance(level, (bool, np.bool_)) or not isinstance(level, (int, float, np.number)) or not 0 < level < 1:
-        raise ValueError(f"level={level!r} is not valid: expected a number strictly between 0 and 1, such as 0.95")
+        raise ValueError(f"level={_inputs.show(level)} is not valid: expected a number strictly between 0 and 1, such as 0.95")
     return float(level)
 
 
@@ -231,15 +231,20 @@ def generator(seed) -> np.random.Generator:
         raise ValueError(f"seed={seed!r} is not valid: {exc}") from None
 
 
-def add_poisson_draws(replicates: np.ndarray, table: np.ndarray, rng: np.random.Generator) -> None:
-    """replicates[r] += a Poisson(table) draw, independently for each replicate r and each cell.
-
-    Only the table's non-zero cells are drawn (a Poisson(0) is 0): O(R * non-zero cells).
-    """
+def poisson_draws(table: np.ndarray, replicates: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(cells, draws): the flat indices of the table's non-zero cells and, for each of R
+    replicates, an independent Poisson(count) draw of each, shape (R, cells). A Poisson(0) is 0,
+    so only those cells are drawn: O(R * non-zero cells). Nothing is added yet (add_draws), so a
+    caller can check that the sums fit first."""
     cells = np.flatnonzero(table)
+    return cells, rng.poisson(table.reshape(-1)[cells], size=(replicates, cells.size))
+
+
+def add_draws(replicates: np.ndarray, cells: np.ndarray, draws: np.ndarray) -> None:
+    """replicates[r] += draws[r] at the flat cells of each replicate's table (any memory layout)."""
     if cells.size:
-        flat = replicates.reshape(replicates.shape[0], -1)  # a view: the state is contiguous
-        flat[:, cells] += rng.poisson(table.reshape(-1)[cells], size=(replicates.shape[0], cells.size))
+        index = np.unravel_index(cells, replicates.shape[1:])  # cells are distinct: += adds each once
+        replicates[(np.arange(replicates.shape[0])[:, None], *(i[None, :] for i in index))] += draws
 
 
 def percentile_interval(values: np.ndarray, level: float):

@@ -69,3 +69,45 @@ def sum_fits(current: np.ndarray, added) -> bool:
     if current.dtype.kind == "f":
         return total < np.finfo(np.float64).max  # False for inf and NaN too
     return total <= MAX_COUNT
+
+
+import numba  # noqa: E402  (appended with the compiled total below)
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+
+
+def total_fits(total: float, dtype: np.dtype) -> bool:
+    """sum_fits's rule for a total summed already (abs_total of each side): at most MAX_COUNT for
+    integer counts, finite for float64 ones."""
+    if dtype.kind == "f":
+        return total < _FLOAT_MAX  # False for inf and NaN too
+    return total <= MAX_COUNT
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})  # reassociation only: a SIMD sum, inf and NaN kept
+def abs_total(a):
+    """The float64 sum of |a| (a count or score-sum array), compiled: merges and window updates
+    check totals once per call, where a numpy reduction would cost about as much as the merge."""
+    flat = a.ravel()
+    total = 0.0
+    for i in range(flat.size):
+        total += abs(float(flat[i]))  # as float64: abs of int64's minimum would wrap
+    return total
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+def abs_totals(a, b):
+    """abs_total(a) + abs_total(b) in one call: a merge checks each pair of arrays it adds."""
+    return abs_total(a) + abs_total(b)  # inlined by numba: one call from Python
+
+
+# --- command line (streameval evaluate / watch) -------------------------------------------------
+
+#: Longest text label, in characters, the command line reads (``--max-label-length``); a longer
+#: one is a bad row. Labels are held once each, so label memory is at most about
+#: max_labels x MAX_LABEL_LENGTH characters.
+MAX_LABEL_LENGTH = 1024
+#: Longest JSON line, in bytes without the newline, ``evaluate`` and ``watch`` read
+#: (``--max-line-bytes``); a longer one is a bad row (watch: malformed "too_long"), read past in
+#: pieces and never held whole.
+MAX_LINE_BYTES = 1 << 20

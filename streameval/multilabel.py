@@ -6,9 +6,9 @@ import warnings
 
 import numpy as np
 
-from . import _inputs, _kernels, _scores, metrics
+from . import _inputs, _kernels, _scores, limits, metrics
 from ._kernels import EXACT, F1_SUM, F_UNDEF, JAC_SUM, PREC_SUM, PREC_UNDEF, REC_SUM, REC_UNDEF
-from .accumulator import Accumulator, OneVsRestCurves, _replicates_spec
+from .accumulator import _NO_WEIGHT, Accumulator, OneVsRestCurves, _replicates_spec
 from .errors import UndefinedMetricWarning
 from .metrics import StatScores
 
@@ -26,7 +26,10 @@ class Multilabel(OneVsRestCurves, Accumulator):
 
     y_true is an (N, L) indicator matrix (0/1 or bool); y_pred is an (N, L) indicator matrix, or
     (N, L) float scores, positive when score >= threshold (score > threshold with
-    inclusive=False).
+    inclusive=False), compared in the scores' own dtype as numpy's ``scores >= threshold`` does.
+    Scores are probabilities, checked to lie in [0, 1], when ``score_range`` is the default
+    (0, 1) and either bins are kept or 0 < threshold < 1; for decision scores or logits give
+    ``score_range=(lo, hi)`` with a threshold on that scale.
 
     The state is sklearn.metrics.multilabel_confusion_matrix, (L, 2, 2) = [[tn, fp], [fn, tp]] per
     label, plus running sums of per-sample precision, recall, F1 and Jaccard, so that
@@ -69,11 +72,17 @@ class Multilabel(OneVsRestCurves, Accumulator):
         self.threshold = float(threshold)
         self.inclusive = bool(inclusive)
         self.weighted = bool(weighted)
+        reads_probabilities = self.score_range == (0.0, 1.0) and (bins is not None or 0 < self.threshold < 1)
+        self._bounds = _inputs.PROBABILITY if reads_probabilities else _inputs.ANY_SCORE
+        self._thresholds: dict = {}  # score dtype -> threshold rounded to it
+        self._binnings: dict = {}  # score dtype -> the kernels' edges for it
         self.reset()
 
     def _config(self) -> dict:
         config = {"num_labels": self.num_labels, "threshold": self.threshold, "inclusive": self.inclusive, "weighted": self.weighted}
         config.update(self._bins_config())
+        if self.bins is None and self.score_range != (0.0, 1.0):  # recorded only when given: old payloads stay
+            config["score_range"] = list(self.score_range)
         config.update(self._bootstrap_config())
         return config
 
@@ -83,6 +92,7 @@ class Multilabel(OneVsRestCurves, Accumulator):
         _inputs.check_count("num_labels", num_labels)
         _inputs.check_threshold(threshold)
         _inputs.check_flags(inclusive=inclusive, weighted=weighted)
+        _scores.check_range(score_range)
         count = np.dtype(np.float64 if weighted else np.int64)
         spec = {"_mcm": ((int(num_labels), 2, 2), count), "_sample_sums": ((_kernels.N_SAMPLE_SUMS,), np.dtype(np.float64))}
         if bins is not None:
@@ -94,6 +104,7 @@ class Multilabel(OneVsRestCurves, Accumulator):
             )
         replicated = {"_boot_mcm": spec["_mcm"], "_boot_sums": spec["_sample_sums"]}
         spec.update(_replicates_spec(bootstrap, weighted, replicated))
+        limits.check_state_size(spec, "this Multilabel")
         return spec
 
     def update(self, y_true, y_pred, sample_weight=None) -> None:
@@ -102,6 +113,7 @@ class Multilabel(OneVsRestCurves, Accumulator):
         A failed update raises and leaves the counts exactly as they were.
         """
         n_labels = self.num_labels
+        kind = _inputs.score_kind(y_pred)
         yt = _inputs.as_array(y_true, "y_true")
         yp = _inputs.as_array(y_pred, "y_pred")
         shape_text = f"(n_samples, {n_labels})"
@@ -113,27 +125,59 @@ class Multilabel(OneVsRestCurves, Accumulator):
             _inputs.require_numeric(arr, name, "multilabel indicators must be 0/1")
         _inputs.check_length(yp, "y_pred", yt.shape[0])
         w = _inputs.as_weight(sample_weight, yt.shape[0], self.weighted)
-        if yt.shape[0] == 0:
-            return
         is_scores = yp.dtype.kind == "f"
         if self.bins is not None and not is_scores:
             raise TypeError(f"y_pred has dtype {yp.dtype}, but a Multilabel with bins needs float scores")
-        args = (is_scores, self.threshold, self.inclusive, self._mcm, self._sample_sums)
-        if w is None:
-            bad = _kernels.count_multilabel(yt, yp, *args)
-        else:
-            bad = _kernels.count_multilabel_weighted(yt, yp, w, *args)
+        if yt.shape[0] == 0:
+            return
+        bounds = self._bounds if is_scores else _inputs.ANY_SCORE
+        bad = _kernels.multilabel_first_bad(yt, yp, _NO_WEIGHT if w is None else w, w is not None, is_scores, *bounds)
         if bad >= 0:
-            checks = [("y_true", yt, "class", 2), ("y_pred", yp, "score" if is_scores else "class", 2)]
+            hint = _inputs.probability_hint(self._describe(), threshold=True)
+            checks = [("y_true", yt, "class", 2), _inputs.score_check("y_pred", yp, bounds, hint) if is_scores
+                      else ("y_pred", yp, "class", 2)]
             raise _inputs.diagnose(bad, checks + ([("sample_weight", w, "weight", 0)] if w is not None else []))
-        if self.bins is not None:  # the batch is valid: nothing below can fail
-            args = (self._edges, self._uniform, self.inclusive)
-            _scores.histogram(self._hist, self._score_sums, yp, yt, w, *args, out_of_range=self._out_of_range)
-        if self.bootstrap is not None:  # the replicates count the batch with integer Poisson(1) weights
-            weights = self._boot_rng.poisson(1.0, size=(self.bootstrap, yt.shape[0]))
+        # The batch is valid. What it adds must fit, replicates included, before anything is written.
+        draws = None if self.bootstrap is None else self._boot_rng.poisson(1.0, size=(self.bootstrap, yt.shape[0]))
+        masses = self._masses(_inputs.batch_mass(w, yt.shape[0]), yp if is_scores else None, draws)
+        _inputs.reserve_all(self, masses)
+        threshold = self._thresholds.get(kind)
+        if threshold is None:
+            threshold = self._thresholds[kind] = float(_scores.round_to(self.threshold, kind))
+        args = (is_scores, threshold, self.inclusive, self._mcm, self._sample_sums)
+        if w is None:
+            _kernels.count_multilabel(yt, yp, *args)
+        else:
+            _kernels.count_multilabel_weighted(yt, yp, w, *args)
+        if self.bins is not None:
+            binning = self._binnings.get(kind)
+            if binning is None:
+                binning = self._binnings[kind] = _scores.edges_for(self._edges, self._uniform, kind)
+            _scores.histogram(self._hist, self._score_sums, yp, yt, w, binning, self.inclusive, out_of_range=self._out_of_range)
+        if draws is not None:  # the replicates count the batch with integer Poisson(1) weights
             for r in range(self.bootstrap):
-                _kernels.count_multilabel_weighted(yt, yp, weights[r], is_scores, self.threshold, self.inclusive,
+                _kernels.count_multilabel_weighted(yt, yp, draws[r], is_scores, threshold, self.inclusive,
                                                    self._boot_mcm[r], self._boot_sums[r])
+
+    def _masses(self, mass, scores, draws) -> list:
+        """Bounds on what a batch of total weight mass adds to each state array (_inputs.reserve):
+        a sample adds 1 to a cell of each label and at most 1 to each per-sample sum."""
+        n_labels, n_sums = self.num_labels, _kernels.N_SAMPLE_SUMS
+        masses = [("_mcm", n_labels * mass), ("_sample_sums", n_sums * mass)]
+        if self.bins is not None:
+            largest = 1.0
+            if self._bounds != _inputs.PROBABILITY:
+                largest = float(np.max(np.abs(scores), where=np.isfinite(scores), initial=0.0))
+            masses += [("_hist", n_labels * mass), ("_score_sums", n_labels * mass * largest),
+                       ("_out_of_range", n_labels * mass)]
+        if draws is not None:
+            drawn = int(draws.sum())
+            masses += [("_boot_mcm", n_labels * drawn), ("_boot_sums", n_sums * drawn)]
+        return masses
+
+    def _merge_counts(self, other) -> None:
+        _inputs.forget(*self._arrays())
+        super()._merge_counts(other)
 
     # --- score metrics (bins) -------------------------------------------------------------------
 

@@ -11,10 +11,13 @@ Binary layout (little-endian), format version 1::
     per array:   dtype u8 (1 = int64, 2 = float64), ndim u8, shape ndim * u64, raw data
     checksum     u32      CRC-32 of every byte before it
 
-Reading is safe on untrusted bytes: every length is checked against the bytes that remain before
-anything is allocated, the configuration is checked against the arrays' shapes before the
-accumulator is built, and counts must be finite and non-negative. Any failure raises
-SerializationError.
+Reading is safe on untrusted bytes: a payload is at most ``streameval.limits.MAX_PAYLOAD_BYTES``
+(2 GiB; ``to_bytes`` refuses to write a larger one, and ``streameval.load`` reads no more), every
+length is checked against the bytes that remain before anything is allocated, the configuration
+is checked (``bootstrap`` at most ``limits.MAX_BOOTSTRAP``, the count state it lays out at most
+``limits.MAX_STATE_BYTES``) and then against the arrays' shapes before the accumulator is built,
+and counts must be finite, non-negative and, per array, total at most ``limits.MAX_COUNT``
+(integer counts) or a finite float64. Any failure raises SerializationError.
 
 Format history: version 1 (streameval 0.1) is the first.
 """
@@ -23,12 +26,13 @@ from __future__ import annotations
 
 import functools
 import json
+import reprlib
 import struct
 import zlib
 
 import numpy as np
 
-from . import _locking
+from . import _locking, limits
 from .errors import SerializationError
 
 MAGIC = b"SEVL"
@@ -39,20 +43,34 @@ _DTYPE_CODES = {np.dtype(np.int64): 1, np.dtype(np.float64): 2}
 MAX_CONFIG_BYTES = 1 << 26
 MAX_NDIM = 8  # state arrays have at most 3 dimensions
 MAX_DIM = 1 << 40  # larger dimensions are forged: numpy could not even describe their product
+_CACHED_STATE_BYTES = 1 << 20  # empty accumulators kept for reuse: small ones only (see _prototype)
 
 # kind id -> accumulator class, filled in by Accumulator.__init_subclass__
 REGISTRY: dict[int, type] = {}
 
 
 def encode(kind: int, config_bytes: bytes, arrays: list[np.ndarray]) -> bytes:
-    """A payload; config_bytes is config_json(configuration) encoded as UTF-8."""
+    """A payload; config_bytes is config_json(configuration) encoded as UTF-8.
+
+    SerializationError when it would be larger than limits.MAX_PAYLOAD_BYTES, which from_bytes
+    and streameval.load refuse: a checkpoint that cannot be read back is not written.
+    """
+    size = _HEADER.size + len(config_bytes) + 2 + sum(2 + 8 * a.ndim + a.nbytes for a in arrays) + 4
+    if size > limits.MAX_PAYLOAD_BYTES:
+        raise SerializationError(
+            f"the payload would be {size:,} bytes, more than streameval.limits.MAX_PAYLOAD_BYTES = "
+            f"{limits.MAX_PAYLOAD_BYTES:,}, which from_bytes and streameval.load refuse: raise the limit "
+            "where the payload is written and where it is read"
+        )
     parts = [_HEADER.pack(MAGIC, VERSION, kind, len(config_bytes)), config_bytes, struct.pack("<H", len(arrays))]
     for arr in arrays:
         parts.append(struct.pack("<BB", _DTYPE_CODES[arr.dtype], arr.ndim))
         parts.append(struct.pack(f"<{arr.ndim}Q", *arr.shape))
         parts.append(np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes())
-    body = b"".join(parts)
-    return body + struct.pack("<I", zlib.crc32(body))
+    crc = 0
+    for part in parts:  # the checksum part by part: one copy of the payload, not two
+        crc = zlib.crc32(part, crc)
+    return b"".join([*parts, struct.pack("<I", crc)])
 
 
 def config_json(config: dict) -> str:
@@ -88,19 +106,31 @@ class _Reader:
         return st.unpack(self.take(st.size, what))
 
 
-def decode(data) -> tuple[int, str, list[np.ndarray]]:
-    """(kind, configuration JSON text, arrays) of a payload; SerializationError on anything malformed."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"data must be bytes, got {type(data).__name__}")
-    data = bytes(data)
-    if len(data) < _HEADER.size + 4:
-        raise SerializationError(f"Possible corruption: payload of {len(data)} bytes is shorter than a header")
-    body, (crc,) = data[:-4], struct.unpack("<I", data[-4:])
-    magic, version, kind, config_len = _HEADER.unpack_from(body)
+def check_header(head: bytes) -> None:
+    """SerializationError unless head (a payload's first bytes, at least 8) starts with the magic
+    bytes and the version this reader knows."""
+    magic, version = struct.unpack_from("<4sH", head)
     if magic != MAGIC:
         raise SerializationError(f"Possible corruption: magic mismatch: expected {MAGIC!r}, got {magic!r}")
     if version != VERSION:
         raise SerializationError(f"Possible corruption: serial version mismatch: expected {VERSION}, got {version}")
+
+
+def decode(data) -> tuple[int, str, list[np.ndarray]]:
+    """(kind, configuration JSON text, arrays) of a payload; SerializationError on anything malformed."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    size = memoryview(data).nbytes
+    if size > limits.MAX_PAYLOAD_BYTES:
+        raise SerializationError(f"payload of {size:,} bytes is larger than streameval.limits.MAX_PAYLOAD_BYTES = "
+                                 f"{limits.MAX_PAYLOAD_BYTES:,}")
+    if not isinstance(data, bytes):
+        data = bytes(data)  # a copy that the caller cannot change while it is read
+    if len(data) < _HEADER.size + 4:
+        raise SerializationError(f"Possible corruption: payload of {len(data)} bytes is shorter than a header")
+    body, (crc,) = memoryview(data)[:-4], struct.unpack("<I", data[-4:])  # no copy of a payload of up to 2 GiB
+    check_header(body)
+    magic, version, kind, config_len = _HEADER.unpack_from(body)
     if zlib.crc32(body) != crc:
         raise SerializationError("Possible corruption: checksum mismatch")
     reader = _Reader(body)
@@ -163,16 +193,27 @@ def from_dict(d: dict):
     for i, item in enumerate(d["state"]):
         try:
             arr = np.asarray(item)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise SerializationError(f"state[{i}] is not a numeric array: {exc}") from None
+        if arr.dtype.kind in "iuf" and _holds_booleans(item):  # numpy reads [0, False] as integers
+            raise SerializationError(f"state[{i}] holds booleans: expected counts (numbers)")
         if arr.dtype.kind not in "iuf":
             raise SerializationError(f"state[{i}] is not a numeric array (dtype {arr.dtype})")
         arrays.append(arr)
     try:
         config_text = json.dumps(d.get("config"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise SerializationError(f"configuration is not JSON: {exc}") from None
     return _build(kinds[d["kind"]], config_text, arrays, exact_dtypes=False)
+
+
+def _holds_booleans(item) -> bool:
+    """True when nested lists hold a bool (JSON's true or false), found by the C encoder."""
+    try:
+        text = json.dumps(item)
+    except (TypeError, ValueError, RecursionError):  # not JSON (e.g. numpy arrays): numpy's dtype says
+        return False
+    return "true" in text or "false" in text  # strings, the only other place, are refused anyway
 
 
 def _layout(kind: int, config_text: str):
@@ -198,10 +239,19 @@ def _cached_layout(kind: int, config_text: str):
     if not isinstance(config, dict):
         raise SerializationError("Possible corruption: configuration is not an object")
     try:
-        spec = cls._state_spec(**config)
+        spec = cls._state_spec(**config)  # which bounds the state by limits.MAX_STATE_BYTES
     except (TypeError, ValueError) as exc:
-        raise SerializationError(f"Possible corruption: invalid configuration {config!r}: {exc}") from None
+        raise SerializationError(f"Possible corruption: invalid configuration {_shown(config)}: {exc}") from None
     return cls, config, spec
+
+
+def _shown(config: dict) -> str:
+    """A configuration in an error message, cut short: a forged one may be megabytes long."""
+    return _SHORT.repr(config)
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlevel = 8, 12, 60, 60, 3
 
 
 @functools.lru_cache(maxsize=256)
@@ -211,7 +261,7 @@ def _prototype(kind: int, config_text: str):
     try:
         return cls(**config)
     except (TypeError, ValueError) as exc:  # pragma: no cover - _state_spec checks the same
-        raise SerializationError(f"Possible corruption: invalid configuration {config!r}: {exc}") from None
+        raise SerializationError(f"Possible corruption: invalid configuration {_shown(config)}: {exc}") from None
 
 
 def _build(kind, config_text, arrays, exact_dtypes=True):
@@ -238,9 +288,15 @@ def _build(kind, config_text, arrays, exact_dtypes=True):
             if not np.array_equal(converted, arr):
                 raise SerializationError(f"{name} holds counts that are not {np.dtype(dtype)}")
             arr = converted
+        if name not in getattr(cls, "_NOT_ADDED", ()) and not limits.total_fits(limits.abs_total(arr), arr.dtype):
+            limit = "the largest float64" if arr.dtype.kind == "f" else f"limits.MAX_COUNT = {limits.MAX_COUNT:,}"
+            raise SerializationError(f"Possible corruption: {name} holds counts that total more than {limit}: "
+                                     "they would overflow")
         checked.append(arr)
     # Only now, with every array's size checked against the payload, may the configuration allocate.
-    prototype = _prototype(kind, config_text) if len(config_text) <= 4096 else _prototype.__wrapped__(kind, config_text)
+    # Small prototypes are kept for the next payload; a large one would pin its zeros in the cache.
+    cache = len(config_text) <= 4096 and limits.state_bytes(spec) <= _CACHED_STATE_BYTES
+    prototype = _prototype(kind, config_text) if cache else _prototype.__wrapped__(kind, config_text)
     acc = object.__new__(cls)
     acc.__dict__ = _locking.unlocked_dict(prototype)
     for name, arr in zip(spec, checked):

@@ -48,7 +48,9 @@ __all__ = ["evaluate"]
 
 # One row per partition: its accumulator's bytes, or the error its rows raised.
 _PARTITION_SCHEMA = "state binary, error_type string, error string"
-_ERRORS = {"ValueError": ValueError, "TypeError": TypeError}
+# The errors a partition's rows or a merge can raise, sent back by name (OverflowError: counts
+# past streameval.limits.MAX_COUNT; IncompatibleError is a TypeError).
+_ERRORS = {"ValueError": ValueError, "TypeError": TypeError, "OverflowError": OverflowError}
 
 
 def evaluate(spark_df, *, y_true, y_pred, sample_weight=None, accumulator: Accumulator, depth: int = 2,
@@ -142,10 +144,10 @@ def _count_partition(template: bytes, layout: tuple, seed, batches):
         try:
             arrays = _batch_arrays(batch, layout)
             acc.update(*arrays[:2], sample_weight=arrays[2])
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             # Sent back as data rather than raised: the driver then raises the accumulator's own
             # error, not a Java stack trace, and Spark does not retry a task that would fail again.
-            error_type = "ValueError" if isinstance(exc, ValueError) else "TypeError"
+            error_type = _error_name(exc)
             stop = start + batch.num_rows - 1
             error = f"partition {partition}, rows {start}..{stop} (positions count from row {start}): {exc}"
             break
@@ -185,5 +187,12 @@ def _combine(left, right):
         return right if left is None else left
     if left[0] == "error" or right[0] == "error":
         return left if left[0] == "error" else right
-    merged = streameval.from_bytes(left[1]).merge(streameval.from_bytes(right[1]))
+    try:
+        merged = streameval.from_bytes(left[1]).merge(streameval.from_bytes(right[1]))
+    except OverflowError as exc:  # two partitions' counts together past the bound: an error, as data
+        return ("error", _error_name(exc), f"merging partitions: {exc}")
     return ("state", merged.to_bytes())
+
+
+def _error_name(exc: Exception) -> str:
+    return next(name for name, kind in _ERRORS.items() if isinstance(exc, kind))

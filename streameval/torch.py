@@ -20,6 +20,13 @@ it. A mismatch (another configuration, another number of accumulators, windows a
 times, a non-accumulator) raises the same clear error on every rank before the all-reduce, so no
 rank waits in a collective the others skipped, and no counts are summed that should not be.
 
+States that are not sums (an exact score table, ``Binary(exact=True)``) and labels discovered per
+rank (``Multiclass(labels="auto")``) cannot be added as vectors. sync merges those exactly
+instead, in the same call: one ``all_gather_object`` of their ``to_bytes()``, merged in rank
+order on every rank, so every rank ends with what one accumulator fed every rank's data would
+hold. Discovered labels are those of every rank, in merge()'s order: sorted when they sort (all
+numbers or all strings), else rank 0's, then rank 1's new ones, and so on.
+
 sync works in place and is not idempotent: a second sync sums the sums again (with 2 ranks, every
 count doubles). Sync a copy to keep counting locally, ``total = sync(acc.copy())``, or reset each
 rank after the sync. float64 holds integer counts exactly up to 2**53 (about 9e15) per cell.
@@ -45,13 +52,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 
 import numpy as np
 
-from streameval import _locking
+from streameval import _locking, serialization
 from streameval.errors import IncompatibleError
 from streameval.statevector import StateVector
-from streameval.windows import Decayed, Windowed
 
 __all__ = ["sync"]
 
@@ -62,20 +69,25 @@ def sync(acc_or_accs, group=None):
     acc_or_accs: one accumulator (Binary, Multiclass, Multilabel, Windowed, Decayed) or a list or
     tuple of them, summed in one all-reduce (after an all-gather of a 48-byte digest of their
     fingerprints); every rank passes the same kinds, configured alike, in the same order.
+    Binary(exact=True) and Multiclass(labels="auto") are merged exactly by one all-gather of
+    their bytes (the same call, after the all-reduce), in rank order; their discovered labels may
+    differ from rank to rank.
     group: a process group (default: the whole world).
 
     Afterwards every rank holds the sum of all the ranks' counts, as one accumulator fed all the
     data would. Windows and decay must count seconds (positions in a stream of samples or
     updates have no common clock, as for merge) and be at the same time on every rank: call
-    ``advance(t)`` with a common ``t`` first. Multiclass(labels="auto") needs the same discovered
-    labels on every rank. Not idempotent: a second sync sums the sums again; sync a copy
-    (``sync(acc.copy())``) to keep the local counts.
+    ``advance(t)`` with a common ``t`` first. Not idempotent: a second sync sums the sums again;
+    sync a copy (``sync(acc.copy())``) to keep the local counts.
 
     Raises RuntimeError when no process group is initialized or this process is not in group;
     IncompatibleError on every rank, changing nothing, when the accumulators differ across ranks
     (the message names the ranks and, for a list, the position). A rank given a
-    non-accumulator (TypeError) or a window of samples or updates (IncompatibleError) raises
-    that error, and every other rank a RuntimeError naming it: no rank is left waiting.
+    non-accumulator (TypeError), a window of samples or updates (IncompatibleError) or counts
+    that a float64 vector cannot carry exactly (OverflowError, above 2**53 in a cell) raises that
+    error, and every other rank a RuntimeError naming it: no rank is left waiting. A sum or merge
+    that would overflow (streameval.limits) raises OverflowError on every rank and changes none
+    of the accumulators.
     """
     import torch
     import torch.distributed as dist
@@ -94,23 +106,62 @@ def sync(acc_or_accs, group=None):
     accs, error = _accumulators(acc_or_accs)
     with _holding_locks(accs):  # no update from another thread between reading and loading the counts
         # Everything local is done before the first collective, so that no rank keeps the
-        # others waiting between the two.
-        fingerprints = [acc.fingerprint() for acc in accs]
-        vectors = [acc.state_vector() for acc in accs]
+        # others waiting between the two; a local failure is only announced in the header.
+        try:
+            by_merge = [_merged(acc) for acc in accs]
+            keys = [_merge_key(acc) if merged else acc.fingerprint() for acc, merged in zip(accs, by_merge)]
+            vectors = [acc.state_vector() for acc, merged in zip(accs, by_merge) if not merged]
+            payloads = [acc.to_bytes() for acc, merged in zip(accs, by_merge) if merged]
+        except Exception as exc:  # e.g. a count above 2**53, which a float64 vector does not carry
+            error, by_merge, keys, vectors, payloads = exc, [], [], [], []
         # On the CPU the tensor is the numpy buffer's memory: gloo sums the buffer in place.
         total = torch.from_numpy(np.concatenate(vectors) if vectors else np.zeros(0)).to(device)
-        header = torch.from_numpy(_header(fingerprints, failed=error is not None)).to(device)
+        header = torch.from_numpy(_header(keys, failed=error is not None)).to(device)
         gathered = torch.empty((dist.get_world_size(group), header.numel()), dtype=header.dtype, device=device)
         dist.all_gather(list(gathered.unbind()), header, group=group)  # rank r's header into row r
         gathered = gathered.cpu().numpy()
         if (gathered != gathered[0]).any() or gathered[:, 0].any():
             # Every rank saw the same headers, so every rank takes this path and raises.
-            _raise_mismatch(acc_or_accs, accs, error, group)
-        if not vectors:
-            return acc_or_accs
-        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=group)
-        _load(accs, vectors, total.cpu().numpy())
+            _raise_mismatch(acc_or_accs, accs, keys, error, group)
+        # Equal headers: every rank holds the same kinds in the same order, so all make the same calls.
+        if vectors:
+            dist.all_reduce(total, op=dist.ReduceOp.SUM, group=group)
+        every_rank = None
+        if payloads:
+            every_rank = [None] * dist.get_world_size(group)
+            dist.all_gather_object(every_rank, payloads, group=group)
+        # Past the collectives: what fails now fails alike on every rank, and changes nothing.
+        merged_totals = [] if every_rank is None else _merge_in_rank_order(every_rank)
+        summed = [acc for acc, merged in zip(accs, by_merge) if not merged]
+        _load(summed, vectors, total.cpu().numpy())
+        for acc, merged_total in zip([acc for acc, merged in zip(accs, by_merge) if merged], merged_totals):
+            acc.reset()  # labels="auto": the labels too, so the merge lays them out in rank order
+            acc.merge(merged_total)
     return acc_or_accs
+
+
+def _merged(acc) -> bool:
+    """True when acc goes through merge() rather than the sum of vectors."""
+    return acc.unsummable_reason() is not None or bool(acc._LEARNED & acc._frozen_config.keys())
+
+
+def _merge_key(acc) -> str:
+    """What must agree across ranks for merge() to take every rank's acc: its type and
+    configuration, without what the data fills in (discovered labels)."""
+    config = {k: v for k, v in acc._frozen_config.items() if k not in acc._LEARNED}
+    text = json.dumps({"type": type(acc).__name__, "config": config}, sort_keys=True, default=str)
+    return "merge:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _merge_in_rank_order(every_rank: list[list[bytes]]) -> list:
+    """Each position's accumulators, read from every rank's bytes and merged rank 0 first."""
+    totals = []
+    for position in range(len(every_rank[0])):
+        total = serialization.from_bytes(every_rank[0][position])
+        for payloads in every_rank[1:]:
+            total.merge(serialization.from_bytes(payloads[position]))
+        totals.append(total)
+    return totals
 
 
 def _accumulators(acc_or_accs) -> tuple[list, Exception | None]:
@@ -128,7 +179,7 @@ def _accumulators(acc_or_accs) -> tuple[list, Exception | None]:
                 f"{where} is a {type(acc).__name__}: expected a streameval accumulator "
                 "(Binary, Multiclass, Multilabel, Windowed or Decayed)"
             )
-        reason = acc._unmergeable_reason() if isinstance(acc, (Windowed, Decayed)) else None
+        reason = acc._merge_refusal()  # e.g. a window of samples: neither summed nor merged
         if reason:
             return [], IncompatibleError(f"{where} is a {acc._describe()}: {reason}")
     return accs, None
@@ -150,13 +201,13 @@ def _header(fingerprints: list[str], failed: bool) -> np.ndarray:
     return np.concatenate([[int(failed), len(fingerprints)], np.frombuffer(digest, dtype=np.int64)])
 
 
-def _raise_mismatch(acc_or_accs, accs, error, group):
+def _raise_mismatch(acc_or_accs, accs, keys, error, group):
     """Gather every rank's fingerprints and descriptions (or its error) and raise on every rank."""
     import torch.distributed as dist
 
-    mine = {"error": None if error is None else str(error),
-            "fingerprints": [acc.fingerprint() for acc in accs],
-            "descriptions": [acc._describe() for acc in accs]}
+    mine = {"error": None if error is None else f"{type(error).__name__}: {error}",
+            "fingerprints": keys,
+            "descriptions": [acc._describe() for acc in accs] if keys else []}
     gathered = [None] * dist.get_world_size(group)
     dist.all_gather_object(gathered, mine, group=group)
     if error is not None:

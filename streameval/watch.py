@@ -12,9 +12,20 @@ Every ``--interval`` seconds it redraws a table (stdout is a terminal) or prints
 the end of stdin it prints a final line and exits; a followed file is watched until SIGINT or
 SIGTERM, which also print the final line.
 
-Malformed lines (not JSON, not an object, missing keys, bad values, timestamps older than the
-window) are counted and never stop the stream; the accumulator refuses a bad value whole, so the
-window is never corrupted.
+Malformed lines are counted by reason and never stop the stream; the accumulator refuses a bad
+value whole, so the window is never corrupted. Reasons: ``not_utf8``, ``not_json``, ``too_deep``
+(nested deeper than Python's json reads), ``too_long`` (longer than ``--max-line-bytes``, default
+``streameval.limits.MAX_LINE_BYTES`` = 1 MiB: read past in pieces, never held whole),
+``not_object``, ``missing_key``, ``bad_value``, ``late`` (older than the window) and ``future``
+(more than ``--max-skew`` seconds ahead of both the latest time seen and the clock; default
+``Windowed``'s, one day), so that one broken clock cannot move the window away from every real line.
+
+Labels are read as ``streameval evaluate`` reads them: a value that reads as an integer is that
+integer (``1``, ``1.0``, ``"1"`` are the label ``1``), other text is a text label.
+
+Memory is bounded: the reader thread hands lines over through a queue of ``QUEUE_LINES`` lines and
+waits while it is full (backpressure on the producer), so at most ``QUEUE_LINES`` lines of at most
+``--max-line-bytes`` each are held.
 
 Alerts: ``--alert "recall<0.8"`` (repeatable) is checked at every interval and at the end while
 the window holds at least ``--min-samples`` samples; a line goes to stderr when it trips and when
@@ -41,12 +52,18 @@ import sys
 import threading
 import time
 
+from . import limits
 from .binary import Binary
+from .cli import _NUMBER_TEXT, canonical_label, float_option, int_option, quiet_warnings, read_lines
+from .errors import TimestampError
 from .multiclass import Multiclass
 from .windows import Windowed
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ALERT = 0, 1, 2, 3
 _EOF = object()
+_TOO_LONG = object()  # in place of a line longer than --max-line-bytes
+QUEUE_LINES = 64
+_DEFAULT = object()  # --max-skew not given: the library's default
 _OPS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
 _ALERT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 _EXTRA = ("n_samples", "lines", "malformed_lines")  # alertable fields besides compute()'s
@@ -68,20 +85,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     pred = parser.add_mutually_exclusive_group()
     pred.add_argument("--y-pred", metavar="KEY", help="key of the predicted label (default y_pred)")
     pred.add_argument("--score", metavar="KEY", help="key of a score: binary task, positive when score >= --threshold")
-    parser.add_argument("--threshold", type=float, default=0.5, help="with --score (default 0.5)")
+    parser.add_argument("--threshold", type=float_option(), default=0.5, help="with --score (default 0.5)")
     parser.add_argument("--labels", nargs="+", metavar="LABEL", help="the classes of a multiclass task")
     parser.add_argument("--time", metavar="KEY", help="key of an event time (epoch seconds or ISO 8601); "
                         "with --unit seconds (default: arrival time)")
-    parser.add_argument("--window", type=float, default=1000, metavar="SIZE", help="window size (default 1000)")
+    parser.add_argument("--window", type=float_option(positive=True), default=1000, metavar="SIZE",
+                        help="window size (default 1000)")
     parser.add_argument("--unit", choices=("samples", "seconds"), default="samples")
-    parser.add_argument("--buckets", type=int, default=10, help="buckets per window (default 10)")
-    parser.add_argument("--interval", type=float, default=1.0, metavar="SECONDS", help="output period (default 1)")
+    parser.add_argument("--buckets", type=int_option(1), default=10, help="buckets per window (default 10)")
+    parser.add_argument("--max-skew", type=float_option(positive=True, allow_none=True), default=_DEFAULT,
+                        metavar="SECONDS",
+                        help="with --time: a time more than this ahead of both the latest one seen and the clock "
+                             "is malformed (\"future\"); \"none\" turns the check off (default: Windowed's, one day)")
+    parser.add_argument("--max-line-bytes", type=int_option(1), default=None, metavar="BYTES",
+                        help="longer lines are malformed (\"too_long\") and skipped without being held "
+                             f"(default streameval.limits.MAX_LINE_BYTES = {limits.MAX_LINE_BYTES:,})")
+    parser.add_argument("--interval", type=float_option(positive=True), default=1.0, metavar="SECONDS",
+                        help="output period (default 1)")
     parser.add_argument("--format", choices=("auto", "table", "json"), default="auto",
                         help="table on a terminal, JSON lines when piped (default auto)")
     parser.add_argument("--alert", action="append", default=[], metavar="COND",
                         help='e.g. "recall<0.8" (metric, < <= > >=, number); repeatable; exit 3 if any tripped')
-    parser.add_argument("--min-samples", type=int, default=1, help="alerts wait for this many samples in the window")
-    parser.add_argument("--prometheus-port", type=int, metavar="PORT", help="serve Prometheus metrics on PORT")
+    parser.add_argument("--min-samples", type=int_option(0), default=1,
+                        help="alerts wait for this many samples in the window")
+    parser.add_argument("--prometheus-port", type=int_option(1, 65535), metavar="PORT",
+                        help="serve Prometheus metrics on PORT")
     parser.add_argument("--prometheus-addr", default="127.0.0.1", metavar="ADDR", help="(default 127.0.0.1)")
     return parser
 
@@ -103,22 +131,32 @@ def build_window(args) -> Windowed:
         raise UsageError("--labels is for label predictions (--y-pred), --score for a binary task: give one")
     if args.time and args.unit != "seconds":
         raise UsageError("--time needs --unit seconds")
-    if args.interval <= 0 or not math.isfinite(args.interval):
-        raise UsageError(f"--interval {args.interval} is not valid: expected a positive number of seconds")
-    if args.labels:
-        template = Multiclass(labels=list(dict.fromkeys(args.labels)))
-    else:
-        template = Binary(threshold=args.threshold)
+    if args.max_skew is not _DEFAULT and not args.time:
+        raise UsageError("--max-skew is for event times: give --time KEY (with --unit seconds)")
     size = int(args.window) if args.window == int(args.window) else args.window
+    skew = {} if args.max_skew is _DEFAULT else {"max_skew": args.max_skew}
     try:
-        return Windowed(template, size, unit=args.unit, buckets=args.buckets)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+        template = (Multiclass(labels=list(dict.fromkeys(_label_text(v) for v in args.labels))) if args.labels
+                    else Binary(threshold=args.threshold))
+        return Windowed(template, size, unit=args.unit, buckets=args.buckets, **skew)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise UsageError(" ".join(str(exc).split())) from None
+
+
+def _label_text(value) -> str:
+    """A label as watch counts it: the text of canonical_label (JSON 1, 1.0 and "1" are "1")."""
+    try:
+        return str(canonical_label(value))
+    except ValueError as exc:
+        raise UsageError(f"--labels {value!r}: {exc}") from None
 
 
 def _timestamp(value) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise Malformed("bad_value", "time is too large") from None
     if isinstance(value, str):
         try:
             moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -126,7 +164,10 @@ def _timestamp(value) -> float:
             raise Malformed("bad_value", f"time {value!r} is not a number or ISO 8601") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=datetime.timezone.utc)
-        return moment.timestamp()
+        try:
+            return moment.timestamp()
+        except (OverflowError, OSError, ValueError):
+            raise Malformed("bad_value", f"time {value!r} is out of range") from None
     raise Malformed("bad_value", f"time {value!r} is not a number or ISO 8601")
 
 
@@ -146,8 +187,12 @@ class Watcher:
         self.active = [False] * len(self.alerts)
         self.tripped = False
 
-    def feed(self, raw: bytes | str) -> None:
+    def feed(self, raw) -> None:
         """Count one line; a malformed one is counted as such and changes nothing else."""
+        if raw is _TOO_LONG:
+            self.lines += 1
+            self._bad("too_long")
+            return
         if isinstance(raw, bytes):
             try:
                 raw = raw.decode("utf-8")
@@ -169,6 +214,8 @@ class Watcher:
     def _count(self, raw: str) -> None:
         try:
             record = json.loads(raw)
+        except RecursionError:
+            raise Malformed("too_deep", "") from None
         except ValueError:
             raise Malformed("not_json", "") from None
         if not isinstance(record, dict):
@@ -179,21 +226,47 @@ class Watcher:
         y_true, y_pred = record[self.args.y_true], record[self.pred_key]
         if self.multiclass:
             y_true, y_pred = self._label(y_true), self._label(y_pred)
-        elif any(isinstance(v, str) or v is None for v in (y_true, y_pred)):
-            raise Malformed("bad_value", "")
+        else:
+            y_true = self._number(y_true, label=True)
+            y_pred = self._number(y_pred, label=not self.args.score)
         timestamp = _timestamp(record[self.args.time]) if self.args.time else None
         try:
             self.window.update([y_true], [y_pred], timestamp=timestamp)
-        except (TypeError, ValueError) as exc:  # the window is unchanged
-            raise Malformed("late" if "older than the window" in str(exc) else "bad_value", str(exc)) from None
+        except TimestampError as exc:  # "late" or "future"; the window is unchanged
+            raise Malformed(exc.reason, str(exc)) from None
+        except (TypeError, ValueError, OverflowError) as exc:  # the window is unchanged
+            raise Malformed("bad_value", str(exc)) from None
 
     @staticmethod
     def _label(value) -> str:
-        if isinstance(value, str):
+        if value is None or isinstance(value, (dict, list)):
+            raise Malformed("bad_value", f"{value!r} is not a label")
+        try:
+            return str(canonical_label(value))
+        except ValueError as exc:
+            raise Malformed("bad_value", str(exc)) from None
+
+    @staticmethod
+    def _number(value, label: bool):
+        """A binary label (an integer: 1.0 and "1" are 1) or a score (a number) from a JSON value."""
+        if label:
+            if value is None or isinstance(value, (dict, list)):
+                raise Malformed("bad_value", f"{value!r} is not a label")
+            try:
+                value = canonical_label(value)
+            except ValueError as exc:
+                raise Malformed("bad_value", str(exc)) from None
+            if not isinstance(value, int):
+                raise Malformed("bad_value", f"{value!r} is not a binary label")
             return value
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        raise Malformed("bad_value", f"{value!r} is not a label")
+        if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
+            value = float(value)
+        if not isinstance(value, (int, float)):
+            raise Malformed("bad_value", f"{value!r} is not a number")
+        try:
+            return float(value)
+        except OverflowError:
+            raise Malformed("bad_value", "the score is too large") from None
 
     def metrics(self) -> dict:
         """The current window's compute() with n_samples, lines and malformed line counts."""
@@ -220,28 +293,47 @@ class Watcher:
 # --- input -----------------------------------------------------------------------------------------
 
 
-def _read_stream(stream, lines: queue.Queue) -> None:
-    for raw in iter(stream.readline, b""):
-        lines.put(raw)
-    lines.put(_EOF)
+def _put(lines: queue.Queue, item, stop: threading.Event | None = None) -> bool:
+    """Put item, waiting while the queue is full (backpressure); False if stop was set meanwhile."""
+    while stop is None or not stop.is_set():
+        try:
+            lines.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
-def _follow(f, path: str, lines: queue.Queue, stop: threading.Event) -> None:
-    """Put each complete line of the open file f as it is written; start over if it is truncated."""
+def _read_stream(stream, lines: queue.Queue, max_bytes: int) -> None:
+    """Put each line of stream (or _TOO_LONG for a line longer than max_bytes, read past in pieces)."""
+    for raw in read_lines(stream, max_bytes):
+        _put(lines, _TOO_LONG if raw is None else raw)
+    _put(lines, _EOF)
+
+
+def _follow(f, path: str, lines: queue.Queue, stop: threading.Event, max_bytes: int) -> None:
+    """Put each complete line of the open file f as it is written; start over if it is truncated.
+
+    A line longer than max_bytes is dropped as it is read (never held whole) and put as _TOO_LONG.
+    """
     with f:
-        partial = b""
+        partial, overlong = b"", False
         while not stop.is_set():
-            chunk = f.readline()
+            chunk = f.readline(max_bytes + 1)
             if chunk:
-                partial += chunk
-                if partial.endswith(b"\n"):
-                    lines.put(partial)
-                    partial = b""
+                if not overlong:
+                    partial += chunk
+                    if len(partial) > max_bytes + (partial.endswith(b"\n")):
+                        partial, overlong = b"", True
+                if chunk.endswith(b"\n"):
+                    if not _put(lines, _TOO_LONG if overlong else partial, stop):
+                        return
+                    partial, overlong = b"", False
                 continue
             try:
                 if os.stat(path).st_size < f.tell():
                     f.seek(0)
-                    partial = b""
+                    partial, overlong = b"", False
             except OSError:
                 pass
             stop.wait(0.05)
@@ -319,7 +411,8 @@ def run(args) -> int:
         print(f"streameval watch: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     table = args.format == "table" or (args.format == "auto" and sys.stdout.isatty())
-    lines: queue.Queue = queue.Queue()
+    max_bytes = limits.MAX_LINE_BYTES if args.max_line_bytes is None else args.max_line_bytes
+    lines: queue.Queue = queue.Queue(maxsize=QUEUE_LINES)
     stop = threading.Event()
     prometheus = None
     try:
@@ -327,13 +420,18 @@ def run(args) -> int:
             followed = open(args.follow, "rb")  # noqa: SIM115 - the follower thread closes it
             if args.from_end:
                 followed.seek(0, os.SEEK_END)
-            source = threading.Thread(target=_follow, args=(followed, args.follow, lines, stop), daemon=True)
+            source = threading.Thread(target=_follow, args=(followed, args.follow, lines, stop, max_bytes),
+                                      daemon=True)
         else:
-            source = threading.Thread(target=_read_stream, args=(sys.stdin.buffer, lines), daemon=True)
+            source = threading.Thread(target=_read_stream, args=(sys.stdin.buffer, lines, max_bytes), daemon=True)
         if args.prometheus_port is not None:
             prometheus = _Prometheus(watcher, args.prometheus_addr, args.prometheus_port)
     except OSError as exc:
-        print(f"streameval watch: error: {exc}", file=sys.stderr)
+        where = f" (--prometheus-port {args.prometheus_port})" if prometheus is None and args.prometheus_port else ""
+        print(f"streameval watch: error: {' '.join(str(exc).split())}{where}", file=sys.stderr)
+        return EXIT_ERROR
+    except ImportError as exc:
+        print(f"streameval watch: error: --prometheus-port needs prometheus_client: {exc}", file=sys.stderr)
         return EXIT_ERROR
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
                 if threading.current_thread() is threading.main_thread()}
@@ -353,7 +451,8 @@ def run(args) -> int:
         next_tick = time.monotonic() + args.interval
         while True:
             try:
-                item = lines.get(timeout=max(0.0, next_tick - time.monotonic()))
+                # capped: a wait past threading.TIMEOUT_MAX (--interval 1e300) raises OverflowError
+                item = lines.get(timeout=min(max(0.0, next_tick - time.monotonic()), 60.0))
             except queue.Empty:
                 item = None
             if item is _EOF:
@@ -383,8 +482,9 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     """``python -m streameval.watch``: the same command without the ``streameval`` front end."""
-    parser = add_arguments(argparse.ArgumentParser(prog="streameval watch", description=__doc__.split("\n")[0]))
-    return run(parser.parse_args(argv))
+    with quiet_warnings():
+        parser = add_arguments(argparse.ArgumentParser(prog="streameval watch", description=__doc__.split("\n")[0]))
+        return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -22,14 +22,15 @@ from typing import ClassVar
 
 import numpy as np
 
-from . import _inputs, _locking, serialization
+from . import _inputs, _locking, limits, serialization
 from .accumulator import Accumulator, Summable
-from .errors import IncompatibleError
+from .errors import IncompatibleError, TimestampError
 from .statevector import StateVector
 
 UNITS = ("samples", "updates", "seconds")
 _BUCKET_LIMIT = 1 << 62  # bucket indices of timestamps, kept well inside int64
 _META = frozenset({"_position", "_time"})  # state arrays that are not counts
+DEFAULT_MAX_SKEW = 86400.0  # seconds a timestamp may run ahead of the latest time seen and of the clock
 
 
 class _CountsWrapper(Summable, StateVector):
@@ -53,6 +54,7 @@ class _CountsWrapper(Summable, StateVector):
         self._template, self._empty, self.clock = template, empty, clock
         self._frozen_config = self._config()
         self._spec = self._state_spec(**self._frozen_config)
+        self._count_names = tuple(name for name in self._spec if name not in _META)
         self.reset()
 
     def _config(self) -> dict:
@@ -76,12 +78,14 @@ class _CountsWrapper(Summable, StateVector):
     __eq__ = Accumulator.__eq__  # same type, configuration and arrays; the clock and callbacks are not compared
     _check_compatible = Accumulator._check_compatible
 
-    def _unmergeable_reason(self) -> str | None:
-        """Why these counts cannot be added to another worker's (merge, streameval.torch.sync), or None."""
+    def unsummable_reason(self) -> str | None:
+        """Why these counts cannot be added to another worker's (state vectors, merge, sync), or None."""
         if self.unit == "seconds":
             return None
         return (f"only unit='seconds' merges, by epoch time; positions in a stream of {self.unit} have no "
                 "common clock across workers")
+
+    _merge_refusal = unsummable_reason
     __hash__ = None  # mutable
 
     _META = _META  # positions in the stream: in the state-vector fingerprint, not in the vector
@@ -89,8 +93,10 @@ class _CountsWrapper(Summable, StateVector):
     def _state_loaded(self) -> None:
         self._cached = None
 
+    _count_names: tuple  # the state arrays that are counts, in order (set by _start)
+
     def _count_arrays(self) -> list[np.ndarray]:
-        return [getattr(self, name) for name in self._spec if name not in _META]
+        return [getattr(self, name) for name in self._count_names]
 
     def reset(self) -> None:
         """Forget every sample: counts and position back to the start; the configuration stays."""
@@ -159,7 +165,33 @@ class _CountsWrapper(Summable, StateVector):
                 raise ValueError(f"timestamp={timestamp!r} was given, but this {type(self).__name__} counts "
                                  f"{self.unit}: timestamps are for unit='seconds'")
             return None
-        return _finite_time(self.clock(), "clock()") if timestamp is None else _finite_time(timestamp, "timestamp")
+        if timestamp is None:
+            return _finite_time(self.clock(), "clock()")
+        t = _finite_time(timestamp, "timestamp")
+        self._check_skew(t)
+        return t
+
+    def _latest_seen(self) -> float | None:
+        """unit="seconds": the latest time counted or advanced to (at most this), or None."""
+        raise NotImplementedError
+
+    def _check_skew(self, t: float, what: str = "timestamp={t!r}") -> None:
+        """TimestampError(reason="future") when t is more than max_skew ahead of both the latest
+        time seen and clock(): one wrong time far ahead would make every later sample late. The
+        clock is read only then, so a stream that resumes after a long pause is not refused."""
+        if self.max_skew is None:
+            return
+        latest = self._latest_seen()
+        if latest is not None and t <= latest + self.max_skew:
+            return
+        now = _finite_time(self.clock(), "clock()")
+        if t <= now + self.max_skew:
+            return
+        seen = "no time seen yet" if latest is None else f"the latest time seen is {latest!r}"
+        raise TimestampError(
+            f"{what.format(t=t)} is more than max_skew={self.max_skew!r} seconds ahead of the clock (clock() = "
+            f"{now!r}; {seen}): a wrong time this far ahead would make every later sample late. Check that "
+            "timestamps are epoch seconds, or give max_skew= a larger bound (None: no bound)", "future")
 
     def _fed(self, batch: tuple, given: tuple) -> Accumulator:
         """An empty accumulator of the counts' type fed batch (the user's batch, a piece of it, or
@@ -177,13 +209,24 @@ class _CountsWrapper(Summable, StateVector):
     def _merge_state(self, other) -> None:
         raise NotImplementedError
 
+    def _check_merge_room(self, other) -> None:
+        """OverflowError, changing nothing, when merging other would overflow a count."""
+        raise NotImplementedError
+
     def merge(self, other):
         """Add other's counts in place and return self; other is unchanged. Only unit="seconds"
-        merges: IncompatibleError, changing nothing, otherwise or when configurations differ."""
+        merges: IncompatibleError, changing nothing, otherwise or when configurations differ.
+        TimestampError (reason "future") when other's latest time is further ahead than max_skew
+        allows a timestamp to be (it would move this one there too); OverflowError when a sum
+        would overflow. Either changes nothing."""
         self._check_compatible(other)
-        reason = self._unmergeable_reason()
+        reason = self._merge_refusal()
         if reason:
             raise IncompatibleError(f"Cannot merge {self._describe()}: {reason}")
+        theirs = other._latest_seen()
+        if theirs is not None:
+            self._check_skew(theirs, "the latest time of the merged one, {t!r},")
+        self._check_merge_room(other)
         self._merge_state(other)
         self._cached = None
         return self
@@ -192,7 +235,8 @@ class _CountsWrapper(Summable, StateVector):
 class Windowed(_CountsWrapper):
     """An exact window over the last ``size`` samples, updates or seconds of a stream.
 
-    ``Windowed(accumulator, size, *, unit="samples", buckets=None, step=None, clock=time.time)``
+    ``Windowed(accumulator, size, *, unit="samples", buckets=None, step=None, max_skew=86400.0,
+    clock=time.time)``
 
     accumulator: an empty Binary, Multiclass or Multilabel; its configuration says what each
     bucket counts (it is copied, never updated). Accumulators whose state grows with the data
@@ -227,8 +271,16 @@ class Windowed(_CountsWrapper):
     Time (unit="seconds"). update(..., timestamp=t) counts the batch at time t (epoch seconds);
     without a timestamp at ``clock()``. Time moves forward only: an older timestamp is counted into
     its bucket if the ring still holds it (a window already reported is not reported again), and
-    one older than the ring raises ValueError, changing nothing. Queries do not read the clock: they
-    describe the window as of the latest time; ``advance()`` moves it on to now without counting.
+    one older than the ring raises ``TimestampError`` (a ValueError) with ``reason="late"``,
+    changing nothing. A timestamp more than ``max_skew`` seconds (default one day) ahead of both
+    the latest time seen (the end of the latest bucket) and ``clock()`` raises ``TimestampError``
+    with ``reason="future"``, changing nothing: one wrong time far ahead would otherwise make
+    every later sample late, for good. The clock is read for this only when the timestamp is that
+    far ahead of the latest time, so a stream that resumes after a long pause is counted, and the
+    first timestamp is bounded by the clock alone. ``max_skew=None`` removes the bound (e.g. to
+    replay timestamps ahead of the clock); with another clock, pass it as ``clock=``. Queries do
+    not read the clock: they describe the window as of the latest time; ``advance()`` moves it on
+    to now without counting (``advance(t)`` with the same bound on t).
 
     Queries: every metric and attribute of the wrapped accumulator (accuracy(), f1(), compute(),
     report(), confusion_matrix(), roc_auc() with bins, n_samples...), on the current window;
@@ -244,8 +296,12 @@ class Windowed(_CountsWrapper):
     Serialization keeps the ring and the position exactly; not the clock (a window read back uses
     time.time: assign ``.clock`` to change it) nor the callbacks, which copy() and ``+`` do not
     carry either. Cost: an update counts one piece per bucket the batch touches, so buckets wider
-    than batches are cheapest; memory is buckets times the accumulator's state. Threads may share
-    a window: update, merge and queries hold its lock (reentrant: callbacks may query the window).
+    than batches are cheapest; memory is buckets times the accumulator's state, at most
+    ``streameval.limits.MAX_STATE_BYTES`` (ValueError beyond). Counts stay exact: an update or merge
+    that would take a bucket's total past ``streameval.limits.MAX_COUNT / buckets`` (weighted:
+    past the largest float64 / buckets, so that every sum of buckets is finite) raises
+    OverflowError and changes nothing. Threads may share a window: update, merge and queries hold
+    its lock (reentrant: callbacks may query the window).
 
     >>> import streameval
     >>> w = Windowed(streameval.Multiclass(3), 4, buckets=2)
@@ -259,27 +315,36 @@ class Windowed(_CountsWrapper):
     _SIGNED_STATE = Accumulator._SIGNED_STATE | {"_position"}
 
     def __init__(self, accumulator, size, *, unit: str = "samples", buckets: int | None = None, step=None,
-                 clock=time.time):
+                 max_skew: float | None = DEFAULT_MAX_SKEW, clock=time.time):
         template = _template(accumulator)
         self.size, self.buckets, self.step, self._width, self._hop = _grid(size, unit, buckets, step)
         self.unit = unit
+        self.max_skew = _max_skew(max_skew, unit)
         self._callbacks = ()
         self._start(template, template, clock)
 
     def _config(self) -> dict:
-        return {"accumulator": _description(self._template), "size": self.size, "unit": self.unit,
-                "buckets": self.buckets, "step": self.step}
+        config = {"accumulator": _description(self._template), "size": self.size, "unit": self.unit,
+                  "buckets": self.buckets, "step": self.step}
+        return _with_max_skew(config, self.max_skew)
 
     @classmethod
-    def _state_spec(cls, accumulator, size, *, unit="samples", buckets=None, step=None) -> dict:
+    def _state_spec(cls, accumulator, size, *, unit="samples", buckets=None, step=None,
+                    max_skew=DEFAULT_MAX_SKEW) -> dict:
         _, _, spec = _inner_layout(accumulator)
         n_buckets = _grid(size, unit, buckets, step)[1]
+        _max_skew(max_skew, unit)
         # Each count array stacked per ring slot; _position = (started, position): samples or
         # updates counted so far, or for seconds the index of the latest bucket.
         ring = {name: ((n_buckets, *shape), dtype) for name, (shape, dtype) in spec.items()}
+        limits.check_state_size(ring, f"this Windowed ({n_buckets:,} buckets of the accumulator's counts)")
         return {**ring, "_position": ((2,), np.dtype(np.int64))}
 
     def _check_state(self) -> None:
+        for name, ring in zip(self._count_names, self._count_arrays()):
+            if not limits.total_fits(float(self._bucket_totals(ring).max()) * self.buckets, ring.dtype):
+                raise ValueError(f"a bucket of {name} totals more than its share (1 / {self.buckets}) of "
+                                 "streameval.limits' bounds on counts")
         started, position = self._position.tolist()
         if started not in (0, 1) or not abs(position) < _BUCKET_LIMIT:
             raise ValueError(f"window position {self._position.tolist()} is not (0 or 1, position)")
@@ -296,12 +361,16 @@ class Windowed(_CountsWrapper):
             return None
         return position if self.unit == "seconds" else (position - 1) // self._width
 
-    def _slots(self, first: int, last: int) -> list[int]:
-        """Ring slots of the buckets first..last that the ring holds."""
+    def _latest_seen(self) -> float | None:
+        latest = self._latest_bucket()
+        return None if latest is None else (latest + 1) * self._width  # the latest bucket's end
+
+    def _slots(self, first: int, last: int) -> np.ndarray:
+        """Ring slots of the buckets first..last that the ring holds (an array: rings may be long)."""
         latest = self._latest_bucket()
         if latest is None:
-            return []
-        return [b % self.buckets for b in range(max(first, latest - self.buckets + 1), min(last, latest) + 1)]
+            return np.zeros(0, np.intp)
+        return np.arange(max(first, latest - self.buckets + 1), min(last, latest) + 1) % self.buckets
 
     def _sum(self, first: int, last: int) -> Accumulator:
         slots = self._slots(first, last)
@@ -320,13 +389,26 @@ class Windowed(_CountsWrapper):
         if latest is not None and bucket <= latest:
             return
         first = bucket - self.buckets + 1 if latest is None else max(latest + 1, bucket - self.buckets + 1)
-        slots = [b % self.buckets for b in range(first, bucket + 1)]
+        slots = np.arange(first, bucket + 1) % self.buckets
         for ring in self._count_arrays():
             ring[slots] = 0
 
     def _add(self, bucket: int, counts: Accumulator) -> None:
         for ring, arr in zip(self._count_arrays(), counts._arrays()):
             ring[bucket % self.buckets] += arr
+
+    def _check_room(self, pieces: list[tuple[int, Accumulator]]) -> None:
+        """OverflowError, before anything is counted, when adding a piece ((bucket, counts)) to its
+        slot would take the slot's total past its share (1 / buckets) of streameval.limits' bounds:
+        every sum of buckets a query makes then fits too. (Two pieces of one batch share a slot
+        only when the later one's bucket empties it first, so each is checked on its own.)"""
+        names, rings = self._count_names, self._count_arrays()
+        for bucket, counts in pieces:
+            slot = bucket % self.buckets
+            for name, ring, arr in zip(names, rings, counts._arrays()):
+                total = limits.abs_totals(ring[slot], arr)
+                if not limits.total_fits(total * self.buckets, ring.dtype):
+                    self._check_total(name, total, ring.dtype, "counted", self.buckets)  # raises, saying why
 
     # --- windows that close ----------------------------------------------------------------------
 
@@ -358,8 +440,9 @@ class Windowed(_CountsWrapper):
         """Count a batch, as the wrapped accumulator's update(); unit="seconds" counts it at
         ``timestamp`` (epoch seconds), or at clock() when None.
 
-        A failed update raises the wrapped accumulator's error for the batch (or a ValueError for
-        a bad or too old timestamp) and changes nothing: counts, ring and position.
+        A failed update raises the wrapped accumulator's error for the batch (a ValueError for a
+        bad timestamp, TimestampError for one too old or too far ahead, OverflowError for counts
+        that would overflow) and changes nothing: counts, ring and position.
         """
         given = (y_true, y_pred, sample_weight)
         time_now = self._time_of(timestamp)
@@ -392,6 +475,7 @@ class Windowed(_CountsWrapper):
         for bucket in range(keep, last + 1):
             lo, hi = max(bucket * width - done, 0), min((bucket + 1) * width - done, n)
             pieces.append((bucket, self._fed(_cut(batch, lo, hi), given), hi - lo))
+        self._check_room([(bucket, counts) for bucket, counts, _ in pieces])
         # Every piece counted: commit. (Skipped buckets leave the ring as the kept ones enter it.)
         done += skipped
         closed = []
@@ -407,6 +491,7 @@ class Windowed(_CountsWrapper):
     def _count_update(self, given: tuple) -> list:
         counts = self._fed(given, given)
         done = self._position.tolist()[1]
+        self._check_room([(done // self._width, counts)])
         self._enter(done // self._width)
         self._add(done // self._width, counts)
         done += 1
@@ -425,8 +510,10 @@ class Windowed(_CountsWrapper):
         bucket, latest = self._bucket_of(t, "timestamp"), self._latest_bucket()
         if latest is not None and bucket <= latest - self.buckets:
             oldest = (latest - self.buckets + 1) * self._width
-            raise ValueError(f"timestamp={t!r} is older than the window: the oldest bucket kept starts at {oldest!r}")
+            raise TimestampError(f"timestamp={t!r} is older than the window: the oldest bucket kept starts at "
+                                 f"{oldest!r}", "late")
         counts = self._fed(given, given)
+        self._check_room([(bucket, counts)])
         closed = self._move_to(bucket)
         self._add(bucket, counts)
         return closed
@@ -464,6 +551,23 @@ class Windowed(_CountsWrapper):
 
     copy.__doc__ = _CountsWrapper.copy.__doc__
 
+    def _bucket_totals(self, ring: np.ndarray) -> np.ndarray:
+        """The float64 total of |counts| of each slot of a ring."""
+        with np.errstate(over="ignore", invalid="ignore"):  # an infinite total is refused by the caller
+            return np.abs(ring.reshape(self.buckets, -1), dtype=np.float64).sum(axis=1)
+
+    def _check_merge_room(self, other: Windowed) -> None:
+        # Slot by slot (the ring's slot s holds the bucket b with b % buckets = s on both sides).
+        for name, mine, arr in zip(self._count_names, self._count_arrays(), other._count_arrays()):
+            with np.errstate(over="ignore", invalid="ignore"):
+                largest = float((self._bucket_totals(mine) + self._bucket_totals(arr)).max())
+            self._check_total(name, largest, mine.dtype, "merged", self.buckets)
+
+    def _check_loaded(self, arrays: dict) -> None:
+        for name in self._count_names:
+            self._check_total(name, float(self._bucket_totals(arrays[name]).max()), arrays[name].dtype, "loaded",
+                              self.buckets)
+
     def _merge_state(self, other: Windowed) -> None:
         theirs = other._latest_bucket()
         if theirs is None:
@@ -480,7 +584,7 @@ class Windowed(_CountsWrapper):
 class Decayed(_CountsWrapper):
     """Exponentially decayed counts: every sample's weight halves each ``half_life`` units after it.
 
-    ``Decayed(accumulator, half_life, *, unit="samples", clock=time.time)``
+    ``Decayed(accumulator, half_life, *, unit="samples", max_skew=86400.0, clock=time.time)``
 
     accumulator: an empty Binary, Multiclass or Multilabel (exact=True and labels="auto" are
     refused). The counts are those of its weighted twin (same configuration, weighted=True):
@@ -491,7 +595,10 @@ class Decayed(_CountsWrapper):
     - unit="updates": the samples of the u-th of m update() calls weigh w * 0.5 ** ((m - 1 - u) / half_life);
     - unit="seconds": a sample counted at time t weighs w * 0.5 ** ((T - t) / half_life), T the
       latest time seen (a timestamp passed to update, else clock(), or advance()). Timestamps
-      may arrive in any order.
+      may arrive in any order, but one more than ``max_skew`` seconds (default one day) ahead of
+      both T and ``clock()`` raises ``TimestampError`` with ``reason="future"``, changing
+      nothing: it would decay every count seen so far to nothing. The rules are those of
+      Windowed (``max_skew=None`` removes the bound).
 
     w is the sample's sample_weight (1 if none): the template must be weighted=True to take one,
     as an accumulator must. Queries are the wrapped accumulator's, on the decayed counts;
@@ -500,6 +607,8 @@ class Decayed(_CountsWrapper):
 
     Merging (unit="seconds" only) brings both to the later T and adds: the result equals one
     Decayed fed both streams. Sample and update positions have no common clock: IncompatibleError.
+    An update or merge whose counts would no longer be finite raises OverflowError and changes
+    nothing.
 
     >>> import streameval
     >>> d = Decayed(streameval.Binary(), half_life=1, unit="updates")
@@ -512,20 +621,24 @@ class Decayed(_CountsWrapper):
     _KIND = 5
     _SIGNED_STATE = Accumulator._SIGNED_STATE | {"_time"}
 
-    def __init__(self, accumulator, half_life, *, unit: str = "samples", clock=time.time):
+    def __init__(self, accumulator, half_life, *, unit: str = "samples", max_skew: float | None = DEFAULT_MAX_SKEW,
+                 clock=time.time):
         template = _template(accumulator)
         self.half_life = _positive_number("half_life", half_life)
         self.unit = _check_unit(unit)
+        self.max_skew = _max_skew(max_skew, unit)
         self._start(template, _template(_description(template), weighted=True), clock)
 
     def _config(self) -> dict:
-        return {"accumulator": _description(self._template), "half_life": self.half_life, "unit": self.unit}
+        config = {"accumulator": _description(self._template), "half_life": self.half_life, "unit": self.unit}
+        return _with_max_skew(config, self.max_skew)
 
     @classmethod
-    def _state_spec(cls, accumulator, half_life, *, unit="samples") -> dict:
+    def _state_spec(cls, accumulator, half_life, *, unit="samples", max_skew=DEFAULT_MAX_SKEW) -> dict:
         _inner_layout(accumulator)
         _, _, spec = _inner_layout(accumulator, weighted=True)
         _positive_number("half_life", half_life)
+        _max_skew(max_skew, unit)
         # _time = (1.0 once a time was seen, else 0.0; the latest time T)
         return {**spec, "_time": ((2,), np.dtype(np.float64))} if _check_unit(unit) == "seconds" else dict(spec)
 
@@ -544,12 +657,15 @@ class Decayed(_CountsWrapper):
     def _latest_time(self) -> float | None:
         return self._time[1].item() if self.unit == "seconds" and self._time[0] else None
 
+    _latest_seen = _latest_time
+
     def update(self, y_true, y_pred, sample_weight=None, timestamp=None) -> None:
         """Decay the counts, then count a batch, as the wrapped accumulator's update();
         unit="seconds" counts it at ``timestamp`` (epoch seconds), or at clock() when None.
 
-        A failed update raises the wrapped accumulator's error for the batch as given (or a
-        ValueError for a bad timestamp) and changes nothing.
+        A failed update raises the wrapped accumulator's error for the batch as given (a
+        ValueError for a bad timestamp, TimestampError for one too far ahead, OverflowError for
+        counts that would overflow) and changes nothing.
         """
         given = (y_true, y_pred, sample_weight)
         t = self._time_of(timestamp)
@@ -563,7 +679,8 @@ class Decayed(_CountsWrapper):
         except (TypeError, ValueError) as exc:
             raise _template_error(self._template, given, exc) from None
         if self.unit == "samples":
-            decay = 0.5 ** (np.arange(n - 1, -1, -1, dtype=np.float64) / self.half_life)
+            with np.errstate(over="ignore"):  # a tiny half_life: ages of inf half-lives weigh 0, as they should
+                decay = 0.5 ** (np.arange(n - 1, -1, -1, dtype=np.float64) / self.half_life)
             weights = decay if weights is None else weights * decay
             before = 0.5 ** (n / self.half_life)
         elif self.unit == "updates":
@@ -575,6 +692,8 @@ class Decayed(_CountsWrapper):
         else:
             before = 0.5 ** ((t - latest) / self.half_life) if latest is not None else 1.0
         counts = self._fed((y_true, y_pred, weights), given)
+        # The counts only shrink (before <= 1), so the sum of both totals bounds the result.
+        self._check_sums_fit(zip(self._count_names, self._count_arrays(), counts._arrays()), "counted")
         self._scale(before)
         for mine, new in zip(self._count_arrays(), counts._arrays()):
             mine += new
@@ -592,6 +711,10 @@ class Decayed(_CountsWrapper):
             self._scale(1.0 if latest is None else 0.5 ** ((t - latest) / self.half_life))
             self._time[:] = (1.0, t)
             self._cached = None
+
+    def _check_merge_room(self, other: Decayed) -> None:
+        # Both sides are scaled by at most 1 before they are added.
+        self._check_sums_fit(zip(self._count_names, self._count_arrays(), other._count_arrays()))
 
     def _merge_state(self, other: Decayed) -> None:
         theirs = other._latest_time()
@@ -659,6 +782,20 @@ def _positive_number(name: str, value) -> float:
             or not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name}={value!r} is not valid: expected a finite number > 0")
     return float(value)
+
+
+def _max_skew(value, unit: str) -> float | None:
+    """max_skew=, checked: None or a number of seconds > 0, for unit="seconds"."""
+    if value is not None:
+        value = _positive_number("max_skew", value)
+    if value != DEFAULT_MAX_SKEW and unit != "seconds":
+        raise ValueError(f"max_skew={value!r} is for unit='seconds': a window of {unit} has no timestamps")
+    return value
+
+
+def _with_max_skew(config: dict, max_skew) -> dict:
+    # Written only when not the default, so payloads of earlier versions stay byte for byte the same.
+    return config if max_skew == DEFAULT_MAX_SKEW else {**config, "max_skew": max_skew}
 
 
 def _finite_time(value, name: str) -> float:

@@ -6,6 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streameval import _kernels as K
+from streameval._inputs import ANY_SCORE, PROBABILITY
+
+NO_KEEP = np.empty(0, dtype=bool)
 
 
 def _labels(seed, n, k, bad_at=None, bad_value=None, dtype=np.int64):
@@ -55,14 +58,20 @@ def test_count_pairs_weighted_checks_before_counting():
 def test_argmax_rows_matches_numpy(seed, n, k):
     scores = np.random.default_rng(seed).integers(0, 3, (n, k)).astype(np.float32)  # many ties
     out = np.empty(n, dtype=np.int64)
-    assert K.argmax_rows(scores, out) == -1
+    assert K.argmax_rows(scores, NO_KEEP, *ANY_SCORE, out) == -1
     assert np.array_equal(out, scores.argmax(axis=1))
 
 
-def test_argmax_rows_reports_non_finite():
+def test_argmax_rows_reports_non_finite_and_out_of_range_but_skips_rows_not_kept():
     scores = np.zeros((4, 3))
     scores[2, 1] = np.nan
-    assert K.argmax_rows(scores, np.empty(4, dtype=np.int64)) == 2
+    out = np.empty(4, dtype=np.int64)
+    assert K.argmax_rows(scores, NO_KEEP, *ANY_SCORE, out) == 2
+    keep = np.array([True, True, False, True])
+    assert K.argmax_rows(scores, keep, *ANY_SCORE, out) == -1
+    scores[3, 0] = 1.5
+    assert K.argmax_rows(scores, keep, *ANY_SCORE, out) == -1
+    assert K.argmax_rows(scores, keep, *PROBABILITY, out) == 3
 
 
 @given(st.integers(0, 2**32 - 1), st.integers(0, 200), st.sampled_from([0.0, 0.25, 0.5, 1.0]), st.booleans())
@@ -71,12 +80,12 @@ def test_count_scores_matches_numpy(seed, n, threshold, inclusive):
     yt = rng.integers(0, 2, n)
     s = (rng.integers(0, 5, n) / 4).astype(np.float32)
     cm = np.zeros((2, 2), dtype=np.int64)
-    assert K.count_scores(yt, s, threshold, inclusive, cm) == -1
+    assert K.count_scores(yt, s, threshold, inclusive, *PROBABILITY, cm) == -1
     pred = (s >= threshold) if inclusive else (s > threshold)
     assert np.array_equal(cm, np.bincount(yt * 2 + pred, minlength=4).reshape(2, 2))
     w = rng.random(n)
     cmw = np.zeros((2, 2))
-    assert K.count_scores_weighted(yt, s, w, threshold, inclusive, cmw) == -1
+    assert K.count_scores_weighted(yt, s, w, threshold, inclusive, *PROBABILITY, cmw) == -1
     np.testing.assert_allclose(cmw, np.bincount(yt * 2 + pred, weights=w, minlength=4).reshape(2, 2), rtol=1e-14)
 
 
@@ -118,25 +127,30 @@ def test_count_multilabel_matches_reference(seed, n, n_labels, weighted):
     cm = np.zeros((n_labels, 2, 2), dtype=np.float64 if weighted else np.int64)
     sums = np.zeros(K.N_SAMPLE_SUMS)
     if weighted:
-        assert K.count_multilabel_weighted(yt, scores, w, True, 0.5, True, cm, sums) == -1
+        assert K.multilabel_first_bad(yt, scores, w, True, True, *PROBABILITY) == -1
+        K.count_multilabel_weighted(yt, scores, w, True, 0.5, True, cm, sums)
     else:
-        assert K.count_multilabel(yt, yp, False, 0.5, True, cm, sums) == -1
+        assert K.multilabel_first_bad(yt, yp, w, False, False, *ANY_SCORE) == -1
+        K.count_multilabel(yt, yp, False, 0.5, True, cm, sums)
     ref_cm, ref_sums = _multilabel_reference(yt, yp, w)
     np.testing.assert_allclose(cm, ref_cm, rtol=1e-12)
     np.testing.assert_allclose(sums, ref_sums, rtol=1e-12, atol=1e-12)
 
 
-def test_count_multilabel_reports_first_bad_sample_and_counts_nothing():
+def test_multilabel_first_bad_reports_the_first_bad_sample():
     yt = np.zeros((5, 2), dtype=np.int64)
     yp = np.zeros((5, 2))
     yp[3, 1] = np.nan
     w = np.ones(5)
     w[4] = -1
-    cm, sums = np.zeros((2, 2, 2)), np.zeros(K.N_SAMPLE_SUMS)
-    assert K.count_multilabel_weighted(yt, yp, w, True, 0.5, True, cm, sums) == 3
-    assert not cm.any() and not sums.any()
+    assert K.multilabel_first_bad(yt, yp, w, True, True, *ANY_SCORE) == 3
     yp[3, 1] = 0
-    assert K.count_multilabel_weighted(yt, yp, w, True, 0.5, True, cm, sums) == 4
+    assert K.multilabel_first_bad(yt, yp, w, True, True, *ANY_SCORE) == 4
+    assert K.multilabel_first_bad(yt, yp, w, False, True, *ANY_SCORE) == -1
+    yp[1, 0] = 1.25  # a score, not a probability
+    assert K.multilabel_first_bad(yt, yp, w, False, True, *ANY_SCORE) == -1
+    assert K.multilabel_first_bad(yt, yp, w, False, True, *PROBABILITY) == 1
+    assert K.multilabel_first_bad(yt, yp, w, False, False, *ANY_SCORE) == 1  # indicators must be 0/1
 
 
 # --- score histograms ----------------------------------------------------------------------------
@@ -161,10 +175,44 @@ def test_uniform_cells_are_the_number_of_edges_passed(seed, bins, score_range, i
     assert uniform and edges[0] == score_range[0] and edges[-1] == score_range[1]
     scores = _awkward_scores(edges, np.random.default_rng(seed))
     hist = np.zeros((1, 2, bins + 2), dtype=np.int64)
-    K.histogram_scores(scores[:, None], np.zeros((len(scores), 1)), np.empty(0), False, edges, True, inclusive,
+    K.histogram_scores(scores[:, None], np.zeros((len(scores), 1)), np.empty(0), False, edges, True, False, inclusive,
                        hist, np.zeros((1, bins + 2)))
     cells = np.searchsorted(edges, scores, side="right" if inclusive else "left")
     assert np.array_equal(hist[0, 0], np.bincount(cells, minlength=bins + 2))
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3000), st.sampled_from([(0.0, 1.0), (-7.5, 3.1), (1e-9, 2e-9), (-1e6, 1e7)]),
+       st.booleans())
+def test_uniform_cells_with_edges_rounded_to_float32(seed, bins, score_range, inclusive):
+    """round32: float32 scores meet the recomputed edges rounded to float32, as numpy's
+    float32_scores >= edge does; the one correction step still lands on searchsorted's cell."""
+    from streameval._scores import _apart, make_edges
+
+    edges, _ = make_edges(bins, score_range)
+    if not _apart(edges, np.float32):  # edges that crowd in float32 are searched instead
+        return
+    scores = _awkward_scores(edges.astype(np.float32).astype(np.float64), np.random.default_rng(seed))
+    scores = scores.astype(np.float32)
+    hist = np.zeros((1, 2, bins + 2), dtype=np.int64)
+    K.histogram_scores(scores[:, None], np.zeros((len(scores), 1)), np.empty(0), False, edges, True, True, inclusive,
+                       hist, np.zeros((1, bins + 2)))
+    cells = np.searchsorted(edges.astype(np.float32), scores, side="right" if inclusive else "left")
+    assert np.array_equal(hist[0, 0], np.bincount(cells, minlength=bins + 2))
+
+
+def test_calibration_sums_match_numpy_and_add_no_brier_term_outside_the_unit_interval():
+    rng = np.random.default_rng(4)
+    probs = rng.random((50, 3))
+    probs[:5] *= 1e300  # no probabilities: counted as outside, and no Brier term (it would overflow)
+    truth = np.eye(3, dtype=np.int8)[rng.integers(0, 3, 50)]
+    w = rng.random(50)
+    sums = np.zeros(3)
+    K.calibration_sums(truth, probs, w, True, 1e-7, sums)
+    inside = ((probs >= 0) & (probs <= 1)).all(axis=1)
+    with np.errstate(over="ignore"):
+        brier = np.sum(w * np.where(inside, ((probs - truth) ** 2).sum(axis=1), 0.0))
+    loss = -np.sum(w * np.log(np.clip((probs * truth).sum(axis=1), 1e-7, 1 - 1e-7)))
+    np.testing.assert_allclose(sums, [brier, loss, np.sum(w * ~inside)], rtol=1e-12)
 
 
 def _scored_reference(y, s, w, threshold, inclusive, edges, eps):
@@ -179,7 +227,8 @@ def _scored_reference(y, s, w, threshold, inclusive, edges, eps):
     sums = np.zeros((1, len(edges) + 1))
     np.add.at(sums, (0, cells), w * s)
     p = np.clip(np.where(y == 1, s, 1.0 - s.astype(np.float64)), eps, 1 - eps)
-    calib = [2 * np.sum(w * (s - y) ** 2), -np.sum(w * np.log(p)), np.sum(w * ((s < 0) | (s > 1)))]
+    outside = (s < 0) | (s > 1)  # no probability: no Brier term, which could overflow
+    calib = [2 * np.sum(w * np.where(outside, 0.0, (s - y) ** 2)), -np.sum(w * np.log(p)), np.sum(w * outside)]
     out = [np.sum(w * (s < edges[0])), np.sum(w * (s > edges[-1]))]
     return cm, hist, sums, np.array(calib), np.array(out)
 
@@ -201,7 +250,7 @@ def test_count_binary_scored_matches_numpy(n, weighted, bins, inclusive):
     got = (np.zeros((2, 2), dtype), np.zeros((1, 2, len(edges) + 1), dtype), np.zeros((1, len(edges) + 1)),
            np.zeros(3), np.zeros(2, dtype))
     w_arg = np.empty(0) if w is None else w
-    assert K.count_binary_scored(y, s, w_arg, weighted, 0.5, inclusive, edges, uniform, eps, *got) == -1
+    assert K.count_binary_scored(y, s, w_arg, weighted, 0.5, inclusive, *ANY_SCORE, edges, uniform, False, eps, *got) == -1
     for name, a, b in zip(("cm", "hist", "score_sums", "calib", "out_of_range"), got,
                           _scored_reference(y, s, w, 0.5, inclusive, edges, eps)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=name)
@@ -214,8 +263,11 @@ def test_count_binary_scored_reports_the_first_bad_sample_and_counts_nothing():
     state = (np.zeros((2, 2), np.int64), np.zeros((1, 2, 12), np.int64), np.zeros((1, 12)), np.zeros(3), np.zeros(2, np.int64))
     for weighted in (False, True):
         w = np.ones(2000) if weighted else np.empty(0)
-        assert K.count_binary_scored(y, s, w, weighted, 0.5, True, edges, True, 1e-7, *state) == 700
+        assert K.count_binary_scored(y, s, w, weighted, 0.5, True, *ANY_SCORE, edges, True, False, 1e-7, *state) == 700
+        s[700] = 1.5  # a finite score, but no probability
+        assert K.count_binary_scored(y, s, w, weighted, 0.5, True, *ANY_SCORE, edges, True, False, 1e-7, *state) == 1500
+        assert K.count_binary_scored(y, s, w, weighted, 0.5, True, *PROBABILITY, edges, True, False, 1e-7, *state) == 700
         s[700] = 0.5
-        assert K.count_binary_scored(y, s, w, weighted, 0.5, True, edges, True, 1e-7, *state) == 1500
+        assert K.count_binary_scored(y, s, w, weighted, 0.5, True, *PROBABILITY, edges, True, False, 1e-7, *state) == 1500
         s[700] = np.nan
     assert not any(a.any() for a in state)

@@ -66,9 +66,9 @@ def random_batch(acc, rng, n):
             y_pred = np.array([labels[i] for i in rng.integers(0, len(labels), n)])
     else:
         if isinstance(acc.pos_label, str):
-            pool = np.array([acc.pos_label, "ham", "eggs"])
-            y_true = pool[rng.integers(0, 3, n)]
-            y_pred = rng.random(n) if use_scores else pool[rng.integers(0, 3, n)]
+            pool = np.array([acc.pos_label, "ham"])
+            y_true = pool[rng.integers(0, 2, n)]
+            y_pred = rng.random(n) if use_scores else pool[rng.integers(0, 2, n)]
         else:
             y_true = rng.integers(0, 2, n)
             y_pred = rng.random(n) if use_scores else rng.integers(0, 2, n)

@@ -257,6 +257,15 @@ def test_type_errors_keep_their_type(spark):
         evaluate(frame, y_true="y", y_pred="p", accumulator=streameval.Multiclass(3))
 
 
+def test_counts_past_the_bound_across_partitions_raise_overflow_on_the_driver(spark):
+    """Each partition's weights are finite, their sum is not: the merge refuses it, as data."""
+    from streameval.spark import evaluate
+
+    frame = _frame(spark, {"y": [1, 1], "w": [1e308, 1e308]}, partitions=2, empty=0)
+    with pytest.raises(OverflowError):  # in a partition, or when two partitions merge
+        evaluate(frame, y_true="y", y_pred="y", sample_weight="w", accumulator=streameval.Binary(weighted=True))
+
+
 def test_nulls_are_named(spark):
     from streameval.spark import evaluate
 

@@ -45,6 +45,12 @@ def _batches(kind: str, rank: int, world: int) -> list[tuple]:
             batches.append((rng.integers(0, 2, n), rng.random(n)))
         elif kind == "multilabel":
             batches.append((rng.integers(0, 2, (n, 3)), rng.random((n, 3))))
+        elif kind == "words":  # labels="auto": each rank meets some labels the others never see
+            vocabulary = np.array(["ant", "bee", f"only{rank}", f"rare{rank}"])
+            batches.append((vocabulary[rng.integers(0, 4, n)], vocabulary[rng.integers(0, 3, n)]))
+        elif kind == "mixed":  # labels of mixed types keep their order of arrival
+            vocabulary = np.array([f"w{rank}", rank, "z", 7 * rank], dtype=object)
+            batches.append((vocabulary[rng.integers(0, 4, n)], vocabulary[rng.integers(0, 4, n)]))
         else:  # "timed": labels at a timestamp, later for each batch of a rank
             batches.append((rng.integers(0, K, n), rng.integers(0, K, n), 100.0 + 14 * i + 10 * rng.random()))
     return batches
@@ -95,6 +101,19 @@ def _scenarios(rank: int, world: int) -> dict:
             _fed(streameval.Multilabel(3), _batches("multilabel", rank, world)))
     out["pair returned itself"] = sync(pair) is pair
     out["pair"] = list(pair)
+
+    # States that are not sums, merged exactly in the same call as summed ones.
+    merged = [_fed(streameval.Binary(exact=True), _batches("binary", rank, world)),
+              _fed(streameval.Multiclass(K), _batches("multiclass", rank, world)),
+              _fed(streameval.Multiclass(labels="auto"), _batches("words", rank, world)),
+              _fed(streameval.Multiclass(labels="auto", bootstrap=4, seed=(3, rank)), _batches("mixed", rank, world))]
+    out["merged returned itself"] = sync(merged) is merged
+    out["merged"] = merged
+
+    # A cell above 2**53 has no exact float64 vector: that rank raises, the others learn why.
+    beyond = streameval.from_dict({**streameval.Multiclass(2).to_dict(),
+                                   "state": [[[2**53 + 1 if rank == last else 0, 0], [0, 0]]]})
+    out["beyond 2**53"] = _outcome(lambda: sync([streameval.Multiclass(2), beyond]))
 
     # Mismatches: every rank must raise the same error, change nothing, and not hang.
     odd = _fed(streameval.Multiclass(K + (rank == last)), _batches("multiclass", rank, world))
@@ -295,9 +314,48 @@ def test_a_bad_argument_on_one_rank_fails_every_rank_without_a_hang(group_result
 
 def test_a_sum_that_cannot_be_loaded_leaves_every_accumulator_unchanged(group_results):
     _, results = group_results
-    message = _same_error_everywhere(results, "overflow", "ValueError")
-    assert "= inf is not a valid count" in message
+    message = _same_error_everywhere(results, "overflow", "OverflowError")
+    assert "= inf overflows _cm" in message
     assert all(r["overflow unchanged"] for r in results)
+
+
+def test_exact_tables_and_discovered_labels_merge_exactly_in_rank_order(group_results):
+    from sklearn.metrics import confusion_matrix, roc_auc_score
+
+    world, results = group_results
+    assert results[0]["merged returned itself"]
+    exact, summed, words, mixed = results[0]["merged"]
+    assert all(r["merged"] == results[0]["merged"] for r in results)
+    # one accumulator fed every rank's batches, rank 0's first
+    binary_batches = _all_batches("binary", world)
+    reference = _fed(streameval.Binary(exact=True), binary_batches)
+    _assert_state_equal(exact, reference)  # integer table counts exactly, calibration sums to rounding
+    y_true, scores = _stack(binary_batches, 0), _stack(binary_batches, 1)
+    assert exact.roc_auc() == pytest.approx(roc_auc_score(y_true, scores), rel=1e-12)
+    assert summed == _fed(streameval.Multiclass(K), _all_batches("multiclass", world))
+    word_batches = _all_batches("words", world)
+    assert words == _fed(streameval.Multiclass(labels="auto"), word_batches)
+    y_true, y_pred = _stack(word_batches, 0), _stack(word_batches, 1)
+    np.testing.assert_array_equal(words.confusion_matrix(), confusion_matrix(y_true, y_pred))  # sklearn's labels
+    # Labels of mixed types (unsorted) come in the order merge() gives, rank 0's first.
+    ranks = [_fed(streameval.Multiclass(labels="auto", bootstrap=4, seed=(3, r)), _batches("mixed", r, world))
+             for r in range(world)]
+    assert mixed.labels == sum(ranks).labels
+    np.testing.assert_array_equal(mixed._boot_cm, sum(ranks)._boot_cm)
+    position = {label: i for i, label in enumerate(mixed.labels)}
+    expected = np.zeros((len(position), len(position)), np.int64)
+    for batch in _all_batches("mixed", world):
+        np.add.at(expected, ([position[v] for v in batch[0]], [position[v] for v in batch[1]]), 1)
+    np.testing.assert_array_equal(mixed.confusion_matrix(), expected)
+
+
+def test_a_count_beyond_float64_on_one_rank_fails_every_rank_without_a_hang(group_results):
+    world, results = group_results
+    kind, message = results[world - 1]["beyond 2**53"]
+    assert kind == "OverflowError" and "above 2**53" in message
+    for r in results[:-1]:
+        kind, theirs = r["beyond 2**53"]
+        assert kind == "RuntimeError" and f"failed on rank {world - 1}" in theirs and message in theirs
 
 
 def test_the_group_is_still_in_step_after_the_errors(group_results):
