@@ -1,4 +1,4 @@
-"""streameval on Dask: python examples/dask_evaluate.py (needs pip install "streameval[dask]").
+"""streameval on Dask: python examples/dask_evaluate.py (needs the "dask" extra: pip install -e ".[dask]").
 
 Writes a small Parquet dataset of predictions to a temporary directory, starts a LocalCluster
 with two worker processes, and evaluates the dataset there: each partition is counted into an

@@ -1,6 +1,6 @@
 """Evaluate a Spark DataFrame with streameval: python examples/spark_evaluate.py
 
-Needs pyspark (pip install "streameval[spark]") and Java 17. Runs on a local[2] SparkSession
+Needs pyspark (the "spark" extra: pip install -e ".[spark]") and Java 17. Runs on a local[2] SparkSession
 with data it generates: each partition is counted into one accumulator on the executors, and
 the partitions' accumulators are merged with treeAggregate.
 """

@@ -271,7 +271,7 @@ class Accumulator(Summable, StateVector):
         checkpoint.save(self, path)
 
     def plot(self, kind: str = "confusion_matrix", *, path=None, **options):
-        """Draw a plot (needs matplotlib: pip install streameval[plot]); returns the Figure.
+        """Draw a plot (needs matplotlib: the "plot" extra); returns the Figure.
 
         kind: "confusion_matrix" (normalize=, index= for a Multilabel), "roc_curve",
         "pr_curve" (index=), or "reliability_diagram" (n_bins=); options go to the function of

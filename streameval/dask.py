@@ -9,8 +9,8 @@ the rows, whatever the partitioning, and a partition that Dask recomputes after 
 worker is counted once, as the lost one would have been.
 
 Dask is imported when ``evaluate`` runs, never by ``import streameval`` or by importing this
-module, so the core needs only numpy and numba. Install the extra with
-``pip install "streameval[dask]"``. Usage, on whatever scheduler is current (a
+module, so the core needs only numpy and numba. Install the "dask" extra, from a clone
+``pip install -e ".[dask]"``. Usage, on whatever scheduler is current (a
 ``distributed.Client`` when one exists)::
 
     import dask.dataframe as dd
@@ -71,7 +71,8 @@ def evaluate(data=None, *, y_true, y_pred, sample_weight=None, accumulator: Accu
     try:
         import dask
     except ImportError as exc:
-        raise ImportError('streameval.dask needs dask: pip install "streameval[dask]"') from exc
+        raise ImportError('streameval.dask needs dask: pip install "dask[dataframe,distributed]" pyarrow pandas, '
+                          'or the "dask" extra (pip install -e ".[dask]" in a clone of streameval)') from exc
 
     if data is None:
         partitions = _array_blocks(y_true, y_pred, sample_weight)

@@ -1,4 +1,4 @@
-"""Plots of accumulators and windows (optional: ``pip install streameval[plot]``, matplotlib).
+"""Plots of accumulators and windows (optional: the "plot" extra, matplotlib).
 
 Every function draws into ``ax`` when given, or into a new ``matplotlib.figure.Figure`` (no
 pyplot, no GUI backend: it works headless), and returns the Figure. ``save(fig, path)`` writes it.
@@ -40,7 +40,8 @@ def _axes(ax):
     try:
         from matplotlib.figure import Figure
     except ImportError as error:  # pragma: no cover - exercised only without matplotlib
-        raise ImportError("streameval.plot needs matplotlib: pip install streameval[plot]") from error
+        raise ImportError('streameval.plot needs matplotlib: pip install matplotlib, or the "plot" extra '
+                          '(pip install -e ".[plot]" in a clone of streameval)') from error
     fig = Figure(figsize=(5.5, 4.5), layout="constrained")
     return fig, fig.add_subplot()
 

@@ -10,8 +10,8 @@ Because merging is adding counts, the result is the accumulator one process woul
 with all the rows, whatever the partitioning.
 
 pyspark is imported when ``evaluate`` runs, never by ``import streameval`` or by importing this
-module, so the core needs only numpy and numba. Install the extra with
-``pip install "streameval[spark]"`` (pyspark, pyarrow, pandas; Spark needs Java 17).
+module, so the core needs only numpy and numba. Install the "spark" extra (pyspark, pyarrow,
+pandas), from a clone ``pip install -e ".[spark]"``; Spark needs Java 17.
 
 The Python workers must be able to import streameval. On a cluster, install it on every node; on
 ``local[N]``, point the workers at the driver's interpreter before the session starts::
@@ -81,7 +81,8 @@ def evaluate(spark_df, *, y_true, y_pred, sample_weight=None, accumulator: Accum
     try:
         from pyspark.sql import DataFrame
     except ImportError as exc:
-        raise ImportError(f'streameval.spark needs pyspark ({exc}): pip install "streameval[spark]"') from exc
+        raise ImportError(f'streameval.spark needs pyspark ({exc}): pip install pyspark pyarrow pandas, '
+                          'or the "spark" extra (pip install -e ".[spark]" in a clone of streameval)') from exc
 
     _partitions.check_template(accumulator)
     if not isinstance(spark_df, DataFrame):

@@ -2,26 +2,36 @@
 
 Reads one JSON object per line from stdin, or follows a file as it grows (``--follow FILE``, from
 its start, or from its end with ``--from-end``), and counts each line in a ``Windowed``
-accumulator: ``Multiclass(labels=--labels)`` when labels are given (values are compared as text,
-so ``"a"``, ``1`` and ``"1"`` are read as the labels ``a``, ``1``, ``1``), else ``Binary``
-(``--score KEY`` with ``--threshold``, or ``--y-pred KEY`` holding 0/1 predictions).
+accumulator. The options name the task; without one of them watch refuses to start (exit 2):
 
-Every ``--interval`` seconds it redraws a table (stdout is a terminal) or prints one JSON line
-(stdout is piped; ``--format`` overrides): the current window's ``compute()`` plus
-``n_samples``, ``lines`` and ``malformed_lines`` (with a ``malformed`` breakdown by reason). At
-the end of stdin it prints a final line and exits; a followed file is watched until SIGINT or
-SIGTERM, which also print the final line.
+- ``--labels L1 L2 ...``: ``Multiclass(labels=[...])`` of the labels under ``--y-pred``;
+- ``--pos-label P``: ``Binary(pos_label=P)`` of the labels under ``--y-pred``, P against one other
+  label (``--pos-label 1``: 0/1 labels, where true/false and yes/no are also 1/0);
+- ``--score KEY``: ``Binary(threshold=--threshold, pos_label=--pos-label)`` of scores.
+
+A window cannot discover its labels as ``evaluate`` does (``Windowed`` holds a fixed set of
+classes in every bucket), and labels guessed from the first lines would turn a class first seen
+later into malformed lines: so the task is named, not guessed.
+
+Every ``--interval`` seconds it redraws a table (stdout is a terminal: rich's live table when
+rich is installed, else a plain one) or prints one JSON line (stdout is piped; ``--format``
+overrides): the current window's ``compute()`` plus ``n_samples``, ``lines`` and
+``malformed_lines`` (with a ``malformed`` breakdown by reason). At the end of stdin it prints a
+final line and exits; a followed file is watched until SIGINT or SIGTERM, which also print the
+final line.
 
 Malformed lines are counted by reason and never stop the stream; the accumulator refuses a bad
 value whole, so the window is never corrupted. Reasons: ``not_utf8``, ``not_json``, ``too_deep``
 (nested deeper than Python's json reads), ``too_long`` (longer than ``--max-line-bytes``, default
 ``streameval.limits.MAX_LINE_BYTES`` = 1 MiB: read past in pieces, never held whole),
-``not_object``, ``missing_key``, ``bad_value``, ``late`` (older than the window) and ``future``
-(more than ``--max-skew`` seconds ahead of both the latest time seen and the clock; default
-``Windowed``'s, one day), so that one broken clock cannot move the window away from every real line.
+``not_object``, ``missing_key``, ``bad_value`` (not a label of the task, not a number, a third
+label besides ``--pos-label``), ``late`` (older than the window) and ``future`` (more than
+``--max-skew`` seconds ahead of both the latest time seen and the clock; default ``Windowed``'s,
+one day), so that one broken clock cannot move the window away from every real line.
 
 Labels are read as ``streameval evaluate`` reads them: a value that reads as an integer is that
-integer (``1``, ``1.0``, ``"1"`` are the label ``1``), other text is a text label.
+integer (``1``, ``1.0``, ``"1"`` are the label ``1``), booleans and ``"true"``/``"false"`` are 1
+and 0, other text is a text label.
 
 Memory is bounded: the reader thread hands lines over through a queue of ``QUEUE_LINES`` lines and
 waits while it is full (backpressure on the producer), so at most ``QUEUE_LINES`` lines of at most
@@ -53,8 +63,10 @@ import threading
 import time
 
 from . import limits
+from ._columns import NUMBER_TEXT, canonical_label
+from ._command import PROG, counted, float_option, int_option, label_option, quiet_warnings
+from ._readers import read_lines
 from .binary import Binary
-from .cli import _NUMBER_TEXT, canonical_label, float_option, int_option, quiet_warnings, read_lines
 from .errors import TimestampError
 from .multiclass import Multiclass
 from .windows import Windowed
@@ -77,6 +89,27 @@ class Malformed(ValueError):
     """A line that cannot be counted; args[0] is the reason (a short key), args[1] the detail."""
 
 
+DESCRIPTION = """\
+Follow a stream of predictions, one JSON object per line (stdin, or a file that grows with
+--follow), and show the metrics of a sliding window over it: a live table on a terminal, one
+JSON line per --interval when piped. Name the task with --labels (multiclass), --pos-label
+(binary labels; --pos-label 1 for 0/1) or --score (binary scores). Lines that cannot be counted
+are counted as malformed, by reason, and never stop the stream. Alerts (--alert) log to stderr
+and set the exit status; --prometheus-port serves the metrics as Prometheus gauges."""
+
+EPILOG = """\
+Malformed reasons: not_utf8, not_json, too_deep, too_long, not_object, missing_key, bad_value,
+late (older than the window), future (further ahead than --max-skew).
+
+Exit status: 0, 3 if an alert tripped during the run, 1 on a runtime error (file not found,
+port taken), 2 on a usage error.
+
+Examples:
+  tail -f preds.jsonl | streameval watch --y-true label --y-pred pred --labels cat dog bird
+  streameval watch --follow scores.jsonl --y-true y --score p --threshold 0.7 --alert "recall<0.8"
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the options of ``streameval watch`` to parser; returns it."""
     parser.add_argument("--follow", metavar="FILE", help="follow FILE as it grows (like tail -f) instead of stdin")
@@ -85,14 +118,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     pred = parser.add_mutually_exclusive_group()
     pred.add_argument("--y-pred", metavar="KEY", help="key of the predicted label (default y_pred)")
     pred.add_argument("--score", metavar="KEY", help="key of a score: binary task, positive when score >= --threshold")
-    parser.add_argument("--threshold", type=float_option(), default=0.5, help="with --score (default 0.5)")
-    parser.add_argument("--labels", nargs="+", metavar="LABEL", help="the classes of a multiclass task")
+    parser.add_argument("--labels", nargs="+", metavar="LABEL",
+                        help="the classes of a multiclass task, in report order (labels under --y-pred)")
+    parser.add_argument("--pos-label", type=label_option, metavar="LABEL",
+                        help="the positive class of a binary task, counted against one other label; 1 means 0/1 "
+                             "labels (true/false and yes/no read as 1/0); default 1 with --score")
+    parser.add_argument("--threshold", type=float_option(), metavar="T",
+                        help="with --score: positive when score >= T (default 0.5)")
     parser.add_argument("--time", metavar="KEY", help="key of an event time (epoch seconds or ISO 8601); "
                         "with --unit seconds (default: arrival time)")
     parser.add_argument("--window", type=float_option(positive=True), default=1000, metavar="SIZE",
-                        help="window size (default 1000)")
-    parser.add_argument("--unit", choices=("samples", "seconds"), default="samples")
-    parser.add_argument("--buckets", type=int_option(1), default=10, help="buckets per window (default 10)")
+                        help="window size, in --unit (default 1000)")
+    parser.add_argument("--unit", choices=("samples", "seconds"), default="samples",
+                        help="what --window counts: the last SIZE samples, or the last SIZE seconds of event time "
+                             "(--time) or arrival time (default samples)")
+    parser.add_argument("--buckets", type=int_option(1), default=10, metavar="N",
+                        help="buckets per window: the window moves one bucket (SIZE/N) at a time (default 10)")
     parser.add_argument("--max-skew", type=float_option(positive=True, allow_none=True), default=_DEFAULT,
                         metavar="SECONDS",
                         help="with --time: a time more than this ahead of both the latest one seen and the clock "
@@ -103,14 +144,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--interval", type=float_option(positive=True), default=1.0, metavar="SECONDS",
                         help="output period (default 1)")
     parser.add_argument("--format", choices=("auto", "table", "json"), default="auto",
-                        help="table on a terminal, JSON lines when piped (default auto)")
+                        help="table (live, rich's when installed, on a terminal) or JSON lines; default auto: "
+                             "table on a terminal, JSON lines when piped")
     parser.add_argument("--alert", action="append", default=[], metavar="COND",
                         help='e.g. "recall<0.8" (metric, < <= > >=, number); repeatable; exit 3 if any tripped')
-    parser.add_argument("--min-samples", type=int_option(0), default=1,
-                        help="alerts wait for this many samples in the window")
+    parser.add_argument("--min-samples", type=int_option(0), default=1, metavar="N",
+                        help="alerts wait for this many samples in the window (default 1)")
     parser.add_argument("--prometheus-port", type=int_option(1, 65535), metavar="PORT",
-                        help="serve Prometheus metrics on PORT")
-    parser.add_argument("--prometheus-addr", default="127.0.0.1", metavar="ADDR", help="(default 127.0.0.1)")
+                        help="serve Prometheus metrics on PORT (needs prometheus_client)")
+    parser.add_argument("--prometheus-addr", default="127.0.0.1", metavar="ADDR",
+                        help="address the Prometheus server listens on (default 127.0.0.1)")
     return parser
 
 
@@ -129,15 +172,26 @@ def build_window(args) -> Windowed:
     """The Windowed accumulator the options describe; UsageError if they do not fit together."""
     if args.labels and args.score:
         raise UsageError("--labels is for label predictions (--y-pred), --score for a binary task: give one")
+    if args.labels and args.pos_label is not None:
+        raise UsageError("--labels names the classes of a multiclass task, --pos-label the positive class of a "
+                         "binary one: give one")
+    if args.threshold is not None and not args.score:
+        raise UsageError("--threshold is for --score: labels under --y-pred are compared as they are")
     if args.time and args.unit != "seconds":
         raise UsageError("--time needs --unit seconds")
     if args.max_skew is not _DEFAULT and not args.time:
         raise UsageError("--max-skew is for event times: give --time KEY (with --unit seconds)")
+    if not (args.labels or args.score or args.pos_label is not None):
+        raise UsageError("name the task: --labels L1 L2 ... (the classes under --y-pred), --pos-label P (a binary "
+                         "task; --pos-label 1 for 0/1 labels) or --score KEY (binary scores)")
     size = int(args.window) if args.window == int(args.window) else args.window
     skew = {} if args.max_skew is _DEFAULT else {"max_skew": args.max_skew}
     try:
-        template = (Multiclass(labels=list(dict.fromkeys(_label_text(v) for v in args.labels))) if args.labels
-                    else Binary(threshold=args.threshold))
+        if args.labels:
+            template = Multiclass(labels=list(dict.fromkeys(_label_text(v) for v in args.labels)))
+        else:
+            template = Binary(threshold=0.5 if args.threshold is None else args.threshold,
+                              pos_label=1 if args.pos_label is None else args.pos_label)
         return Windowed(template, size, unit=args.unit, buckets=args.buckets, **skew)
     except (TypeError, ValueError, OverflowError) as exc:
         raise UsageError(" ".join(str(exc).split())) from None
@@ -179,6 +233,9 @@ class Watcher:
         self.window = build_window(args)
         self.pred_key = args.score or args.y_pred or "y_pred"
         self.multiclass = bool(args.labels)
+        self.pos_label = None if self.multiclass else 1 if args.pos_label is None else args.pos_label
+        self.zero_one = self.pos_label == 1  # 0/1 labels, where true/false and yes/no are 1/0
+        self.negative = None  # with another pos_label: the one other label seen
         self.lines = 0
         self.malformed: dict[str, int] = {}
         names = set(self.window.compute()) | set(_EXTRA)
@@ -225,10 +282,11 @@ class Watcher:
             raise Malformed("missing_key", "")
         y_true, y_pred = record[self.args.y_true], record[self.pred_key]
         if self.multiclass:
-            y_true, y_pred = self._label(y_true), self._label(y_pred)
+            y_true, y_pred = str(self._label(y_true)), str(self._label(y_pred))
         else:
-            y_true = self._number(y_true, label=True)
-            y_pred = self._number(y_pred, label=not self.args.score)
+            y_true = self._binary_label(y_true)
+            y_pred = self._score(y_pred) if self.args.score else self._binary_label(y_pred)
+        negative = self._negative(y_true, y_pred)
         timestamp = _timestamp(record[self.args.time]) if self.args.time else None
         try:
             self.window.update([y_true], [y_pred], timestamp=timestamp)
@@ -236,30 +294,44 @@ class Watcher:
             raise Malformed(exc.reason, str(exc)) from None
         except (TypeError, ValueError, OverflowError) as exc:  # the window is unchanged
             raise Malformed("bad_value", str(exc)) from None
+        self.negative = negative
 
     @staticmethod
-    def _label(value) -> str:
+    def _label(value, yes_no: bool = False):
+        """The label a JSON value stands for, read as evaluate reads it."""
         if value is None or isinstance(value, (dict, list)):
             raise Malformed("bad_value", f"{value!r} is not a label")
         try:
-            return str(canonical_label(value))
+            return canonical_label(value, yes_no=yes_no)
         except ValueError as exc:
             raise Malformed("bad_value", str(exc)) from None
 
+    def _binary_label(self, value):
+        """A label of the binary task: 0 or 1 (1.0, "1", true, "yes" are 1), or with another
+        --pos-label any label."""
+        label = self._label(value, yes_no=self.zero_one)
+        if self.zero_one and label not in (0, 1):
+            raise Malformed("bad_value", f"{label!r} is not a 0/1 label")
+        return label
+
+    def _negative(self, *labels):
+        """The one label besides --pos-label, with these labels; Malformed if they bring a second:
+        a binary task counts the positive label against one other (Binary sees one line at a time)."""
+        negative = self.negative
+        if self.multiclass or self.zero_one:
+            return negative
+        for label in labels[: 1 if self.args.score else 2]:
+            if label != self.pos_label and negative is None:
+                negative = label
+            elif label != self.pos_label and label != negative:
+                raise Malformed("bad_value", f"{label!r} is a third label besides --pos-label {self.pos_label!r} "
+                                             f"and {negative!r}")
+        return negative
+
     @staticmethod
-    def _number(value, label: bool):
-        """A binary label (an integer: 1.0 and "1" are 1) or a score (a number) from a JSON value."""
-        if label:
-            if value is None or isinstance(value, (dict, list)):
-                raise Malformed("bad_value", f"{value!r} is not a label")
-            try:
-                value = canonical_label(value)
-            except ValueError as exc:
-                raise Malformed("bad_value", str(exc)) from None
-            if not isinstance(value, int):
-                raise Malformed("bad_value", f"{value!r} is not a binary label")
-            return value
-        if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
+    def _score(value):
+        """A score (a number, or text that reads as one) from a JSON value."""
+        if isinstance(value, str) and NUMBER_TEXT.fullmatch(value.strip()):
             value = float(value)
         if not isinstance(value, (int, float)):
             raise Malformed("bad_value", f"{value!r} is not a number")
@@ -345,21 +417,83 @@ _TABLE_KEYS = ("n_samples", "accuracy", "balanced_accuracy", "precision", "recal
                "recall_macro", "f1_macro", "matthews_corrcoef", "lines", "malformed_lines")
 
 
-def render_table(metrics: dict, watcher: Watcher) -> str:
-    """The terminal view: ANSI clear and home, then a two-column table."""
-    rows = [(k, metrics[k]) for k in _TABLE_KEYS if k in metrics]
+def _table_rows(metrics: dict, watcher: Watcher) -> list[tuple[str, str]]:
+    """(name, value text) of the table views: counts as integers, metrics with 4 digits."""
+    rows = [(k, f"{metrics[k]:.4f}" if isinstance(metrics[k], float) else str(metrics[k]))
+            for k in _TABLE_KEYS if k in metrics]
     rows += [(f"alert {t}", "TRIPPED" if a else "ok") for t, a in zip(watcher.alert_texts, watcher.active)]
+    return rows
+
+
+def _table_title(watcher: Watcher) -> str:
+    return f"streameval watch  window {watcher.args.window:g} {watcher.args.unit}  {time.strftime('%H:%M:%S')}"
+
+
+def render_table(metrics: dict, watcher: Watcher) -> str:
+    """The plain terminal view: ANSI clear and home, then a two-column table."""
+    rows = _table_rows(metrics, watcher)
     width = max(len(k) for k, _ in rows)
-    unit = watcher.args.unit
-    head = f"streameval watch  window {watcher.args.window:g} {unit}  {time.strftime('%H:%M:%S')}"
-    body = "\n".join(f"  {k:<{width}}  {v:.4f}" if isinstance(v, float) else f"  {k:<{width}}  {v}" for k, v in rows)
-    return f"\x1b[H\x1b[2J{head}\n{body}\n"
+    body = "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
+    return f"\x1b[H\x1b[2J{_table_title(watcher)}\n{body}\n"
 
 
 def _json_line(metrics: dict) -> str:
     """One JSON line; undefined metrics (NaN, as accuracy of an empty window) are null."""
     clean = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in metrics.items()}
     return json.dumps(clean, allow_nan=False) + "\n"
+
+
+class _Lines:
+    """Output as text on stdout: one JSON line, or the plain table, per interval."""
+
+    def __init__(self, render):
+        self.render = render
+
+    def show(self, metrics: dict, watcher: Watcher) -> None:
+        sys.stdout.write(self.render(metrics, watcher))
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        pass
+
+
+class _RichTable:
+    """rich's live table, redrawn in place on the terminal."""
+
+    def __init__(self):
+        from rich.console import Console
+        from rich.live import Live
+
+        self.live = Live(console=Console(), auto_refresh=False)
+        self.live.start()
+
+    def show(self, metrics: dict, watcher: Watcher) -> None:
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table()
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for name, value in _table_rows(metrics, watcher):
+            table.add_row(name, Text(value, style="bold red" if value == "TRIPPED" else ""))
+        self.live.update(Group(Text(_table_title(watcher), style="bold"), table), refresh=True)
+
+    def close(self) -> None:
+        self.live.stop()
+
+
+def make_view(args):
+    """JSON lines when piped (or --format json); on a terminal rich's live table, or the plain one
+    without rich; --format table on a pipe also gets the plain one."""
+    if args.format == "json" or (args.format == "auto" and not sys.stdout.isatty()):
+        return _Lines(lambda metrics, watcher: _json_line(metrics))
+    if sys.stdout.isatty():
+        try:
+            return _RichTable()
+        except ImportError:
+            pass
+    return _Lines(render_table)
 
 
 class _Prometheus:
@@ -410,7 +544,6 @@ def run(args) -> int:
     except UsageError as exc:
         print(f"streameval watch: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    table = args.format == "table" or (args.format == "auto" and sys.stdout.isatty())
     max_bytes = limits.MAX_LINE_BYTES if args.max_line_bytes is None else args.max_line_bytes
     lines: queue.Queue = queue.Queue(maxsize=QUEUE_LINES)
     stop = threading.Event()
@@ -435,6 +568,7 @@ def run(args) -> int:
         return EXIT_ERROR
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
                 if threading.current_thread() is threading.main_thread()}
+    view = make_view(args)
     source.start()
 
     def emit() -> None:
@@ -444,8 +578,7 @@ def run(args) -> int:
         watcher.check_alerts(metrics)
         if prometheus is not None:
             prometheus.publish(metrics, watcher)
-        sys.stdout.write(render_table(metrics, watcher) if table else _json_line(metrics))
-        sys.stdout.flush()
+        view.show(metrics, watcher)
 
     try:
         next_tick = time.monotonic() + args.interval
@@ -465,25 +598,31 @@ def run(args) -> int:
     except (KeyboardInterrupt, _Stop):
         pass
     except BrokenPipeError:
+        view.close()
         return EXIT_ERROR
     finally:
         stop.set()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    emit()
+    try:
+        emit()
+    finally:
+        view.close()
     if prometheus is not None:
         prometheus.server.shutdown()
+        prometheus.server.server_close()
     bad = sum(watcher.malformed.values())
     if bad:
         detail = ", ".join(f"{k}: {v}" for k, v in sorted(watcher.malformed.items()))
-        print(f"streameval watch: {bad} malformed line(s) of {watcher.lines} ({detail})", file=sys.stderr)
+        print(f"{PROG} watch: {counted(bad, 'malformed line')} of {watcher.lines:,} ({detail})", file=sys.stderr)
     return EXIT_ALERT if watcher.tripped else EXIT_OK
 
 
 def main(argv=None) -> int:
     """``python -m streameval.watch``: the same command without the ``streameval`` front end."""
     with quiet_warnings():
-        parser = add_arguments(argparse.ArgumentParser(prog="streameval watch", description=__doc__.split("\n")[0]))
+        parser = add_arguments(argparse.ArgumentParser(prog=f"{PROG} watch", description=DESCRIPTION, epilog=EPILOG,
+                                                       formatter_class=argparse.RawDescriptionHelpFormatter))
         return run(parser.parse_args(argv))
 
 

@@ -50,7 +50,13 @@ def test_csv_binary_scores_match_sklearn_and_api(tmp_path):
     code, out, err = run("evaluate", path, "--y-true", "y_true", "--score", "score", "--bins", "50")
     assert code == 0 and err == ""
     assert out.startswith(skm.classification_report(df.y_true, pred))
-    assert f"n_samples: {len(df)}" in out
+    assert f"rows: {len(df)}\naccuracy: {skm.accuracy_score(df.y_true, pred):.4f}\n" in out
+    # binned AUC: said to be approximate, with a bracket that holds scikit-learn's exact AUC
+    auc = skm.roc_auc_score(df.y_true, df.score)
+    line = next(line for line in out.splitlines() if line.startswith("roc_auc: "))
+    lo, hi = map(float, line[line.index("[") + 1: line.index("]")].split(", "))
+    assert "approximate" in line and lo <= round(auc, 4) <= hi and lo < hi
+    assert "approximate" in next(line for line in out.splitlines() if line.startswith("average_precision: "))
     data = json_out("evaluate", path, "--y-true", "y_true", "--score", "score", "--bins", "50")
     acc = streameval.Binary(bins=50)
     acc.update(df.y_true.to_numpy(), df.score.to_numpy())
@@ -59,6 +65,8 @@ def test_csv_binary_scores_match_sklearn_and_api(tmp_path):
     assert data["metrics"]["f1"] == pytest.approx(skm.f1_score(df.y_true, pred))
     assert data["roc_auc"] == pytest.approx(acc.roc_auc())
     assert data["roc_auc"] == pytest.approx(skm.roc_auc_score(df.y_true, df.score), abs=0.01)
+    assert data["roc_auc_bounds"][0] <= skm.roc_auc_score(df.y_true, df.score) <= data["roc_auc_bounds"][1]
+    assert data["score_bins"] == 50 and data["rows"] == len(df) and data["weight_total"] is None
     assert data["report"]["1"]["recall"] == pytest.approx(skm.recall_score(df.y_true, pred))
 
 
@@ -90,7 +98,7 @@ def test_multi_file_equals_concatenation_and_weights(tmp_path):
     pq.write_table(pa.Table.from_pandas(df.iloc[700:], preserve_index=False), tmp_path / "b.parquet")
     data = json_out("evaluate", tmp_path / "a.csv", tmp_path / "b.parquet", "--y-true", "c3", "--y-pred", "c3",
                     "--weight", "w")
-    assert data["n_samples"] == pytest.approx(df.w.sum())
+    assert data["weight_total"] == pytest.approx(df.w.sum()) and data["rows"] == len(df)
     data = json_out("evaluate", tmp_path / "a.csv", tmp_path / "b.parquet", "--y-true", "y_true", "--y-pred", "y_pred",
                     "--weight", "w")
     assert data["metrics"]["f1_macro"] == pytest.approx(skm.f1_score(df.y_true, df.y_pred, average="macro", sample_weight=df.w))
@@ -153,7 +161,7 @@ def test_unknown_label_with_labels_option(tmp_path):
     assert code == 1 and "animals.jsonl: row 42: column 'guess' = 'emu' is not one of the labels" in err
     code, out, err = run(*args, "--on-bad-row", "skip")
     keep = df.drop(index=41)
-    assert code == 0 and "skipped 1 bad rows" in err
+    assert code == 0 and err.strip() == "streameval: skipped 1 bad row"
     assert out.startswith(skm.classification_report(keep.animal, keep.guess, labels=["cat", "dog", "owl"]))
 
 
@@ -208,7 +216,7 @@ def test_the_readme_main_job_on_the_shipped_example_data():
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     frame = pandas.read_csv(data)
-    assert result["n_samples"] == len(frame)
+    assert result["rows"] == len(frame)
     assert result["accuracy"] == skm.accuracy_score(frame.y_true, frame.y_pred)
     assert result["report"] == skm.classification_report(frame.y_true, frame.y_pred, output_dict=True)
     # and the report README shows is the one this command prints today

@@ -167,7 +167,7 @@ def test_labels_that_are_not_integers_are_bad_rows(tmp_path):
     line = one_error_line(*run("evaluate", path, "--y-true", "y", "--y-pred", "p")[::2])
     assert line.endswith("p.parquet: row 3: column 'y': 0.5 is not a label: a number label must be an integer")
     data, err = json_out("evaluate", path, "--y-true", "y", "--y-pred", "p", "--on-bad-row", "skip")
-    assert data["n_samples"] == 3 and data["accuracy"] == 1.0
+    assert data["rows"] == 3 and data["accuracy"] == 1.0
 
 
 def test_labels_option_reads_text_as_evaluate_reads_values(tmp_path):
@@ -284,7 +284,7 @@ def test_parquet_whose_labels_decompress_to_gigabytes(tmp_path, monkeypatch):
     assert (code, err) == (1, "streameval evaluate: error: dict.parquet: row 1: column 'y': a label of 1,048,576 "
                               "characters is longer than --max-label-length 1,024\n")
     code, out, err = capped(monkeypatch, 100 << 20, ["evaluate", tmp_path / "plain.parquet", *args], warmup)
-    assert code == 1 and re.fullmatch(r"streameval evaluate: error: \S+plain.parquet: column 'y' decodes to [\d,]+ bytes "
+    assert code == 1 and re.fullmatch(r"streameval evaluate: error: plain.parquet: column 'y' decodes to [\d,]+ bytes "
                                       r"for 100 rows \(row group 0\): labels longer than --max-label-length 1,024\n", err), err
 
 
@@ -336,7 +336,7 @@ def test_watch_long_line_memory(tmp_path, monkeypatch):
     rows = [{"y_true": i % 2, "y_pred": (i // 2) % 2} for i in range(40)]
     _long_line_file(tmp_path / "long.jsonl", rows[:20], 300 << 20, rows[20:])
     (tmp_path / "tiny.jsonl").write_text(json.dumps(rows[0]) + "\n")
-    args = ["watch", "--format", "json", "--interval", "60"]
+    args = ["watch", "--pos-label", "1", "--format", "json", "--interval", "60"]
     code, out, err = capped(monkeypatch, 100 << 20, args, args, stdin=tmp_path / "long.jsonl",
                             warmup_stdin=tmp_path / "tiny.jsonl")
     assert code == 0, err
@@ -352,7 +352,7 @@ def test_max_labels_bounds_discovered_labels(tmp_path):
     assert line.endswith("p.csv: rows 1-12: these rows bring the distinct labels to 12, more than --max-labels 10: "
                          "give a larger --max-labels if they are all classes (the counts take labels**2 cells)")
     data, _ = json_out("evaluate", path, "--y-true", "y", "--y-pred", "p", "--max-labels", "12")
-    assert data["n_samples"] == 12
+    assert data["rows"] == 12
     code, out, err = run("evaluate", path, "--y-true", "y", "--y-pred", "p", "--max-labels", "0")
     one_error_line(code, err, 2)
 
@@ -394,7 +394,7 @@ def test_watch_builds_a_bounded_queue(monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b'{"y_true": 1, "y_pred": 1}\n')))
     out = io.StringIO()
     monkeypatch.setattr(sys, "stdout", out)
-    assert watch.main(["--format", "json", "--interval", "60"]) == 0
+    assert watch.main(["--pos-label", "1", "--format", "json", "--interval", "60"]) == 0
     assert made and all(0 < size <= 1000 for size in made)
     assert json.loads(out.getvalue().splitlines()[-1])["n_samples"] == 1
 
@@ -421,7 +421,8 @@ def test_watch_overlong_nested_and_huge_values_are_counted_not_fatal():
     ]
     lines = good[:10] + hostile[:2] + good[10:20] + hostile[2:4] + good[20:]
     text = "\n".join(lines).encode() + b"\n\xff\xfe\n"
-    code, out, err = watch_proc(["--format", "json", "--interval", "60", "--max-line-bytes", "8000"], text)
+    code, out, err = watch_proc(["--pos-label", "1", "--format", "json", "--interval", "60", "--max-line-bytes", "8000"],
+                                text)
     assert code == 0 and not TRACE.search(err), err
     got = last_json(out)
     assert got["malformed"] == {"bad_value": 2, "not_utf8": 1, "too_deep": 1, "too_long": 1}
@@ -437,7 +438,7 @@ def test_watch_huge_time_value_and_far_future_timestamps():
     lines = [json.dumps({"y_true": int(a), "y_pred": int(b), "ts": float(t)}) for a, b, t in zip(y, p, times)]
     lines.insert(60, json.dumps({"y_true": 1, "y_pred": 1, "ts": 99999999999}))  # one broken clock
     lines.insert(30, '{"y_true": 1, "y_pred": 1, "ts": ' + "9" * 400 + "}")  # was OverflowError
-    args = ["--time", "ts", "--unit", "seconds", "--window", "60", "--buckets", "6", "--format", "json"]
+    args = ["--pos-label", "1", "--time", "ts", "--unit", "seconds", "--window", "60", "--buckets", "6", "--format", "json"]
     code, out, err = watch_proc(args, "\n".join(lines).encode())
     assert code == 0 and not TRACE.search(err), err
     got = last_json(out)
@@ -474,7 +475,8 @@ def test_watch_follow_skips_an_overlong_line(tmp_path):
     path = tmp_path / "s.jsonl"
     path.write_bytes(b'{"y_true": 1, "y_pred": 1}\n' + b'{"y_true": 1, "y_pred": "' + b"x" * 5000 + b'"}\n'
                      + b'{"y_true": 0, "y_pred": 1}\n')
-    proc = subprocess.Popen([sys.executable, "-m", "streameval", "watch", "--follow", str(path), "--interval", "0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "streameval", "watch", "--pos-label", "1", "--follow", str(path),
+                             "--interval", "0.1",
                              "--format", "json", "--max-line-bytes", "100"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=_env())
     try:
@@ -551,14 +553,14 @@ def test_watch_option_combinations_and_port_taken():
     code, out, err = watch_proc(["--max-skew", "5"], b"")
     assert code == 2 and err.strip() == "streameval watch: error: --max-skew is for event times: give --time KEY " \
                                         "(with --unit seconds)"
-    code, out, err = watch_proc(["--window", "1e300", "--buckets", "1000000000"], b"")
+    code, out, err = watch_proc(["--pos-label", "1", "--window", "1e300", "--buckets", "1000000000"], b"")
     assert code == 2 and len(err.strip().splitlines()) == 1 and not TRACE.search(err), err
     pytest.importorskip("prometheus_client")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code, out, err = watch_proc(["--prometheus-port", port], b"")
+        code, out, err = watch_proc(["--pos-label", "1", "--prometheus-port", port], b"")
     assert f"--prometheus-port {port}" in one_error_line(code, err, 1)
 
 
@@ -620,7 +622,7 @@ def _corpus(tmp):
     os.mkfifo(tmp / "fifo.csv")
     (tmp / "nul.jsonl").write_bytes(b"\0\0\0\n")
     return {
-        "header-only": (["header.csv"], [], 1, "no rows to evaluate: the files hold no data rows"),
+        "header-only": (["header.csv"], [], 1, "no rows to evaluate: the inputs hold no data rows"),
         "blank-lines": (["blank.csv"], [], 1, "blank.csv: cannot read the file: CSV parse error: Empty CSV file"),
         "binary": (["binary.csv"], [], 1, "binary.csv: "),
         "duplicate-columns": (["dup.csv"], [], 1, "dup.csv: the file has 2 columns named 'y': cannot tell which to read"),
@@ -631,7 +633,7 @@ def _corpus(tmp):
         "list-column": (["list.parquet"], [], 1, "list.parquet: column 'y' has type list<element: int64>: "
                                                   "expected labels (integers or text)"),
         "struct-column": (["struct.parquet"], [], 1, "struct.parquet: column 'y' has type struct<a: int64>: "),
-        "directory": (["dir.csv"], [], 1, "dir.csv: is a directory, not a file"),
+        "empty-directory": (["dir.csv"], [], 1, "dir.csv: the directory holds no files to read"),
         "fifo": (["fifo.csv"], [], 1, "fifo.csv: is not a regular file (a pipe, device or socket)"),
         "nul-bytes": (["nul.jsonl"], [], 1, "nul.jsonl: row 1: the line is not valid JSON"),
         "unknown-extension": (["p.txt"], [], 1, "p.txt: unknown file type '.txt'"),
@@ -678,6 +680,6 @@ def test_dictionary_and_text_columns_in_arrow_files(tmp_path):
         write(df, tmp_path / name, name.split(".")[1])
         data, _ = json_out("evaluate", tmp_path / name, "--y-true", "y", "--y-pred", "p")
         # text "a" and number 0 are different labels: sklearn on the same mixed values
-        assert data["accuracy"] == 0.0 and data["n_samples"] == 500
+        assert data["accuracy"] == 0.0 and data["rows"] == 500
         data, _ = json_out("evaluate", tmp_path / name, "--y-true", "p", "--y-pred", "p")
         assert_report(data["report"], skm.classification_report(yp, yp, output_dict=True))

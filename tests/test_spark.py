@@ -6,6 +6,8 @@ Arrow batches of BATCH rows, so a partition is counted in several updates.
 """
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -24,11 +26,38 @@ pytestmark = [
 BATCH = 50  # spark.sql.execution.arrow.maxRecordsPerBatch: small, so partitions span several batches
 
 
-@pytest.fixture(scope="module")
-def spark():
+def _java_major() -> int | None:
+    """The major version of the Java that pyspark would start (JAVA_HOME's, else PATH's), or None."""
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if not java or not os.path.exists(java):
+        return None
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60).stderr
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not found:
+        return None
+    major = int(found[1])
+    return int(found[2]) if major == 1 and found[2] else major  # "1.8.0" is Java 8
+
+
+def _require_spark() -> None:
+    """Skip, saying why, unless pyspark, pyarrow, pandas and Java 17 or newer are there."""
     pytest.importorskip("pyspark")
     pytest.importorskip("pyarrow")
     pytest.importorskip("pandas")
+    major = _java_major()
+    if major is None or major < 17:
+        found = "no Java found" if major is None else f"found Java {major}"
+        pytest.skip(f"Spark tests need Java 17 or newer (pyspark 4 runs on the JVM); {found}: install a JDK 17 "
+                    "(e.g. apt-get install openjdk-17-jdk-headless) and put it on PATH or in JAVA_HOME")
+
+
+@pytest.fixture(scope="module")
+def spark():
+    _require_spark()
     from pyspark.sql import SparkSession
 
     # The Python workers must import streameval: on local[N] they run the interpreter named here.
@@ -329,7 +358,7 @@ def test_missing_pyspark_is_a_clear_import_error():
         "try:\n"
         "    evaluate(None, y_true='y', y_pred='p', accumulator=streameval.Binary())\n"
         "except ImportError as exc:\n"
-        "    assert 'pip install \"streameval[spark]\"' in str(exc), exc\n"
+        "    assert 'pip install pyspark' in str(exc) and '.[spark]' in str(exc), exc\n"
         "else:\n"
         "    raise AssertionError('no ImportError')\n"
     )
@@ -340,9 +369,7 @@ def test_missing_pyspark_is_a_clear_import_error():
 
 def test_the_example_runs():
     """examples/spark_evaluate.py as a user runs it: its own local[2] session, merged == one pass."""
-    pytest.importorskip("pyspark")
-    import subprocess
-    import sys
+    _require_spark()
     from pathlib import Path
 
     example = Path(__file__).resolve().parents[1] / "examples" / "spark_evaluate.py"

@@ -71,7 +71,7 @@ def test_multiclass_window_matches_fresh_accumulator_and_sklearn():
     assert got["f1_macro"] == pytest.approx(f1_score(yt, yp, labels=LABELS, average="macro", zero_division=0))
     assert got["malformed_lines"] == n_bad > 0 and got["lines"] == len(lines)
     assert sum(got["malformed"].values()) == n_bad
-    assert f"{n_bad} malformed line(s)" in out.stderr.decode()
+    assert f"{n_bad} malformed lines of {len(lines)} (" in out.stderr.decode()
 
 
 def test_binary_scores_with_threshold():
@@ -99,7 +99,8 @@ def test_event_time_window():
     p = rng.integers(0, 2, 120)
     lines = [json.dumps({"y_true": int(a), "y_pred": int(b), "ts": float(t)}) for a, b, t in zip(y, p, times)]
     lines.append(json.dumps({"y_true": 1, "y_pred": 1, "ts": t0 - 10_000}))  # older than the window: malformed
-    out = watch(["--time", "ts", "--unit", "seconds", "--window", "60", "--buckets", "6"], "\n".join(lines))
+    out = watch(["--pos-label", "1", "--time", "ts", "--unit", "seconds", "--window", "60", "--buckets", "6"],
+                "\n".join(lines))
     assert out.returncode == 0, out.stderr
     got = last_json(out.stdout)
     # Windowed's documented window: times in [(floor(T / step) + 1) * step - size, T], step = 10.
@@ -115,23 +116,23 @@ def test_event_time_window():
 def test_alerts_exit_status_and_validation():
     good = "\n".join(json.dumps({"y_true": 1, "y_pred": 1}) for _ in range(5))
     bad = "\n".join(json.dumps({"y_true": 1, "y_pred": 0}) for _ in range(5))
-    out = watch(["--alert", "recall<0.8"], good)
+    out = watch(["--pos-label", "1", "--alert", "recall<0.8"], good)
     assert out.returncode == 0 and b"alert" not in out.stderr
-    out = watch(["--alert", "recall<0.8", "--alert", "n_samples>=1"], bad)
+    out = watch(["--pos-label", "1", "--alert", "recall<0.8", "--alert", "n_samples>=1"], bad)
     assert out.returncode == 3
     assert "alert TRIPPED: recall<0.8" in out.stderr.decode()
     for alert in ["recal<0.8", "recall<<0.8", "recall<x", "recall"]:
-        out = watch(["--alert", alert], good)
+        out = watch(["--pos-label", "1", "--alert", alert], good)
         assert out.returncode == 2 and out.stdout == b""
         assert len(out.stderr.decode().strip().splitlines()) == 1 and "--alert" in out.stderr.decode()
-    out = watch(["--time", "ts"], good)  # --time needs --unit seconds
+    out = watch(["--pos-label", "1", "--time", "ts"], good)  # --time needs --unit seconds
     assert out.returncode == 2 and "error" in out.stderr.decode()
-    out = watch(["--follow", "/nonexistent/file.jsonl"], "")
+    out = watch(["--pos-label", "1", "--follow", "/nonexistent/file.jsonl"], "")
     assert out.returncode == 1 and len(out.stderr.decode().strip().splitlines()) == 1
 
 
 def test_table_format():
-    out = watch(["--format", "table"], json.dumps({"y_true": 1, "y_pred": 1}))
+    out = watch(["--pos-label", "1", "--format", "table"], json.dumps({"y_true": 1, "y_pred": 1}))
     text = out.stdout.decode()
     assert out.returncode == 0 and text.startswith("\x1b[H\x1b[2J") and "accuracy" in text
 
@@ -174,7 +175,7 @@ def test_follow_file_and_prometheus(tmp_path):
     path = tmp_path / "stream.jsonl"
     path.write_text(json.dumps({"y_true": 1, "y_pred": 1}) + "\n")
     port = free_port()
-    run = Running(["--follow", str(path), "--interval", "0.1", "--prometheus-port", str(port),
+    run = Running(["--pos-label", "1", "--follow", str(path), "--interval", "0.1", "--prometheus-port", str(port),
                    "--alert", "accuracy<0.5"])
     try:
         run.wait_for(lambda m: m["n_samples"] == 1)  # from the start of the file
@@ -207,13 +208,13 @@ def test_follow_file_and_prometheus(tmp_path):
         rc, err = run.stop()
     assert rc == 0, err
     assert run.lines[-1]["n_samples"] == 3
-    assert "1 malformed line(s)" in err
+    assert "1 malformed line of 4 (not_json: 1)" in err
 
 
 def test_follow_from_end_and_alert_clears(tmp_path):
     path = tmp_path / "stream.jsonl"
     path.write_text("".join(json.dumps({"y_true": 1, "y_pred": 1}) + "\n" for _ in range(5)))
-    run = Running(["--follow", str(path), "--from-end", "--interval", "0.1", "--alert", "recall<0.5",
+    run = Running(["--pos-label", "1", "--follow", str(path), "--from-end", "--interval", "0.1", "--alert", "recall<0.5",
                    "--window", "2", "--buckets", "2"])
     try:
         run.wait_for(lambda m: m["n_samples"] == 0 and m["accuracy"] is None)  # empty window: null
