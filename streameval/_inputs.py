@@ -6,8 +6,8 @@ Messages show values as plain Python values (``-2.0``, never ``np.float64(-2.0)`
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -137,12 +137,12 @@ _TORCH_KINDS = {"torch.float32": "float32", "torch.float16": "float16", "torch.b
                 "Float32": "float32"}
 
 
-def from_torch(y_true, y_pred):
+def from_torch(y_true: Any, y_pred: Any) -> tuple[np.ndarray, Any]:
     """The batch of a training loop: y_true a torch tensor, y_pred one too (or left as it is)."""
     return torch_to_numpy(y_true), torch_to_numpy(y_pred) if type(y_pred).__module__ == "torch" else y_pred
 
 
-def torch_to_numpy(tensor) -> np.ndarray:
+def torch_to_numpy(tensor: Any) -> np.ndarray:
     """A CPU tensor's memory as a numpy array, without a copy. A CUDA tensor is copied to the host
     first (one device-to-host transfer of the batch); bfloat16, which numpy lacks, becomes float32."""
     try:
@@ -340,63 +340,7 @@ def score_check(name: str, arr: np.ndarray, bounds: tuple, owner: str) -> tuple:
     return (name, arr, "probability", owner) if bounds == PROBABILITY else (name, arr, "score", None)
 
 
-# --- room in the counts: nothing may overflow ---------------------------------------------------
-#
-# An update refuses a batch that would take a count array's total past streameval.limits' bounds
-# (MAX_COUNT for int64 counts, finite for float64 sums), before it counts anything. Summing a
-# (K, K) matrix for every batch would cost more than counting a small one, so an upper bound of
-# the total of |values| of each array is remembered per array object (under a weak reference, so
-# that no id is mistaken for another's) and raised by each batch's share when it is checked: a
-# batch that then fails leaves the bound a little high, which is safe, as the array is summed
-# again before anything is refused. Whatever changes an array in place otherwise (a merge) calls
-# forget(); arrays replaced by new ones (reset, loads, a grown matrix) are new objects.
-
-_TOTALS: dict[int, list] = {}  # id(array) -> [weak reference, bound of its total, whether float64]
-
-
-def _drop(key: int, ref) -> None:
-    if _TOTALS.get(key, (None,))[0] is ref:
-        _TOTALS.pop(key, None)
-
-
-def reserve(acc, name: str, mass) -> None:
-    """OverflowError, naming the array, unless adding a batch whose values total at most mass (in
-    absolute value) to acc's state array name keeps its total within streameval.limits."""
-    arr = getattr(acc, name)
-    entry = _TOTALS.get(id(arr))
-    if entry is not None and entry[0]() is arr:  # the common case: a few dict and list operations
-        total = entry[1] + mass
-        if (total < _FLOAT_MAX) if entry[2] else (total <= limits.MAX_COUNT):
-            entry[1] = total
-            return
-    _reserve_counting(acc, name, arr, mass)
-
-
-def _reserve_counting(acc, name: str, arr: np.ndarray, mass) -> None:
-    """reserve() with the array's total counted again."""
-    key = id(arr)
-    total = (float(limits.abs_total(arr)) if arr.size else 0.0) + mass
-    if not limits.total_fits(total, arr.dtype):
-        _TOTALS.pop(key, None)
-        bound = ("the largest float64 (the sums would be infinite)" if arr.dtype.kind == "f"
-                 else f"streameval.limits.MAX_COUNT = {limits.MAX_COUNT:,}")
-        raise OverflowError(f"{acc._describe()}: counting this batch would take the total of {name} past "
-                            f"{bound}; nothing was counted")
-    _TOTALS[key] = [weakref.ref(arr, lambda dead, key=key: _drop(key, dead)), total, arr.dtype.kind == "f"]
-
-
-def reserve_all(acc, masses) -> None:
-    for name, mass in masses:
-        reserve(acc, name, mass)
-
-
-_FLOAT_MAX = float(np.finfo(np.float64).max)
-
-
-def forget(*arrays: np.ndarray) -> None:
-    """Forget the totals of arrays about to change in place (merges)."""
-    for arr in arrays:
-        _TOTALS.pop(id(arr), None)
+# --- what a batch adds to the counts (the storage checks that it fits: _storage.Storage.reserve) ---
 
 
 def batch_mass(w: np.ndarray | None, n: int):
@@ -426,7 +370,7 @@ def is_missing(value) -> bool:
         return False
 
 
-def canonical(label):
+def canonical(label: Any) -> Any:
     """A label as a plain Python value, and an integer-valued float as that integer: 1.0 is the
     label 1, as a CSV column of ints becomes floats when it has a gap."""
     if isinstance(label, np.generic):

@@ -16,15 +16,17 @@ the data, so compacted tables still merge exactly.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from . import _kernels
 from ._inputs import show
 
 _SIGN = np.uint64(1 << 63)
+Binning = tuple[np.ndarray, bool, bool]  # edges_for's (edges, uniform, round32)
 
 
-def make_edges(bins, score_range) -> tuple[np.ndarray, bool]:
+def make_edges(bins: Any, score_range: Any) -> tuple[np.ndarray, bool]:
     """(edges, uniform) from bins=int (uniform on score_range) or an increasing array of thresholds."""
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
         if bins < 1:
@@ -55,7 +57,7 @@ def make_edges(bins, score_range) -> tuple[np.ndarray, bool]:
     return edges, False
 
 
-def n_cells(bins, score_range) -> int:
+def n_cells(bins: Any, score_range: Any) -> int:
     """Number of histogram cells (bins + 2 edge cells), checked without building the edges."""
     check_range(score_range)
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
@@ -65,7 +67,7 @@ def n_cells(bins, score_range) -> int:
     return len(make_edges(bins, score_range)[0]) + 1
 
 
-def check_range(score_range) -> tuple[float, float]:
+def check_range(score_range: Any) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in score_range)
     except (TypeError, ValueError):
@@ -81,22 +83,24 @@ def check_range(score_range) -> tuple[float, float]:
 EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "float16": 2.0**-10, "bfloat16": 2.0**-7}
 
 
-def round_to(values, kind: str) -> np.ndarray:
+def round_to(values: Any, kind: str) -> np.ndarray:
     """float64 values rounded to the score dtype ``kind`` (to nearest, even on ties; past its
     range to +-inf), as float64 again."""
     values = np.asarray(values, dtype=np.float64)
     with np.errstate(over="ignore"):
         if kind == "float64":
-            return values
+            as_float64: np.ndarray = values
+            return as_float64
         if kind != "bfloat16":
-            return values.astype(kind).astype(np.float64)
+            rounded: np.ndarray = values.astype(kind).astype(np.float64)
+            return rounded
         # torch makes a Python float a float32 first, then keeps its top 16 bits, rounded to nearest even
         bits = np.atleast_1d(values.astype(np.float32)).view(np.uint32)
         bits = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
         return bits.view(np.float32).astype(np.float64).reshape(values.shape)
 
 
-def _apart(edges: np.ndarray, dtype) -> bool:
+def _apart(edges: np.ndarray, dtype: type[np.floating[Any]]) -> bool:
     """True when uniform edges are at least 4 units in the last place of dtype apart, where they
     are largest: then rounding them to dtype neither merges two of them nor moves a score's cell
     by more than the kernels' one correction step (see _kernels._uniform_cell)."""
@@ -108,7 +112,7 @@ def _apart(edges: np.ndarray, dtype) -> bool:
     return bool(step >= 4 * ulp)
 
 
-def edges_for(edges: np.ndarray, uniform: bool, kind: str) -> tuple[np.ndarray, bool, bool]:
+def edges_for(edges: np.ndarray, uniform: bool, kind: str) -> Binning:
     """(edges, uniform, round32): how the kernels bin scores of dtype kind so that every score
     meets the edges rounded to that dtype. Uniform edges keep their arithmetic for float64, and
     for float32 with the kernels rounding each recomputed edge (round32) while the edges stay
@@ -118,34 +122,6 @@ def edges_for(edges: np.ndarray, uniform: bool, kind: str) -> tuple[np.ndarray, 
     if uniform and kind == "float32" and _apart(edges, np.float32):
         return edges, True, True
     return round_to(edges, kind), False, False
-
-
-def _ends(binning) -> tuple[float, float]:
-    """The lowest and highest edge as the kernels compare them."""
-    edges, _, round32 = binning
-    lo, hi = edges[0], edges[-1]
-    return (float(np.float32(lo)), float(np.float32(hi))) if round32 else (lo, hi)
-
-
-_NO_WEIGHT = np.empty(0)
-
-
-def histogram(hist, score_sums, scores, truth, weight, binning, inclusive, out_of_range=None) -> None:
-    """Add (N, C) scores with (N, C) 0/1 truth to hist (C, 2, cells) and score_sums (C, cells);
-    count the scores below and above the edges into out_of_range, when given. binning is
-    edges_for's (edges, uniform, round32) for the scores' dtype."""
-    w = _NO_WEIGHT if weight is None else weight
-    _kernels.histogram_scores(scores, truth, w, weight is not None, *binning, inclusive, hist, score_sums)
-    if out_of_range is not None:
-        lo, hi = _ends(binning)
-        ones = 1 if weight is None else weight.reshape(-1, *([1] * (scores.ndim - 1)))
-        out_of_range += [np.sum((scores < lo) * ones), np.sum((scores > hi) * ones)]
-
-
-def calibration_sums(calib, truth, probs, weight, eps) -> None:
-    """Add the Brier and log-loss terms of (N, C) probabilities with (N, C) one-hot truth."""
-    w = _NO_WEIGHT if weight is None else weight
-    _kernels.calibration_sums(truth, probs, w, weight is not None, eps, calib)
 
 
 # --- exact tables -------------------------------------------------------------------------------
@@ -169,7 +145,8 @@ def regroup(scores: np.ndarray, counts: np.ndarray, shift: int) -> tuple[np.ndar
     return scores[starts], np.add.reduceat(counts, starts, axis=1)
 
 
-def table_from_batch(scores, positive, weight, dtype, shift) -> tuple[np.ndarray, np.ndarray]:
+def table_from_batch(scores: np.ndarray, positive: np.ndarray, weight: np.ndarray | None, dtype: np.dtype,
+                     shift: int) -> tuple[np.ndarray, np.ndarray]:
     """The table of one batch; zero-weight samples leave no entry (as scikit-learn drops them)."""
     scores = np.asarray(scores, dtype=np.float64)
     if weight is not None:
@@ -180,11 +157,13 @@ def table_from_batch(scores, positive, weight, dtype, shift) -> tuple[np.ndarray
     return regroup(scores, counts, shift)
 
 
-def merge_tables(a, b, shift) -> tuple[np.ndarray, np.ndarray]:
+def merge_tables(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray],
+                 shift: int) -> tuple[np.ndarray, np.ndarray]:
     return regroup(np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]], axis=1), shift)
 
 
-def compact(scores, counts, shift, max_distinct) -> tuple[np.ndarray, np.ndarray, int]:
+def compact(scores: np.ndarray, counts: np.ndarray, shift: int,
+            max_distinct: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Raise the shift until at most max_distinct // 2 groups remain (leaving room to grow)."""
     target = max(1, max_distinct // 2)
     while scores.shape[0] > target:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numba
 import numpy as np
@@ -38,7 +39,8 @@ def threads_for(n_samples: int) -> int:
     return threads
 
 
-def count_in_chunks(kernel: Callable[..., int], batch: Sequence[np.ndarray], args: Sequence, states: Sequence[np.ndarray]) -> int:
+def count_in_chunks(kernel: Callable[..., int], batch: Sequence[np.ndarray], args: Sequence[Any],
+                    states: Sequence[np.ndarray]) -> int:
     """``kernel(*batch, *args, *states)``, run over chunks of the batch on idle cores when large.
 
     ``kernel`` counts the samples of the ``batch`` arrays (sliced together; an empty array, such
@@ -53,10 +55,11 @@ def count_in_chunks(kernel: Callable[..., int], batch: Sequence[np.ndarray], arg
     return _count_split(kernel, batch, args, states, threads)
 
 
-def _count_split(kernel, batch, args, states, threads: int) -> int:
+def _count_split(kernel: Callable[..., int], batch: Sequence[np.ndarray], args: Sequence[Any],
+                 states: Sequence[np.ndarray], threads: int) -> int:
     n_samples = batch[0].shape[0]
 
-    def count(lo, hi, tables):
+    def count(lo: int, hi: int, tables: list[np.ndarray]) -> int:
         return kernel(*(a[lo:hi] for a in batch), *args, *tables)
 
     bounds = np.linspace(0, n_samples, threads + 1).astype(np.int64).tolist()
@@ -66,7 +69,7 @@ def _count_split(kernel, batch, args, states, threads: int) -> int:
     results = [count(bounds[0], bounds[1], tables[0])] + [f.result() for f in futures]
     for c, bad in enumerate(results):
         if bad >= 0:
-            return bounds[c] + bad
+            return int(bounds[c] + bad)
     for chunk in tables:
         for state, table in zip(states, chunk):
             state += table

@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _inputs, _kernels, _scores, _threads, curves, limits
-from .accumulator import _NO_WEIGHT, CalibrationMetrics, ConfusionAccumulator, _replicates_spec
+from . import _inputs, _scores, _threads, curves, limits
+from ._components import calibration, confusion
+from ._components.bins import BinsMethods, ScoreBins, largest_score
+from ._components.bootstrap import Bootstrap
+from ._components.calibration import CalibrationMetrics
+from ._components.confusion import ConfusionMetrics
+from ._components.exact import ExactTable
+from ._state import Spec, count_dtype
+from ._stateful import StateArrayAttribute
+from .serialization import Kind
+
+if TYPE_CHECKING:
+    from ._storage import Storage
 
 DEFAULT_RANGE = (0.0, 1.0)
 _KIND_OF = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
-# Per unit of weight a sample adds at most 2 (Brier), -log(eps) <= 36.1 (log loss) and 1 (outside
-# [0, 1]) to the calibration sums.
-_CALIB_PER_SAMPLE = 40.0
+_SCORED = ("_cm", "_hist", "_score_sums", "_calib", "_out_of_range")  # what a binned batch adds to, in one pass
 
 
-def _probability_bounds(score_range: tuple, reads_probabilities: bool) -> tuple[float, float]:
+def _probability_bounds(score_range: tuple[float, float], reads_probabilities: bool) -> tuple[float, float]:
     """Where scores must lie: [0, 1] when the range is the default and the accumulator reads them
     as probabilities (bins, or a threshold strictly between 0 and 1); else any finite number."""
     return _inputs.PROBABILITY if score_range == DEFAULT_RANGE and reads_probabilities else _inputs.ANY_SCORE
 
 
-class Binary(CalibrationMetrics, ConfusionAccumulator):
+class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
     """Streaming binary classification metrics.
 
     y_true holds labels; y_pred holds labels or scores:
@@ -76,7 +86,10 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
     [[1, 0], [1, 2]]
     """
 
-    _KIND = 1
+    _KIND = Kind.BINARY
+    _table_scores = StateArrayAttribute()
+    _table_counts = StateArrayAttribute()
+    _table_shift = StateArrayAttribute()
     _AVERAGES = ("binary", None, "micro", "macro", "weighted")
     _DEFAULT_AVERAGE = "binary"
     _COMPUTE_RATIOS = ("precision", "recall", "f1", "specificity", "npv", "fpr", "fnr", "jaccard")
@@ -85,89 +98,88 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
         self,
         threshold: float = 0.5,
         *,
-        pos_label=1,
+        pos_label: Any = 1,
         inclusive: bool = True,
         weighted: bool = False,
-        bins=None,
-        score_range=(0.0, 1.0),
+        bins: Any = None,
+        score_range: tuple[float, float] = (0.0, 1.0),
         exact: bool = False,
         max_distinct: int = 1_000_000,
         bootstrap: int | None = None,
-        seed=None,
+        seed: Any = None,
     ):
         pos_label = _inputs.canonical(pos_label)
-        self._state_spec(threshold, pos_label, inclusive, weighted, bins, score_range, exact, max_distinct, bootstrap)
+        spec = self._state_spec(threshold, pos_label, inclusive, weighted, bins, score_range, exact, max_distinct,
+                                bootstrap)
         self.threshold = float(threshold)
         self.pos_label = pos_label
         self.inclusive = bool(inclusive)
         self.weighted = bool(weighted)
         self.exact = bool(exact)
         self.max_distinct = int(max_distinct)
-        self._set_bins(bins, score_range)
-        self._set_bootstrap(bootstrap, seed)
+        self.score_range = (float(score_range[0]), float(score_range[1]))
+        self._bins = None if bins is None else ScoreBins(bins, self.score_range)
+        self._table = ExactTable(max_distinct) if exact else None
+        Bootstrap.check_seed(bootstrap, seed)
+        self.bootstrap = None if bootstrap is None else int(bootstrap)
+        self._boot = None if bootstrap is None else Bootstrap(bootstrap, seed)
         # With pos_label=1 labels are read as they are (0/1), which also catches multiclass labels.
         self._labels_are_01 = not isinstance(pos_label, str) and pos_label == 1
         self._plain = bins is None and not exact  # no score state: the matrix at the threshold only
         self._fast = self._labels_are_01 and self._plain
         self._bounds = _probability_bounds(self.score_range, bins is not None or 0 < self.threshold < 1)
-        self._thresholds: dict = {}  # score dtype -> threshold rounded to it
-        self._binnings: dict = {}  # score dtype -> the kernels' edges for it
-        self.reset()
+        self._thresholds: dict[str, float] = {}  # score dtype -> threshold rounded to it
+        self._start(spec)
 
-    def _config(self) -> dict:
+    def _config(self) -> dict[str, Any]:
         config = {"threshold": self.threshold, "pos_label": self.pos_label, "inclusive": self.inclusive, "weighted": self.weighted}
-        config.update(self._bins_config())
-        if self.bins is None and self.score_range != DEFAULT_RANGE:  # recorded only when given: old payloads stay
+        if self._bins is not None:
+            config.update(self._bins.config())
+        elif self.score_range != DEFAULT_RANGE:  # recorded only when given: old payloads stay
             config["score_range"] = list(self.score_range)
         if self.exact:
             config.update(exact=True, max_distinct=self.max_distinct)
-        config.update(self._bootstrap_config())
+        if self.bootstrap is not None:
+            config["bootstrap"] = self.bootstrap
         return config
 
     @classmethod
-    def _state_spec(cls, threshold=0.5, pos_label=1, inclusive=True, weighted=False, bins=None,
-                    score_range=(0.0, 1.0), exact=False, max_distinct=1_000_000, bootstrap=None):
+    def _state_spec(cls, threshold: Any = 0.5, pos_label: Any = 1, inclusive: Any = True, weighted: Any = False,
+                    bins: Any = None, score_range: Any = (0.0, 1.0), exact: Any = False, max_distinct: Any = 1_000_000,
+                    bootstrap: Any = None) -> Spec:
         _inputs.check_threshold(threshold)
         pos_label = _inputs.canonical(pos_label)
         if not isinstance(pos_label, (int, float, str)) or isinstance(pos_label, float) and not np.isfinite(pos_label):
             raise TypeError(f"pos_label={_inputs.show(pos_label)} is not valid: expected an integer, a boolean or a string")
         _inputs.check_flags(inclusive=inclusive, weighted=weighted, exact=exact)
         _scores.check_range(score_range)
-        count = np.dtype(np.float64 if weighted else np.int64)
-        spec = {"_cm": ((2, 2), count)}
+        count = count_dtype(weighted)
+        spec = confusion.declare(2, count)
         if bins is not None and exact:
             raise ValueError("give bins= or exact=True, not both")
         if bins is not None:
-            n_cells = _scores.n_cells(bins, score_range)
-            spec.update(
-                _hist=((1, 2, n_cells), count),
-                _score_sums=((1, n_cells), np.dtype(np.float64)),
-                _out_of_range=((2,), count),
-            )
+            spec.update(ScoreBins.declare(1, bins, score_range, count))
         if exact:
             _inputs.check_count("max_distinct", max_distinct)
-            spec.update(
-                _table_scores=((-1,), np.dtype(np.float64)),
-                _table_counts=((2, -1), count),
-                _table_shift=((1,), np.dtype(np.int64)),
-            )
+            spec.update(ExactTable.declare(count))
         if bins is not None or exact:
-            spec["_calib"] = ((3,), np.dtype(np.float64))
-        spec.update(_replicates_spec(bootstrap, weighted, {"_boot_cm": ((2, 2), count)}))
-        # at its largest: a full table (merging two of them holds both for a moment)
-        largest = {**spec, "_table_scores": ((2 * int(max_distinct),), np.dtype(np.float64)),
-                   "_table_counts": ((2, 2 * int(max_distinct)), count)} if exact else spec
-        limits.check_state_size(largest, "this Binary (a full exact table: lower max_distinct)" if exact else "this Binary")
-        return spec
+            spec.update(calibration.declare())
+        spec = Bootstrap.declare(spec, confusion.REPLICATES, bootstrap, weighted)
+        if exact:  # at its largest: a full table (merging two of them holds both for a moment)
+            limits.check_state_size({**spec, **ExactTable.declare(count, max_distinct)},
+                                    "this Binary (a full exact table: lower max_distinct)")
+        else:
+            limits.check_state_size(spec, "this Binary")
+        return Spec(spec)
 
     def _target_names(self) -> list[str]:
         return ["0", "1"] if self._labels_are_01 else [f"not {self.pos_label}", str(self.pos_label)]
 
     @property
     def _scored(self) -> bool:
-        return self.bins is not None or self.exact
+        return self._bins is not None or self.exact
 
-    def update(self, y_true, y_pred, sample_weight=None) -> None:
+    def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Count a batch: y_true (N,) labels, y_pred (N,) labels or float scores, sample_weight (N,).
 
         A failed update raises and leaves the counts exactly as they were.
@@ -195,15 +207,16 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
             with np.errstate(invalid="ignore"):
                 is_scores = not (yp % 1 == 0).all()  # all integers: labels, as scikit-learn reads them
         if yt.shape[0] == 0:
-            return
+            return None
         if is_scores:
             (yt,) = self._binarize(("y_true", yt))
             self._count_scores(yt, yp, w, kind)
         else:
             yt, yp = self._binarize(("y_true", yt), ("y_pred", yp))
             self._count_pairs(yt, yp, w, 2)
+        return None
 
-    def _binarize(self, *arrays) -> list[np.ndarray]:
+    def _binarize(self, *arrays: tuple[str, np.ndarray]) -> list[np.ndarray]:
         """The (name, labels) arrays as 0/1 arrays against pos_label, the kernels' input."""
         if self._labels_are_01:
             for name, arr in arrays:
@@ -233,79 +246,77 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
                 )
         return positives
 
-    def _count_scores(self, y_true, scores, weight, kind: str) -> None:
+    def _count_scores(self, y_true: np.ndarray, scores: np.ndarray, weight: np.ndarray | None, kind: str) -> None:
         """Count scores (at the threshold, and into the score state) with the right kernels;
         raise naming the first bad sample, or OverflowError, before anything is written."""
         threshold = self._thresholds.get(kind)
         if threshold is None:
             threshold = self._thresholds[kind] = float(_scores.round_to(self.threshold, kind))
         lo, hi = self._bounds
-        if weight is None and self._plain and self.bootstrap is None and y_true.shape[0] < _threads.PARALLEL_MIN:
+        storage = self._storage
+        n = y_true.shape[0]
+        if weight is None and self._plain and self._boot is None and n < _threads.PARALLEL_MIN:
             # the common case in the fewest steps: the kernel counts, or undoes and reports a bad sample
-            _inputs.reserve(self, "_cm", y_true.shape[0])
-            bad = _kernels.count_scores(y_true, scores, threshold, self.inclusive, lo, hi, self._cm)
+            if not storage.reserve("_cm", n):
+                self._refuse_batch("_cm")
+            bad = storage.count_scores("_cm", y_true, scores, None, threshold, self.inclusive, lo, hi)
             return self._raise_bad_scores(bad, y_true, scores, None) if bad >= 0 else None
-        mass = _inputs.batch_mass(weight, y_true.shape[0])
-        plain = (_kernels.count_scores, (y_true, scores)) if weight is None else (_kernels.count_scores_weighted, (y_true, scores, weight))
+        mass = _inputs.batch_mass(weight, n)
         at_threshold = (threshold, self.inclusive, lo, hi)
+        if self._plain and self._boot is None:
+            self._reserve("_cm", mass)
+            return self._raise_bad_scores(storage.count_scores("_cm", y_true, scores, weight, *at_threshold),
+                                          y_true, scores, weight)
+        # Otherwise the matrix is counted aside first: the replicates are drawn from it, and the
+        # score state must fit before it is written.
         if self._plain:
-            table = self._batch_table()
-            if table is self._cm:
-                _inputs.reserve(self, "_cm", mass)
-            self._raise_bad_scores(_threads.count_in_chunks(plain[0], plain[1], at_threshold, (table,)), y_true, scores, weight)
-            if table is not self._cm:
-                self._add_resampled(table)
-            return
-        if self.bins is not None:
-            binning = self._binnings.get(kind)
-            if binning is None:
-                binning = self._binnings[kind] = _scores.edges_for(self._edges, self._uniform, kind)
-            masses = (("_hist", mass), ("_score_sums", mass * self._largest_score(scores)),
-                      ("_out_of_range", mass), ("_calib", _CALIB_PER_SAMPLE * mass))
-            args = (weight is not None, *at_threshold, *binning, _scores.EPS[kind])
-            batch = (y_true, scores, _NO_WEIGHT if weight is None else weight)
+            batch = storage.scratch(("_cm",))
+            bad = batch.count_scores("_cm", y_true, scores, weight, *at_threshold)
+            self._raise_bad_scores(bad, y_true, scores, weight)
+            return self._resample(batch)
+        if self._bins is None:
+            return self._count_exact(y_true, scores, weight, kind, at_threshold, mass)
+        masses = [*self._bins.masses(1, mass, largest_score(scores, self._bounds)), calibration.mass(mass)]
+        args = (y_true, scores, weight, *at_threshold, self._bins.binning(kind), _scores.EPS[kind])
+        if self._boot is None:
+            self._reserve_all([("_cm", mass), *masses])
+            return self._raise_bad_scores(storage.count_binary_scored(_SCORED, *args), y_true, scores, weight)
+        batch = storage.scratch(("_cm",))
+        self._raise_bad_scores(batch.count_scores("_cm", y_true, scores, weight, *at_threshold), y_true, scores, weight)
+        self._reserve_all(masses)
+        return self._resample(batch, lambda: storage.count_binary_scored((None, *_SCORED[1:]), *args))
 
-            def count(cm):
-                states = (cm, self._hist, self._score_sums, self._calib, self._out_of_range)
-                return _threads.count_in_chunks(_kernels.count_binary_scored, batch, args, states)
+    def _resample(self, batch: Storage, commit: Callable[[], Any] | None = None) -> None:
+        assert self._boot is not None
+        self._boot.resample(self, batch, commit)
 
-            if self.bootstrap is None:
-                _inputs.reserve_all(self, (("_cm", mass), *masses))
-                return self._raise_bad_scores(count(self._cm), y_true, scores, weight)
-            # the replicates are drawn from the batch's matrix, and must fit, before the histogram is written
-            table = np.zeros_like(self._cm)
-            self._raise_bad_scores(_threads.count_in_chunks(*plain, at_threshold, (table,)), y_true, scores, weight)
-            _inputs.reserve_all(self, masses)
-            return self._add_resampled(table, lambda: count(np.zeros_like(table)))
-        # exact: count the matrix aside, build the new table (its compaction may warn, and under
-        # warnings.simplefilter("error") raise), check the sums fit, and only then write.
-        table = np.zeros_like(self._cm)
-        self._raise_bad_scores(plain[0](*plain[1], *at_threshold, table), y_true, scores, weight)
+    def _count_exact(self, y_true: np.ndarray, scores: np.ndarray, weight: np.ndarray | None, kind: str,
+                     at_threshold: tuple[float, bool, float, float], mass: float) -> None:
+        """exact=True: count the matrix aside, build the new table (its compaction may warn, and
+        under warnings.simplefilter("error") raise), check the sums fit, and only then write."""
+        assert self._table is not None
+        storage = self._storage
+        batch = storage.scratch(("_cm",))
+        self._raise_bad_scores(batch.count_scores("_cm", y_true, scores, weight, *at_threshold, threads=False),
+                               y_true, scores, weight)
         positive = np.asarray(y_true, dtype=np.int8)
-        shift = int(self._table_shift[0])
-        batch_table = _scores.table_from_batch(scores, positive, weight, self._table_counts.dtype, shift)
-        merged = self._compacted(*_scores.merge_tables((self._table_scores, self._table_counts), batch_table, shift), shift)
-        masses = (("_table_counts", mass), ("_calib", _CALIB_PER_SAMPLE * mass))
-        _inputs.reserve_all(self, masses if self.bootstrap is not None else (("_cm", mass), *masses))
+        table = self._table.with_batch(storage, scores, positive, weight)
+        masses = [("_table_counts", mass), calibration.mass(mass)]
+        self._reserve_all(masses if self._boot is not None else [("_cm", mass), *masses])
 
-        def commit():
+        def commit() -> None:
             truth = np.stack([1 - positive, positive], axis=1)
             probs = np.stack([1 - scores.astype(np.float64), scores], axis=1)
-            _scores.calibration_sums(self._calib, truth, probs, weight, _scores.EPS[kind])
-            self._set_table(*merged)
+            storage.calibration_sums(calibration.NAME, truth, probs, weight, _scores.EPS[kind])
+            ExactTable.commit(storage, table)
 
-        if self.bootstrap is not None:
-            return self._add_resampled(table, commit)
+        if self._boot is not None:
+            return self._resample(batch, commit)
         commit()
-        self._cm += table
+        storage.add_counted(batch, ("_cm",))
+        return None
 
-    def _largest_score(self, scores: np.ndarray) -> float:
-        """A bound on |score|: 1 for probabilities; else the largest finite one (the kernel names the others)."""
-        if self._bounds == _inputs.PROBABILITY or scores.shape[0] == 0:
-            return 1.0
-        return float(np.max(np.abs(scores), where=np.isfinite(scores), initial=0.0))
-
-    def _raise_bad_scores(self, bad, y_true, scores, weight) -> None:
+    def _raise_bad_scores(self, bad: int, y_true: np.ndarray, scores: np.ndarray, weight: np.ndarray | None) -> None:
         if bad >= 0:
             checks = [("y_true", y_true, "class", 2), _inputs.score_check("y_pred", scores, self._bounds, self._hint())]
             raise _inputs.diagnose(bad, checks + ([("sample_weight", weight, "weight", 0)] if weight is not None else []))
@@ -313,43 +324,17 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
     def _hint(self) -> str:
         return _inputs.probability_hint(self._describe(), threshold=True)
 
-    def _compacted(self, scores, counts, shift) -> tuple:
-        """The table as it may be kept: past max_distinct scores, compacted, with a warning (which
-        the caller lets raise before it writes anything)."""
-        if scores.shape[0] > self.max_distinct:
-            scores, counts, shift = _scores.compact(scores, counts, shift, self.max_distinct)
-            warnings.warn(
-                f"Binary(exact=True): more than max_distinct={self.max_distinct} distinct scores; the table "
-                f"was compacted to {scores.shape[0]} groups of nearby scores. Curves are now exact only at "
-                "the groups' smallest scores, and roc_auc_bounds() brackets the AUC.",
-                stacklevel=4,
-            )
-        return scores, counts, shift
-
-    def _set_table(self, scores, counts, shift) -> None:
-        self._table_scores, self._table_counts = scores, counts
-        self._table_shift = np.array([shift], dtype=np.int64)
-
-    def _merge_counts(self, other) -> None:
-        merged = None
-        if self.exact:  # first, as its warning may raise: nothing is added before
-            shift = int(max(self._table_shift[0], other._table_shift[0]))
-            merged = self._compacted(*_scores.merge_tables((self._table_scores, self._table_counts),
-                                                          (other._table_scores, other._table_counts), shift), shift)
-        _inputs.forget(*self._arrays())
-        for name in self._spec:
-            if not name.startswith("_table"):
-                getattr(self, name)[...] += getattr(other, name)
-        if merged is not None:
-            self._set_table(*merged)
+    def _merge_state(self, other: Any) -> None:
+        if self._table is None:
+            return super()._merge_state(other)
+        table = self._table.merged(self._storage, other._storage)  # first, as its warning may raise
+        super()._merge_state(other)
+        ExactTable.commit(self._storage, table)
+        return None
 
     def _check_state(self) -> None:
-        if self.exact:
-            s = self._table_scores
-            if self._table_counts.shape[1] != s.shape[0] or s.shape[0] > self.max_distinct:
-                raise ValueError("the exact score table's arrays disagree in length or exceed max_distinct")
-            if (np.diff(s) <= 0).any() or not (0 <= self._table_shift[0] <= 64):
-                raise ValueError("the exact score table is not sorted, or its shift is out of range")
+        if self._table is not None:
+            self._table.check_state(self._storage)
 
     # --- score queries --------------------------------------------------------------------------
 
@@ -360,10 +345,10 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
     @property
     def is_exact(self) -> bool:
         """True when the score state holds every distinct score (exact=True, not compacted)."""
-        return self.exact and self._table_shift[0] == 0
+        return self.exact and ExactTable.is_exact(self._storage)
 
     @property
-    def out_of_range(self) -> tuple:
+    def out_of_range(self) -> tuple[Any, ...]:
         """(below, above): how many scores fell outside the bins' range (counted in the edge bins).
 
         An exact table has no range: (0, 0).
@@ -372,19 +357,20 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
 
     def _cells(self) -> curves.Cells:
         self._need_scores("this metric")
-        if self.exact:
-            return curves.Cells(self._table_scores, self._table_counts[1], self._table_counts[0], self.is_exact)
-        thresholds = np.r_[-np.inf, self._edges]
-        return curves.Cells(thresholds, self._hist[0, 1], self._hist[0, 0], False)
+        if self._table is not None:
+            return self._table.cells(self._storage)
+        assert self._bins is not None
+        hist = self._storage.host("_hist")
+        return curves.Cells(np.r_[-np.inf, self._bins.edges], hist[0, 1], hist[0, 0], False)
 
-    def roc_curve(self, drop_intermediate: bool = True):
+    def roc_curve(self, drop_intermediate: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(fpr, tpr, thresholds) as sklearn.metrics.roc_curve: equal to it when exact.
 
         With bins the points sit at the bin edges, where they are exact.
         """
         return curves.roc_curve(self._cells(), drop_intermediate)
 
-    def pr_curve(self):
+    def pr_curve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(precision, recall, thresholds) as sklearn.metrics.precision_recall_curve."""
         return curves.pr_curve(self._cells())
 
@@ -427,7 +413,7 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
         snapshot = Binary(threshold, pos_label=self.pos_label, inclusive=inclusive, weighted=self.weighted,
                           score_range=self.score_range)
         tp, fp = cells.pos[index:].sum(), cells.neg[index:].sum()
-        snapshot._cm[...] = [[cells.neg.sum() - fp, fp], [cells.pos.sum() - tp, tp]]
+        snapshot._storage.assign({"_cm": np.array([[cells.neg.sum() - fp, fp], [cells.pos.sum() - tp, tp]])})
         return snapshot
 
     def _at(self) -> tuple[curves.AtThresholds, float, float]:
@@ -474,10 +460,11 @@ class Binary(CalibrationMetrics, ConfusionAccumulator):
     def _need_probabilities(self, what: str) -> None:
         self._need_scores(what)
 
-    def _calibration(self, n_bins):
+    def _calibration(self, n_bins: int) -> Any:
         """(fraction of positives, mean score, weight) per non-empty calibration bin of the scores."""
         self._checked_total("calibration")
-        if self.exact:
-            scores, counts = self._table_scores, self._table_counts
-            return curves.calibration_curve(scores, counts[1], counts.sum(axis=0), scores * counts.sum(axis=0), n_bins)
-        return curves.binned_calibration(self._hist[0], self._score_sums[0], self._edges, n_bins)
+        if self._table is not None:
+            return ExactTable.calibration(self._storage, n_bins)
+        assert self._bins is not None
+        return curves.binned_calibration(self._storage.host("_hist")[0], self._storage.host("_score_sums")[0],
+                                         self._bins.edges, n_bins)

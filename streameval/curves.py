@@ -11,7 +11,8 @@ are exact at every bin edge, and ``auc_bounds`` brackets the AUC of the unseen e
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -51,7 +52,10 @@ def at_thresholds(cells: Cells, drop_empty: bool = True) -> AtThresholds:
     return AtThresholds(cells.thresholds[::-1].astype(np.float64), tps, fps)
 
 
-def roc_curve(cells: Cells, drop_intermediate: bool = True):
+Curve = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def roc_curve(cells: Cells, drop_intermediate: bool = True) -> Curve:
     """(fpr, tpr, thresholds) as sklearn.metrics.roc_curve; the first threshold is +inf."""
     thresholds, tps, fps = at_thresholds(cells)
     if drop_intermediate and fps.shape[0] > 2:
@@ -73,7 +77,7 @@ def roc_curve(cells: Cells, drop_intermediate: bool = True):
     return fpr, tpr, thresholds
 
 
-def pr_curve(cells: Cells):
+def pr_curve(cells: Cells) -> Curve:
     """(precision, recall, thresholds) as sklearn.metrics.precision_recall_curve."""
     thresholds, tps, fps = at_thresholds(cells)
     ps = tps + fps
@@ -137,7 +141,8 @@ def average_precision(cells: Cells) -> float:
 # --- calibration ----------------------------------------------------------------------------
 
 
-def calibration_curve(cell_scores: np.ndarray, pos, total, score_sums, n_bins: int):
+def calibration_curve(cell_scores: np.ndarray, pos: np.ndarray, total: np.ndarray, score_sums: np.ndarray,
+                      n_bins: int) -> Curve:
     """(prob_true, prob_pred) of sklearn.calibration.calibration_curve(strategy="uniform").
 
     cell_scores holds a score of each cell (its lower edge, or its value), total and pos the
@@ -155,7 +160,7 @@ def calibration_curve(cell_scores: np.ndarray, pos, total, score_sums, n_bins: i
     return bin_true[nonzero] / bin_total[nonzero], bin_sums[nonzero] / bin_total[nonzero], bin_total[nonzero]
 
 
-def binned_calibration(hist_column, score_sums, edges, n_bins):
+def binned_calibration(hist_column: np.ndarray, score_sums: np.ndarray, edges: np.ndarray, n_bins: int) -> Curve:
     """calibration_curve of a (2, cells) histogram whose edges must contain the calibration edges."""
     inner = np.linspace(0.0, 1.0, n_bins + 1)[1:-1] if isinstance(n_bins, (int, np.integer)) and n_bins >= 1 else None
     if inner is not None and not all(np.isclose(edges, e, rtol=0, atol=1e-9).any() for e in inner):
@@ -166,7 +171,7 @@ def binned_calibration(hist_column, score_sums, edges, n_bins):
     return calibration_curve(inside, hist_column[1], hist_column.sum(axis=0), score_sums, n_bins)
 
 
-def expected_calibration_error(prob_true, prob_pred, weight) -> float:
+def expected_calibration_error(prob_true: np.ndarray, prob_pred: np.ndarray, weight: np.ndarray) -> float:
     """Sum over bins of (bin weight / total) * |fraction of positives - mean predicted probability|."""
     total = weight.sum()
     return float(np.sum(weight * np.abs(prob_true - prob_pred)) / total) if total else float("nan")
@@ -175,7 +180,8 @@ def expected_calibration_error(prob_true, prob_pred, weight) -> float:
 # --- choosing a threshold -------------------------------------------------------------------
 
 
-def threshold_for(at: AtThresholds, n_pos, recall=None, precision=None) -> float:
+def threshold_for(at: AtThresholds, n_pos: float, recall: float | None = None,
+                  precision: float | None = None) -> float:
     """The highest threshold reaching the recall, or the lowest reaching the precision; NaN if none.
 
     The highest threshold with recall >= r keeps the fewest false positives; the lowest with
@@ -196,7 +202,8 @@ def threshold_for(at: AtThresholds, n_pos, recall=None, precision=None) -> float
     return float(at.thresholds[ok[-1]]) if len(ok) else float("nan")
 
 
-def best_threshold(at: AtThresholds, n_pos, n_neg, metric="f1", beta=1.0, fp_cost=None, fn_cost=None) -> float:
+def best_threshold(at: AtThresholds, n_pos: float, n_neg: float, metric: str = "f1", beta: float = 1.0,
+                   fp_cost: float | None = None, fn_cost: float | None = None) -> float:
     """The threshold maximizing F1 / F-beta, or minimizing fp_cost * FP + fn_cost * FN.
 
     Ties go to the highest threshold. NaN when there is no threshold.
@@ -206,6 +213,7 @@ def best_threshold(at: AtThresholds, n_pos, n_neg, metric="f1", beta=1.0, fp_cos
     tp, fp = at.tps, at.fps
     fn = n_pos - tp
     if metric == "cost":
+        assert fp_cost is not None and fn_cost is not None
         score = -(fp_cost * fp + fn_cost * fn)
     elif metric in ("f1", "fbeta"):
         beta2 = 1.0 if metric == "f1" else float(beta) ** 2
@@ -224,7 +232,8 @@ def binned_cells(hist_column: np.ndarray, edges: np.ndarray) -> Cells:
     return Cells(np.r_[-np.inf, edges], hist_column[1], hist_column[0], False)
 
 
-def per_column(fn, hist: np.ndarray, edges: np.ndarray, average, allowed=(None, "macro", "weighted", "micro")):
+def per_column(fn: Callable[[Cells], Any], hist: np.ndarray, edges: np.ndarray, average: str | None,
+               allowed: Sequence[str | None] = (None, "macro", "weighted", "micro")) -> Any:
     """fn of each column's cells, averaged over columns as scikit-learn's _average_binary_score.
 
     "weighted" weights columns by their positives; "micro" pools the columns' histograms.

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import struct
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -33,14 +34,14 @@ from . import _inputs
 _DOUBLE, _BITS = struct.Struct("<d"), struct.Struct("<q")
 
 
-def check_level(level) -> float:
+def check_level(level: Any) -> float:
     """The confidence level as a float; ValueError unless it lies strictly between 0 and 1."""
     if isinstance(level, (bool, np.bool_)) or not isinstance(level, (int, float, np.number)) or not 0 < level < 1:
         raise ValueError(f"level={_inputs.show(level)} is not valid: expected a number strictly between 0 and 1, such as 0.95")
     return float(level)
 
 
-def _counts(successes, trials) -> tuple[np.ndarray, np.ndarray]:
+def _counts(successes: Any, trials: Any) -> tuple[np.ndarray, np.ndarray]:
     """successes and trials as broadcast float64 arrays; ValueError naming the first bad position."""
     given = {}
     for name, value in (("successes", successes), ("trials", trials)):
@@ -62,15 +63,18 @@ def _counts(successes, trials) -> tuple[np.ndarray, np.ndarray]:
     return s.astype(np.float64), n.astype(np.float64)
 
 
-def _where(index: tuple) -> str:
+def _where(index: tuple[int, ...]) -> str:
     return f"[{', '.join(str(int(i)) for i in index)}]" if index else ""
 
 
-def _result(low: np.ndarray, high: np.ndarray, scalar: bool):
+Interval = tuple[float, float] | tuple[np.ndarray, np.ndarray]
+
+
+def _result(low: np.ndarray, high: np.ndarray, scalar: bool) -> Interval:
     return (float(low), float(high)) if scalar else (low, high)
 
 
-def wilson(successes, trials, level: float = 0.95):
+def wilson(successes: Any, trials: Any, level: float = 0.95) -> Interval:
     """The Wilson score interval (low, high) of the proportion successes / trials.
 
     Arrays broadcast together and give arrays; scalars give floats. Where trials is 0 the
@@ -90,7 +94,7 @@ def wilson(successes, trials, level: float = 0.95):
     return _result(low, high, np.ndim(successes) == 0 and np.ndim(trials) == 0)
 
 
-def clopper_pearson(successes, trials, level: float = 0.95):
+def clopper_pearson(successes: Any, trials: Any, level: float = 0.95) -> Interval:
     """The Clopper-Pearson ("exact") interval (low, high) of the proportion successes / trials.
 
     Its bounds are quantiles of beta distributions: low = Beta(s, n - s + 1).ppf((1 - level) / 2)
@@ -183,7 +187,8 @@ def _between(lo: float, hi: float) -> float:
     """The double halfway between two non-negative doubles in their bit order: bisection this way
     reaches full precision in at most 64 steps, even near 0."""
     lo_bits, hi_bits = (_BITS.unpack(_DOUBLE.pack(v))[0] for v in (lo, hi))
-    return _DOUBLE.unpack(_BITS.pack((lo_bits + hi_bits) // 2))[0]
+    middle: float = _DOUBLE.unpack(_BITS.pack((lo_bits + hi_bits) // 2))[0]
+    return middle
 
 
 def _beta_lower_quantile(p: float, a: float, b: float) -> float:
@@ -222,7 +227,7 @@ def _beta_lower_quantile(p: float, a: float, b: float) -> float:
 # --- the Poisson bootstrap ------------------------------------------------------------------------
 
 
-def generator(seed) -> np.random.Generator:
+def generator(seed: Any) -> np.random.Generator:
     """numpy's random generator for ``seed`` (None, an integer, a tuple of integers such as
     (base_seed, worker_rank), a SeedSequence or a Generator); ValueError naming seed if invalid."""
     try:
@@ -234,20 +239,13 @@ def generator(seed) -> np.random.Generator:
 def poisson_draws(table: np.ndarray, replicates: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(cells, draws): the flat indices of the table's non-zero cells and, for each of R
     replicates, an independent Poisson(count) draw of each, shape (R, cells). A Poisson(0) is 0,
-    so only those cells are drawn: O(R * non-zero cells). Nothing is added yet (add_draws), so a
-    caller can check that the sums fit first."""
+    so only those cells are drawn: O(R * non-zero cells). Nothing is added yet (the storage's
+    add_draws), so a caller can check that the sums fit first."""
     cells = np.flatnonzero(table)
     return cells, rng.poisson(table.reshape(-1)[cells], size=(replicates, cells.size))
 
 
-def add_draws(replicates: np.ndarray, cells: np.ndarray, draws: np.ndarray) -> None:
-    """replicates[r] += draws[r] at the flat cells of each replicate's table (any memory layout)."""
-    if cells.size:
-        index = np.unravel_index(cells, replicates.shape[1:])  # cells are distinct: += adds each once
-        replicates[(np.arange(replicates.shape[0])[:, None], *(i[None, :] for i in index))] += draws
-
-
-def percentile_interval(values: np.ndarray, level: float):
+def percentile_interval(values: np.ndarray, level: float) -> Interval:
     """The percentile interval of bootstrap replicates' values (axis 0): their (1 - level) / 2
     and (1 + level) / 2 quantiles, as floats for scalar values, arrays for per-class ones. A NaN
     among the replicates makes the bound NaN."""

@@ -20,7 +20,14 @@ vector holding a larger integer count is refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
+
+import numba
 import numpy as np
+
+from . import _state
+from ._state import StateArray
 
 #: Largest total of an int64 count array: every sum of its cells then fits int64.
 MAX_COUNT = 2**62
@@ -36,18 +43,12 @@ DEFAULT_MAX_LABELS = 1_000
 MAX_PAYLOAD_BYTES = 2 << 30
 
 
-def state_bytes(spec: dict) -> int:
-    """Bytes a state spec (name -> (shape, dtype)) allocates; growing dimensions (-1) count as 0."""
-    total = 0
-    for shape, dtype in spec.values():
-        cells = 1
-        for dim in shape:
-            cells *= max(int(dim), 0)  # Python ints: no overflow on forged shapes
-        total += cells * np.dtype(dtype).itemsize
-    return total
+def state_bytes(spec: Mapping[str, StateArray]) -> int:
+    """Bytes a declared state (name -> StateArray) allocates; growing dimensions count as 0."""
+    return _state.state_bytes(spec)
 
 
-def check_state_size(spec: dict, what: str) -> None:
+def check_state_size(spec: Mapping[str, StateArray], what: str) -> None:
     """ValueError when spec would allocate more than MAX_STATE_BYTES."""
     size = state_bytes(spec)
     if size > MAX_STATE_BYTES:
@@ -57,7 +58,7 @@ def check_state_size(spec: dict, what: str) -> None:
         )
 
 
-def sum_fits(current: np.ndarray, added) -> bool:
+def sum_fits(current: np.ndarray, added: Any) -> bool:
     """True when current + added (a count array and an array or total added to it) stays within
     the bounds above: an int64 array's total at most MAX_COUNT, float64 sums finite.
 
@@ -67,13 +68,17 @@ def sum_fits(current: np.ndarray, added) -> bool:
     with np.errstate(over="ignore", invalid="ignore"):
         total = float(np.sum(np.abs(current), dtype=np.float64)) + float(np.sum(np.abs(added), dtype=np.float64))
     if current.dtype.kind == "f":
-        return total < np.finfo(np.float64).max  # False for inf and NaN too
+        return total < _FLOAT_MAX  # False for inf and NaN too
     return total <= MAX_COUNT
 
 
-import numba  # noqa: E402  (appended with the compiled total below)
-
 _FLOAT_MAX = float(np.finfo(np.float64).max)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _compiled(function: F) -> F:
+    # reassociation only: a SIMD sum, inf and NaN kept
+    return cast(F, numba.njit(cache=True, nogil=True, fastmath={"reassoc"})(function))
 
 
 def total_fits(total: float, dtype: np.dtype) -> bool:
@@ -84,8 +89,8 @@ def total_fits(total: float, dtype: np.dtype) -> bool:
     return total <= MAX_COUNT
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})  # reassociation only: a SIMD sum, inf and NaN kept
-def abs_total(a):
+@_compiled
+def abs_total(a: np.ndarray) -> float:
     """The float64 sum of |a| (a count or score-sum array), compiled: merges and window updates
     check totals once per call, where a numpy reduction would cost about as much as the merge."""
     flat = a.ravel()
@@ -95,8 +100,8 @@ def abs_total(a):
     return total
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
-def abs_totals(a, b):
+@_compiled
+def abs_totals(a: np.ndarray, b: np.ndarray) -> float:
     """abs_total(a) + abs_total(b) in one call: a merge checks each pair of arrays it adds."""
     return abs_total(a) + abs_total(b)  # inlined by numba: one call from Python
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Callable, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -38,7 +39,8 @@ class StatScores(NamedTuple):
     @property
     def support(self) -> np.ndarray:
         """Number (or weight) of true samples of each class."""
-        return self.tp + self.fn
+        support: np.ndarray = self.tp + self.fn
+        return support
 
     def select(self, index: int) -> "StatScores":
         """The statistics of one class, as length-1 arrays."""
@@ -71,7 +73,7 @@ def stats_from_multilabel(mcm: np.ndarray) -> StatScores:
 # --- zero division and averaging ---------------------------------------------------------------
 
 
-def check_zero_division(zero_division) -> float:
+def check_zero_division(zero_division: Any) -> float:
     """The value that replaces 0/0: 0.0 for "warn", else 0.0, 1.0 or NaN."""
     if isinstance(zero_division, str) and zero_division == "warn":
         return 0.0
@@ -83,12 +85,13 @@ def check_zero_division(zero_division) -> float:
     )
 
 
-def check_average(average, allowed=AVERAGES) -> None:
+def check_average(average: Any, allowed: Sequence[str | None] = AVERAGES) -> None:
     if average not in allowed:
         raise ValueError(f"average={average!r} is not valid: expected one of {allowed}")
 
 
-def divide(numerator, denominator, zero_division="warn", metric="metric", what="samples"):
+def divide(numerator: Any, denominator: Any, zero_division: Any = "warn", metric: str = "metric",
+           what: str = "samples") -> np.ndarray:
     """numerator / denominator as float64, with ``zero_division`` where the denominator is 0.
 
     With zero_division="warn" the value is 0.0 and an UndefinedMetricWarning is issued, as in
@@ -99,7 +102,7 @@ def divide(numerator, denominator, zero_division="warn", metric="metric", what="
     denominator = np.array(denominator, dtype=np.float64)
     mask = denominator == 0
     denominator[mask] = 1
-    result = numerator / denominator
+    result: np.ndarray = numerator / denominator
     if mask.any():
         result[mask] = fill
         if isinstance(zero_division, str):
@@ -134,7 +137,7 @@ def nanaverage(values: np.ndarray, weights: np.ndarray | None = None) -> float:
 # --- ratios of per-class counts ----------------------------------------------------------------
 
 
-def _fbeta_terms(s: StatScores, beta: float):
+def _fbeta_terms(s: StatScores, beta: float) -> tuple[Any, Any]:
     if np.isposinf(beta):
         return s.tp, s.tp + s.fn
     if beta == 0:
@@ -146,7 +149,7 @@ def _fbeta_terms(s: StatScores, beta: float):
 
 
 # metric -> (numerator and denominator from the statistics, what an empty denominator lacks)
-RATIOS: dict[str, tuple[Callable, str]] = {
+RATIOS: dict[str, tuple[Callable[[StatScores, float], tuple[Any, Any]], str]] = {
     "precision": (lambda s, b: (s.tp, s.tp + s.fp), "predicted samples"),
     "recall": (lambda s, b: (s.tp, s.tp + s.fn), "true samples"),
     "fbeta": (_fbeta_terms, "true nor predicted samples"),
@@ -158,7 +161,8 @@ RATIOS: dict[str, tuple[Callable, str]] = {
 }
 
 
-def ratio(metric: str, stats: StatScores, average=None, zero_division="warn", beta: float = 1.0):
+def ratio(metric: str, stats: StatScores, average: str | None = None, zero_division: Any = "warn",
+          beta: float = 1.0) -> Any:
     """A per-class ratio metric, per class (average=None) or averaged.
 
     - "micro": the ratio of the counts summed over classes;
@@ -264,9 +268,10 @@ def normalize_confusion(cm: np.ndarray, normalize: str | None) -> np.ndarray:
     """Normalize a confusion matrix over true rows, predicted columns or all; 0/0 gives 0."""
     if normalize is None:
         return cm.copy()
-    axis = {"true": -1, "pred": -2, "all": (-2, -1)}.get(normalize)
+    axes: dict[str, int | tuple[int, int]] = {"true": -1, "pred": -2, "all": (-2, -1)}
+    axis = axes.get(normalize)
     if axis is None:
         raise ValueError(f'normalize={normalize!r} is not valid: expected None, "true", "pred" or "all"')
     with np.errstate(all="ignore"):
-        out = cm / cm.sum(axis=axis, keepdims=True)
-    return np.nan_to_num(out)
+        out: np.ndarray = np.nan_to_num(cm / cm.sum(axis=axis, keepdims=True))
+    return out

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from . import _inputs, _kernels, _scores, curves, limits
-from .accumulator import CalibrationMetrics, ConfusionAccumulator, OneVsRestCurves, _replicates_spec
+from . import _inputs, _scores, curves, limits
+from ._components import calibration, confusion
+from ._components.bins import HISTOGRAM, OneVsRestCurves, ScoreBins, largest_score
+from ._components.bootstrap import Bootstrap
+from ._components.calibration import CalibrationMetrics
+from ._components.confusion import ConfusionMetrics
+from ._components.topk import TopKRanks
+from ._state import Spec, count_dtype
+from ._stateful import StateArrayAttribute
+from ._storage import Storage
+from .serialization import Kind
 
-_NO_KEEP = np.empty(0, dtype=bool)
-_CALIB_PER_SAMPLE = 40.0  # the most one unit of weight adds to the calibration sums (see Binary)
+CONFIDENCE = ("_conf_hist", "_conf_sums")  # bins of the top-label confidence (calibration)
 
 
-class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
+class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
     """Streaming multiclass classification metrics.
 
     Give exactly one of ``num_classes`` (labels are the integers 0..K-1) and ``labels`` (any
@@ -75,22 +85,31 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
     [1.0, 0.5, 1.0]
     """
 
-    _KIND = 2
+    _KIND = Kind.MULTICLASS
+    _conf_hist = StateArrayAttribute()
+    _conf_sums = StateArrayAttribute()
+    _topk = StateArrayAttribute()
     _OVR_AVERAGES = (None, "macro", "weighted")  # as scikit-learn's multi_class="ovr"
 
-    def __init__(self, num_classes: int | None = None, *, labels=None, ignore_index=None, weighted: bool = False,
-                 bins=None, score_range=(0.0, 1.0), top_k: int | None = None, discovered=None,
-                 bootstrap: int | None = None, seed=None, max_labels: int = limits.DEFAULT_MAX_LABELS):
+    def __init__(self, num_classes: int | None = None, *, labels: Any = None, ignore_index: Any = None,
+                 weighted: bool = False, bins: Any = None, score_range: tuple[float, float] = (0.0, 1.0),
+                 top_k: int | None = None, discovered: Any = None, bootstrap: int | None = None, seed: Any = None,
+                 max_labels: int = limits.DEFAULT_MAX_LABELS):
         ignore_index = None if ignore_index is None else _inputs.canonical(ignore_index)
-        self._state_spec(num_classes, labels, ignore_index, weighted, bins, score_range, top_k, discovered, bootstrap,
-                         max_labels)
+        spec = self._state_spec(num_classes, labels, ignore_index, weighted, bins, score_range, top_k, discovered,
+                                bootstrap, max_labels)
         self.max_labels = int(max_labels)
-        self._set_bins(bins, score_range)
-        self._set_bootstrap(bootstrap, seed)
+        self.score_range = (float(score_range[0]), float(score_range[1]))
+        self._bins = None if bins is None else ScoreBins(bins, self.score_range)
+        self._confidence = None if self._bins is None else self._bins.renamed(CONFIDENCE)
+        Bootstrap.check_seed(bootstrap, seed)
+        self.bootstrap = None if bootstrap is None else int(bootstrap)
+        self._boot = None if bootstrap is None else Bootstrap(bootstrap, seed)
         self.top_k = None if top_k is None else int(top_k)
+        self._ranks = None if top_k is None else TopKRanks(top_k)
         self._auto = isinstance(labels, str)  # labels="auto" (_state_spec refuses other strings)
         if not self._auto:  # (auto: reset() below starts the labels empty)
-            self._index = _inputs.LabelIndex(range(num_classes) if labels is None else labels)
+            self._index = _inputs.LabelIndex(range(num_classes) if labels is None else labels)  # type: ignore[arg-type]
             self.num_classes = len(self._index)
             self.labels = self._index.labels
         self._given = {"num_classes": None if num_classes is None else int(num_classes),
@@ -100,27 +119,31 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
         self._fast = not self._auto and self._index.is_range and bins is None and top_k is None
         reads_probabilities = bins is not None and self.score_range == (0.0, 1.0)
         self._bounds = _inputs.PROBABILITY if reads_probabilities else _inputs.ANY_SCORE
-        self._binnings: dict = {}  # score dtype -> the kernels' edges for it
-        self.reset()
-        if discovered:  # the labels a serialized auto accumulator had found
-            self._grow(_inputs.check_discovered(discovered))
+        if self._auto:  # no label yet, then the labels a serialized auto accumulator had found
+            self.reset()
+            if discovered:
+                self._grow(_inputs.check_discovered(discovered))
+        else:
+            self._start(spec)
 
-    def _config(self) -> dict:
+    def _config(self) -> dict[str, Any]:
         config = {**self._given, "ignore_index": self.ignore_index, "weighted": self.weighted}
-        config.update(self._bins_config())
+        if self._bins is not None:
+            config.update(self._bins.config())
         if self.top_k is not None:
             config["top_k"] = self.top_k
         if self.max_labels != limits.DEFAULT_MAX_LABELS:  # only when given: old payloads stay as they were
             config["max_labels"] = self.max_labels
         if self._auto:
             config["discovered"] = list(self.labels)
-        config.update(self._bootstrap_config())
+        if self.bootstrap is not None:
+            config["bootstrap"] = self.bootstrap
         return config
 
     @classmethod
-    def _state_spec(cls, num_classes=None, labels=None, ignore_index=None, weighted=False, bins=None,
-                    score_range=(0.0, 1.0), top_k=None, discovered=None, bootstrap=None,
-                    max_labels=limits.DEFAULT_MAX_LABELS):
+    def _state_spec(cls, num_classes: Any = None, labels: Any = None, ignore_index: Any = None, weighted: Any = False,
+                    bins: Any = None, score_range: Any = (0.0, 1.0), top_k: Any = None, discovered: Any = None,
+                    bootstrap: Any = None, max_labels: Any = limits.DEFAULT_MAX_LABELS) -> Spec:
         if (num_classes is None) == (labels is None):
             raise ValueError("give exactly one of num_classes and labels")
         auto = isinstance(labels, str) and labels == "auto"
@@ -149,22 +172,15 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
             raise TypeError(f"ignore_index={ignore_index!r} is not valid: the classes are integers 0..{k - 1}")
         _inputs.check_int64("ignore_index", ignore_index)
         _inputs.check_flags(weighted=weighted)
-        count = np.dtype(np.float64 if weighted else np.int64)
-        spec = {"_cm": ((k, k), count)}
+        count = count_dtype(weighted)
+        spec = confusion.declare(k, count)
         if bins is not None:
-            n_cells = _scores.n_cells(bins, score_range)
-            spec.update(
-                _hist=((k, 2, n_cells), count),
-                _score_sums=((k, n_cells), np.dtype(np.float64)),
-                _out_of_range=((2,), count),
-                _conf_hist=((1, 2, n_cells), count),
-                _conf_sums=((1, n_cells), np.dtype(np.float64)),
-                _calib=((3,), np.dtype(np.float64)),
-            )
+            spec.update(ScoreBins.declare(k, bins, score_range, count))
+            spec.update(ScoreBins.declare(1, bins, score_range, count, CONFIDENCE))
+            spec.update(calibration.declare())
         if top_k is not None:
-            _inputs.check_count("top_k", top_k)
-            spec["_topk"] = ((int(top_k) + 1,), count)
-        spec.update(_replicates_spec(bootstrap, weighted, {"_boot_cm": ((k, k), count)}))
+            spec.update(TopKRanks.declare(top_k, count))
+        spec = Bootstrap.declare(spec, confusion.REPLICATES, bootstrap, weighted)
         limits.check_state_size(spec, "this Multiclass")
         if auto:  # the state it may grow to, checked now: not after hours of a stream
             copies = 1 + (0 if bootstrap is None else int(bootstrap))
@@ -177,12 +193,12 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
                     f"matrices x 8 bytes), more than streameval.limits.MAX_STATE_BYTES = {limits.MAX_STATE_BYTES:,}: "
                     f"lower max_labels{'' if bootstrap is None else ' or bootstrap'}, or raise the limit"
                 )
-        return spec
+        return Spec(spec)
 
     def _target_names(self) -> list[str]:
         return [str(label) for label in self.labels]
 
-    def update(self, y_true, y_pred, sample_weight=None) -> None:
+    def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Count a batch: y_true (N,) labels, y_pred (N,) labels or (N, K) scores, sample_weight (N,).
 
         A failed update raises and leaves the counts exactly as they were.
@@ -197,7 +213,7 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
             return self._count_pairs(y_true, y_pred, None, k, self.ignore_index or 0, self.ignore_index is not None)
         if self._auto:
             return self._update_auto(y_true, y_pred, sample_weight)
-        if self.bins is not None:  # the dtype bin edges meet the scores in, read before any conversion
+        if self._bins is not None:  # the dtype bin edges meet the scores in, read before any conversion
             kind = kind or _inputs.score_kind(y_pred)
         yt = _inputs.as_array(y_true, "y_true")
         yp = _inputs.as_array(y_pred, "y_pred")
@@ -208,15 +224,15 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
             raise ValueError(f"y_pred has shape {yp.shape}: scores need {k} columns, one per class")
         w = _inputs.as_weight(sample_weight, yt.shape[0], self.weighted)
         is_scores = yp.ndim == 2
-        if (self.bins is not None or self.top_k is not None) and not is_scores:
+        if (self._bins is not None or self._ranks is not None) and not is_scores:
             raise TypeError(f"y_pred has shape {yp.shape}, but a Multiclass with bins or top_k needs (n_samples, {k}) scores")
-        if is_scores and self.bins is not None:
+        if is_scores and self._bins is not None:
             _inputs.require_float(yp, "y_pred", "a Multiclass with bins (probabilities, or scores on score_range)")
         elif is_scores:
             _inputs.require_numeric(yp, "y_pred", "scores must be numbers")
             yp = yp.view(np.uint8) if yp.dtype.kind == "b" else yp
         if yt.shape[0] == 0:
-            return
+            return None
         use_ignore = self.ignore_index is not None
         skip = _inputs.equals(yt, self.ignore_index) if use_ignore else None
         if self._index.is_range:
@@ -232,54 +248,46 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
             ignore = -1
         if not is_scores:
             return self._count_pairs(yt, yp, w, k, ignore, use_ignore)
-        pred_index = np.empty(yp.shape[0], dtype=np.int64)
-        keep = _NO_KEEP if skip is None else ~skip
-        bad = _kernels.argmax_rows(yp, keep, *self._bounds, pred_index)
+        keep = None if skip is None else ~skip
+        pred_index, bad = self._storage.argmax_rows(yp, keep, *self._bounds)
         if bad >= 0:
             hint = _inputs.probability_hint(self._describe(), threshold=False)
             raise _inputs.diagnose(bad, [_inputs.score_check("y_pred", yp, self._bounds, hint)])
-        if self.bins is None and self.top_k is None:
+        if self._bins is None and self._ranks is None:
             return self._count_pairs(yt, pred_index, w, k, ignore, use_ignore)
-        masses = self._score_masses(_inputs.batch_mass(w, yt.shape[0]), yp)
-        _inputs.reserve_all(self, masses)  # checked now; written after the pairs, which check the rest
+        # checked now; written after the pairs, which check the rest
+        self._reserve_all(self._score_masses(_inputs.batch_mass(w, yt.shape[0]), yp))
         self._count_pairs(yt, pred_index, w, k, ignore, use_ignore)
-        rows = slice(None) if skip is None else keep
-        self._update_scores(np.asarray(yt[rows], dtype=np.int64), yp[rows], pred_index[rows],
-                            None if w is None else w[rows], kind)
+        rows = slice(None) if keep is None else keep
+        self._count_score_state(np.asarray(yt[rows], dtype=np.int64), yp[rows], pred_index[rows],
+                                None if w is None else w[rows], kind)
+        return None
 
-    def _score_masses(self, mass, scores: np.ndarray) -> list:
-        """Bounds on what a batch of total weight mass adds to each score state (see _inputs.reserve)."""
-        k = self.num_classes
+    def _score_masses(self, mass: float, scores: np.ndarray) -> list[tuple[str, float]]:
+        """Bounds on what a batch of total weight mass adds to each score state (see Storage.reserve)."""
         masses = []
-        if self.bins is not None:
-            largest = 1.0
-            if self._bounds != _inputs.PROBABILITY:
-                largest = float(np.max(np.abs(scores), where=np.isfinite(scores), initial=0.0))
-            masses += [("_hist", k * mass), ("_score_sums", k * mass * largest), ("_out_of_range", k * mass),
-                       ("_conf_hist", mass), ("_conf_sums", mass * largest), ("_calib", _CALIB_PER_SAMPLE * mass)]
-        if self.top_k is not None:
-            masses.append(("_topk", mass))
+        if self._bins is not None and self._confidence is not None:
+            largest = largest_score(scores, self._bounds)
+            masses += [*self._bins.masses(self.num_classes, mass, largest), *self._confidence.masses(1, mass, largest),
+                       calibration.mass(mass)]
+        if self._ranks is not None:
+            masses.append(TopKRanks.mass(mass))
         return masses
 
-    def _update_scores(self, truth: np.ndarray, scores: np.ndarray, pred: np.ndarray, w, kind: str) -> None:
-        k = self.num_classes
-        onehot = (truth[:, None] == np.arange(k)).astype(np.int8)
-        if self.bins is not None:
-            binning = self._binnings.get(kind)
-            if binning is None:
-                binning = self._binnings[kind] = _scores.edges_for(self._edges, self._uniform, kind)
-            _scores.histogram(self._hist, self._score_sums, scores, onehot, w, binning, True, out_of_range=self._out_of_range)
+    def _count_score_state(self, truth: np.ndarray, scores: np.ndarray, pred: np.ndarray, w: np.ndarray | None,
+                           kind: str | None) -> None:
+        storage = self._storage
+        if self._bins is not None and self._confidence is not None:
+            assert kind is not None  # read from the input when bins are kept
+            onehot = (truth[:, None] == np.arange(self.num_classes)).astype(np.int8)
+            self._bins.count(storage, scores, onehot, w, kind, True)
             confidence = scores[np.arange(scores.shape[0]), pred]
             correct = (pred == truth).astype(np.int8)
-            _scores.histogram(self._conf_hist, self._conf_sums, confidence[:, None], correct[:, None], w, binning, True)
-            _scores.calibration_sums(self._calib, onehot, scores, w, _scores.EPS[kind])
-        if self.top_k is not None:
-            # rank of the true class: classes scoring higher, and tied classes of higher index
-            # (scikit-learn sorts with a stable argsort and reverses it)
-            true_score = scores[np.arange(scores.shape[0]), truth][:, None]
-            tied_after = (scores == true_score) & (np.arange(k) > truth[:, None])
-            rank = np.minimum((scores > true_score).sum(axis=1) + tied_after.sum(axis=1), self.top_k)
-            self._topk += np.bincount(rank, weights=w, minlength=self.top_k + 1).astype(self._topk.dtype)
+            self._confidence.count(storage, confidence[:, None], correct[:, None], w, kind, True)
+            storage.calibration_sums(calibration.NAME, onehot, scores, w, _scores.EPS[kind])
+        if self._ranks is not None:
+            TopKRanks.count(storage, scores, truth, w)
+
 
     # --- score metrics --------------------------------------------------------------------------
 
@@ -289,18 +297,23 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
         """
         if top_k is None:
             return super().accuracy()
-        if self.top_k is None or not (isinstance(top_k, (int, np.integer)) and 1 <= top_k <= self.top_k):
-            raise ValueError(f"top_k={_inputs.show(top_k)} is not available: this accumulator keeps ranks up to top_k={self.top_k}")
-        total = self._topk.sum()
-        return float(self._topk[:top_k].sum() / total) if total else float("nan")
+        if self._ranks is None:
+            raise ValueError(f"top_k={_inputs.show(top_k)} is not available: this accumulator keeps ranks up to "
+                             f"top_k={self.top_k}")
+        return self._ranks.accuracy(self._storage, top_k)
 
     def _brier_scale(self) -> float:
         return 0.5 if self.num_classes < 3 else 1.0  # scikit-learn halves it for two classes only
 
-    def _calibration(self, n_bins):
+    def _need_probabilities(self, what: str) -> None:
+        self._need_bins(what)
+
+    def _calibration(self, n_bins: int) -> Any:
         """Reliability of the top-label confidence: (accuracy, mean confidence, weight) per bin."""
         self._checked_total("calibration")
-        return curves.binned_calibration(self._conf_hist[0], self._conf_sums[0], self._edges, n_bins)
+        assert self._bins is not None
+        return curves.binned_calibration(self._storage.host(CONFIDENCE[0])[0], self._storage.host(CONFIDENCE[1])[0],
+                                         self._bins.edges, n_bins)
 
     # --- labels="auto": classes discovered as they arrive ---------------------------------------
 
@@ -310,7 +323,7 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
             self._use_labels(())
         super().reset()
 
-    def _update_auto(self, y_true, y_pred, sample_weight) -> None:
+    def _update_auto(self, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
         """update() with labels="auto": find the batch's new labels, grow the classes, count.
 
         Everything that can fail before counting is checked before the classes grow; a failure
@@ -337,9 +350,9 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
                 "Give a larger max_labels= if they are all classes (the state is max_labels**2 cells)"
             )
         _inputs.check_weights(w if w is None or keep is None else w[keep])  # before the classes grow
-        if self.bootstrap is None:
-            _inputs.reserve(self, "_cm", _inputs.batch_mass(w, yt.shape[0]))
-        before = (self.labels, self._arrays())
+        if self._boot is None:
+            self._reserve(confusion.NAME, _inputs.batch_mass(w, yt.shape[0]))
+        before = (self.labels, self._storage)
         if new:
             self._grow(_inputs.ordered_union(self.labels, new))
         try:
@@ -351,59 +364,50 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionAccumulator):
             self._relabel(*before)
             raise
 
-    def _use_labels(self, labels: tuple) -> None:
+    def _use_labels(self, labels: tuple[Any, ...]) -> None:
         self.labels = labels
         self.num_classes = len(labels)
         self._position = {label: i for i, label in enumerate(labels)}
         self.__dict__.pop("_config_bytes", None)  # to_bytes caches the configuration, which lists the labels
 
-    def _relabel(self, labels: tuple, arrays: list[np.ndarray]) -> None:
-        """Take these labels as the classes, with state arrays laid out for them."""
+    def _relabel(self, labels: tuple[Any, ...], storage: Storage) -> None:
+        """Take these labels as the classes, with a storage laid out for them."""
         self._use_labels(labels)
         self._frozen_config = self._config()
-        self._spec = self._state_spec(**self._frozen_config)
-        for name, array in zip(self._spec, arrays):
-            setattr(self, name, array)
+        self._spec = storage.spec
+        self._storage = storage
 
-    def _grow(self, labels: tuple) -> None:
+    def _grow(self, labels: tuple[Any, ...]) -> None:
         """Take labels (ours and new ones, in their class order) as the classes, keeping our counts."""
         self._relabel(labels, self._laid_out_for(labels))
 
-    def _laid_out_for(self, labels: tuple) -> list[np.ndarray]:
-        """Our state arrays for the classes labels (a superset of ours, in any order), as new arrays.
-
-        With labels="auto" the last two axes of every state array are the classes (true,
-        predicted): the confusion matrix, and any stack of confusion matrices.
-        """
+    def _laid_out_for(self, labels: tuple[Any, ...]) -> Storage:
+        """Our state for the classes labels (a superset of ours, in any order), in a new storage:
+        each array's declared class axes laid out again."""
         position = {label: i for i, label in enumerate(labels)}
         where = np.array([position[label] for label in self.labels], dtype=np.intp)
         spec = self._state_spec(**{**self._frozen_config, "discovered": list(labels)})
-        arrays = []
-        for (shape, dtype), old in zip(spec.values(), self._arrays()):
-            new = np.zeros(shape, dtype)
-            new[..., where[:, None], where] = old
-            arrays.append(new)
-        return arrays
+        return self._storage.relayout(spec, where)
 
-    def _check_compatible(self, other) -> None:
+    def _check_compatible(self, other: object) -> None:
         # Two auto accumulators merge whatever labels each found; the rest of the configuration must match.
-        if not (self._auto and type(other) is type(self) and other._auto and _settings(other) == _settings(self)):
+        if not (self._auto and isinstance(other, Multiclass) and type(other) is type(self) and other._auto
+                and _settings(other) == _settings(self)):
             super()._check_compatible(other)
 
-    def _merge_counts(self, other) -> None:
-        _inputs.forget(*self._arrays())
+    def _merge_state(self, other: Any) -> None:
         if not self._auto or other.labels == self.labels:
-            return super()._merge_counts(other)
+            return super()._merge_state(other)
         labels = _inputs.ordered_union(self.labels, [label for label in other.labels if label not in self._position])
         if len(labels) > self.max_labels:
             raise ValueError(f"Cannot merge: the two accumulators' labels are {len(labels)} together, more than "
                              f"max_labels={self.max_labels}; nothing was merged")
-        arrays = self._laid_out_for(labels)
-        for mine, theirs in zip(arrays, other._laid_out_for(labels)):
-            mine += theirs
-        self._relabel(labels, arrays)
+        storage = self._laid_out_for(labels)
+        storage.add(other._laid_out_for(labels), storage.spec.added)
+        self._relabel(labels, storage)
+        return None
 
 
-def _settings(acc: Multiclass) -> dict:
+def _settings(acc: Multiclass) -> dict[str, Any]:
     """The configuration of an auto accumulator without the labels it discovered."""
     return {key: value for key, value in acc._frozen_config.items() if key != "discovered"}

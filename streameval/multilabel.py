@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import warnings
+from typing import Any
 
 import numpy as np
 
-from . import _inputs, _kernels, _scores, limits, metrics
-from ._kernels import EXACT, F1_SUM, F_UNDEF, JAC_SUM, PREC_SUM, PREC_UNDEF, REC_SUM, REC_UNDEF
-from .accumulator import _NO_WEIGHT, Accumulator, OneVsRestCurves, _replicates_spec
-from .errors import UndefinedMetricWarning
+from . import _inputs, _scores, limits, metrics
+from ._components import samples
+from ._components.bins import OneVsRestCurves, ScoreBins, largest_score
+from ._components.bootstrap import Bootstrap
+from ._state import Spec, count_dtype, counts
+from ._stateful import StateArrayAttribute
+from .accumulator import Accumulator
 from .metrics import StatScores
+from .serialization import Kind
 
-# metric -> (slot of the sum of per-sample values, slot of the weight of samples where it is 0/0)
-_SAMPLE_SLOTS = {
-    "precision": (PREC_SUM, PREC_UNDEF),
-    "recall": (REC_SUM, REC_UNDEF),
-    "fbeta": (F1_SUM, F_UNDEF),
-    "jaccard": (JAC_SUM, F_UNDEF),
-}
+MATRICES = "_mcm"  # sklearn.metrics.multilabel_confusion_matrix: (L, 2, 2)
+REPLICATES = {MATRICES: "_boot_mcm", samples.NAME: "_boot_sums"}  # what bootstrap=R replicates
+_COUNTED = (MATRICES, samples.NAME)  # what the multilabel kernel counts, in one pass
 
 
 class Multilabel(OneVsRestCurves, Accumulator):
@@ -56,58 +56,62 @@ class Multilabel(OneVsRestCurves, Accumulator):
     0.6666666666666666
     """
 
-    _KIND = 3
+    _KIND = Kind.MULTILABEL
+    _mcm = StateArrayAttribute()
+    _sample_sums = StateArrayAttribute()
+    _boot_mcm = StateArrayAttribute()
+    _boot_sums = StateArrayAttribute()
     _OVR_AVERAGES = (None, "macro", "weighted", "micro")
     _AVERAGES = (None, "micro", "macro", "weighted", "samples")
     _REPORT_AVERAGES = ("micro", "macro", "weighted", "samples")
+    _MICRO_IS_ACCURACY = False  # a sample has several predictions: micro averages are not accuracy
     _COMPUTE_SCALARS = ("accuracy", "hamming_loss")
-    _REPLICATED = (("_mcm", "_boot_mcm"), ("_sample_sums", "_boot_sums"))
 
     def __init__(self, num_labels: int, threshold: float = 0.5, *, inclusive: bool = True, weighted: bool = False,
-                 bins=None, score_range=(0.0, 1.0), bootstrap: int | None = None, seed=None):
-        self._state_spec(num_labels, threshold, inclusive, weighted, bins, score_range, bootstrap)
-        self._set_bins(bins, score_range)
-        self._set_bootstrap(bootstrap, seed)
+                 bins: Any = None, score_range: tuple[float, float] = (0.0, 1.0), bootstrap: int | None = None,
+                 seed: Any = None):
+        spec = self._state_spec(num_labels, threshold, inclusive, weighted, bins, score_range, bootstrap)
+        self.score_range = (float(score_range[0]), float(score_range[1]))
+        self._bins = None if bins is None else ScoreBins(bins, self.score_range)
+        Bootstrap.check_seed(bootstrap, seed)
+        self.bootstrap = None if bootstrap is None else int(bootstrap)
+        self._boot = None if bootstrap is None else Bootstrap(bootstrap, seed)
         self.num_labels = int(num_labels)
         self.threshold = float(threshold)
         self.inclusive = bool(inclusive)
         self.weighted = bool(weighted)
         reads_probabilities = self.score_range == (0.0, 1.0) and (bins is not None or 0 < self.threshold < 1)
         self._bounds = _inputs.PROBABILITY if reads_probabilities else _inputs.ANY_SCORE
-        self._thresholds: dict = {}  # score dtype -> threshold rounded to it
-        self._binnings: dict = {}  # score dtype -> the kernels' edges for it
-        self.reset()
+        self._thresholds: dict[str, float] = {}  # score dtype -> threshold rounded to it
+        self._start(spec)
 
-    def _config(self) -> dict:
-        config = {"num_labels": self.num_labels, "threshold": self.threshold, "inclusive": self.inclusive, "weighted": self.weighted}
-        config.update(self._bins_config())
-        if self.bins is None and self.score_range != (0.0, 1.0):  # recorded only when given: old payloads stay
+    def _config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"num_labels": self.num_labels, "threshold": self.threshold,
+                                  "inclusive": self.inclusive, "weighted": self.weighted}
+        if self._bins is not None:
+            config.update(self._bins.config())
+        elif self.score_range != (0.0, 1.0):  # recorded only when given: old payloads stay
             config["score_range"] = list(self.score_range)
-        config.update(self._bootstrap_config())
+        if self.bootstrap is not None:
+            config["bootstrap"] = self.bootstrap
         return config
 
     @classmethod
-    def _state_spec(cls, num_labels, threshold=0.5, inclusive=True, weighted=False, bins=None, score_range=(0.0, 1.0),
-                    bootstrap=None):
+    def _state_spec(cls, num_labels: Any, threshold: Any = 0.5, inclusive: Any = True, weighted: Any = False,
+                    bins: Any = None, score_range: Any = (0.0, 1.0), bootstrap: Any = None) -> Spec:
         _inputs.check_count("num_labels", num_labels)
         _inputs.check_threshold(threshold)
         _inputs.check_flags(inclusive=inclusive, weighted=weighted)
         _scores.check_range(score_range)
-        count = np.dtype(np.float64 if weighted else np.int64)
-        spec = {"_mcm": ((int(num_labels), 2, 2), count), "_sample_sums": ((_kernels.N_SAMPLE_SUMS,), np.dtype(np.float64))}
+        count = count_dtype(weighted)
+        spec = {MATRICES: counts((int(num_labels), 2, 2), count), **samples.declare()}
         if bins is not None:
-            n_cells = _scores.n_cells(bins, score_range)
-            spec.update(
-                _hist=((int(num_labels), 2, n_cells), count),
-                _score_sums=((int(num_labels), n_cells), np.dtype(np.float64)),
-                _out_of_range=((2,), count),
-            )
-        replicated = {"_boot_mcm": spec["_mcm"], "_boot_sums": spec["_sample_sums"]}
-        spec.update(_replicates_spec(bootstrap, weighted, replicated))
+            spec.update(ScoreBins.declare(int(num_labels), bins, score_range, count))
+        spec = Bootstrap.declare(spec, REPLICATES, bootstrap, weighted)
         limits.check_state_size(spec, "this Multilabel")
-        return spec
+        return Spec(spec)
 
-    def update(self, y_true, y_pred, sample_weight=None) -> None:
+    def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Count a batch: y_true (N, L) indicators, y_pred (N, L) indicators or float scores.
 
         A failed update raises and leaves the counts exactly as they were.
@@ -126,135 +130,103 @@ class Multilabel(OneVsRestCurves, Accumulator):
         _inputs.check_length(yp, "y_pred", yt.shape[0])
         w = _inputs.as_weight(sample_weight, yt.shape[0], self.weighted)
         is_scores = yp.dtype.kind == "f"
-        if self.bins is not None and not is_scores:
+        if self._bins is not None and not is_scores:
             raise TypeError(f"y_pred has dtype {yp.dtype}, but a Multilabel with bins needs float scores")
         if yt.shape[0] == 0:
             return
+        storage = self._storage
         bounds = self._bounds if is_scores else _inputs.ANY_SCORE
-        bad = _kernels.multilabel_first_bad(yt, yp, _NO_WEIGHT if w is None else w, w is not None, is_scores, *bounds)
+        bad = storage.multilabel_first_bad(yt, yp, w, is_scores, *bounds)
         if bad >= 0:
             hint = _inputs.probability_hint(self._describe(), threshold=True)
             checks = [("y_true", yt, "class", 2), _inputs.score_check("y_pred", yp, bounds, hint) if is_scores
                       else ("y_pred", yp, "class", 2)]
             raise _inputs.diagnose(bad, checks + ([("sample_weight", w, "weight", 0)] if w is not None else []))
         # The batch is valid. What it adds must fit, replicates included, before anything is written.
-        draws = None if self.bootstrap is None else self._boot_rng.poisson(1.0, size=(self.bootstrap, yt.shape[0]))
-        masses = self._masses(_inputs.batch_mass(w, yt.shape[0]), yp if is_scores else None, draws)
-        _inputs.reserve_all(self, masses)
+        draws = None if self._boot is None else self._boot.per_sample(yt.shape[0])
+        self._reserve_all(self._masses(_inputs.batch_mass(w, yt.shape[0]), yp if is_scores else None, draws))
         threshold = self._thresholds.get(kind)
         if threshold is None:
             threshold = self._thresholds[kind] = float(_scores.round_to(self.threshold, kind))
-        args = (is_scores, threshold, self.inclusive, self._mcm, self._sample_sums)
-        if w is None:
-            _kernels.count_multilabel(yt, yp, *args)
-        else:
-            _kernels.count_multilabel_weighted(yt, yp, w, *args)
-        if self.bins is not None:
-            binning = self._binnings.get(kind)
-            if binning is None:
-                binning = self._binnings[kind] = _scores.edges_for(self._edges, self._uniform, kind)
-            _scores.histogram(self._hist, self._score_sums, yp, yt, w, binning, self.inclusive, out_of_range=self._out_of_range)
+        storage.count_multilabel(_COUNTED, yt, yp, w, is_scores, threshold, self.inclusive)
+        if self._bins is not None:
+            self._bins.count(storage, yp, yt, w, kind, self.inclusive)
         if draws is not None:  # the replicates count the batch with integer Poisson(1) weights
-            for r in range(self.bootstrap):
-                _kernels.count_multilabel_weighted(yt, yp, draws[r], is_scores, threshold, self.inclusive,
-                                                   self._boot_mcm[r], self._boot_sums[r])
+            replicates = tuple(REPLICATES[name] for name in _COUNTED)
+            for r in range(draws.shape[0]):
+                storage.count_multilabel(replicates, yt, yp, draws[r], is_scores, threshold, self.inclusive,
+                                         replicate=r)
 
-    def _masses(self, mass, scores, draws) -> list:
-        """Bounds on what a batch of total weight mass adds to each state array (_inputs.reserve):
+    def _masses(self, mass: float, scores: np.ndarray | None, draws: np.ndarray | None) -> list[tuple[str, float]]:
+        """Bounds on what a batch of total weight mass adds to each state array (Storage.reserve):
         a sample adds 1 to a cell of each label and at most 1 to each per-sample sum."""
-        n_labels, n_sums = self.num_labels, _kernels.N_SAMPLE_SUMS
-        masses = [("_mcm", n_labels * mass), ("_sample_sums", n_sums * mass)]
-        if self.bins is not None:
-            largest = 1.0
-            if self._bounds != _inputs.PROBABILITY:
-                largest = float(np.max(np.abs(scores), where=np.isfinite(scores), initial=0.0))
-            masses += [("_hist", n_labels * mass), ("_score_sums", n_labels * mass * largest),
-                       ("_out_of_range", n_labels * mass)]
+        n_labels = self.num_labels
+        masses = [(MATRICES, n_labels * mass), samples.mass(mass)]
+        if self._bins is not None:
+            assert scores is not None
+            masses += self._bins.masses(n_labels, mass, largest_score(scores, self._bounds))
         if draws is not None:
             drawn = int(draws.sum())
-            masses += [("_boot_mcm", n_labels * drawn), ("_boot_sums", n_sums * drawn)]
+            masses += [(REPLICATES[MATRICES], n_labels * drawn), (REPLICATES[samples.NAME], samples.mass(drawn)[1])]
         return masses
-
-    def _merge_counts(self, other) -> None:
-        _inputs.forget(*self._arrays())
-        super()._merge_counts(other)
-
-    # --- score metrics (bins) -------------------------------------------------------------------
 
     # --- metrics --------------------------------------------------------------------------------
 
     @property
-    def n_samples(self):
-        return self._mcm[0].sum().item()
+    def n_samples(self) -> int | float:
+        """Number of samples counted so far (total weight when weighted)."""
+        return self._storage.host(MATRICES)[0].sum().item()  # type: ignore[no-any-return]
 
     def _stats(self) -> StatScores:
-        return metrics.stats_from_multilabel(self._mcm)
+        return metrics.stats_from_multilabel(self._storage.host(MATRICES))
 
-    def _accuracy_counts(self) -> tuple:
-        return self._sample_sums[EXACT], self.n_samples
+    def _accuracy_counts(self) -> tuple[Any, Any]:
+        return samples.exact_matches(self._storage), self.n_samples
 
     def _target_names(self) -> list[str]:
         return [str(i) for i in range(self.num_labels)]
 
-    def _samples_ratio(self, metric, zero_division, beta):
-        if metric not in _SAMPLE_SLOTS or (metric == "fbeta" and beta != 1):
-            raise ValueError(
-                'average="samples" is available for precision, recall, f1 (beta=1) and jaccard: '
-                "it needs per-sample sums, which are kept for those"
-            )
-        fill = metrics.check_zero_division(zero_division)
-        total = self.n_samples
-        value_sum, undefined = (self._sample_sums[i] for i in _SAMPLE_SLOTS[metric])
-        if total == 0:
-            return float("nan")
-        if undefined > 0 and isinstance(zero_division, str):
-            warnings.warn(
-                f"{metric.capitalize()} is ill-defined and being set to 0.0 in samples with no "
-                "true or predicted labels. Use `zero_division` parameter to control this behavior.",
-                UndefinedMetricWarning,
-                stacklevel=3,
-            )
-        if np.isnan(fill):
-            defined = total - undefined
-            return float(value_sum / defined) if undefined < total else float("nan")
-        return float((value_sum + fill * undefined) / total)
+    def _samples_ratio(self, metric: str, zero_division: Any, beta: float) -> float:
+        return samples.samples_ratio(self._storage, self.n_samples, metric, zero_division, beta)
 
-    def confusion_matrix(self, normalize=None) -> np.ndarray:
+    def confusion_matrix(self, normalize: str | None = None) -> np.ndarray:
         """(L, 2, 2) per-label matrices [[tn, fp], [fn, tp]], as sklearn.metrics.multilabel_confusion_matrix.
 
         normalize: None, "true", "pred" or "all", applied to each label's matrix.
         """
-        return metrics.normalize_confusion(self._mcm, normalize)
+        return metrics.normalize_confusion(self._storage.host(MATRICES), normalize)
 
     def accuracy(self) -> float:
         """Subset accuracy: the fraction of samples whose every label is right (accuracy_score)."""
         total = self.n_samples
-        return float(self._sample_sums[EXACT] / total) if total else float("nan")
+        return float(samples.exact_matches(self._storage) / total) if total else float("nan")
 
     def hamming_loss(self) -> float:
         """Fraction of wrong labels, as sklearn.metrics.hamming_loss."""
         total = self.n_samples
-        wrong = self._mcm[:, 0, 1].sum() + self._mcm[:, 1, 0].sum()
+        mcm = self._storage.host(MATRICES)
+        wrong = mcm[:, 0, 1].sum() + mcm[:, 1, 0].sum()
         return float(wrong / (total * self.num_labels)) if total else float("nan")
 
-    def _per_label(self, fn, average):
+    def _per_label(self, fn: Any, average: str | None) -> Any:
         """A binary metric of each label's 2x2 matrix, averaged over labels."""
         metrics.check_average(average)
+        mcm = self._storage.host(MATRICES)
         if average == "micro":
-            return fn(self._mcm.sum(axis=0))
-        values = np.array([fn(cm) for cm in self._mcm], dtype=np.float64)
+            return fn(mcm.sum(axis=0))
+        values = np.array([fn(cm) for cm in mcm], dtype=np.float64)
         if average is None:
             return values
         return metrics.nanaverage(values, self.support() if average == "weighted" else None)
 
-    def balanced_accuracy(self, average="macro", adjusted: bool = False):
+    def balanced_accuracy(self, average: str | None = "macro", adjusted: bool = False) -> Any:
         """Balanced accuracy of each label (sklearn.metrics.balanced_accuracy_score on its column), averaged."""
         return self._per_label(lambda cm: metrics.balanced_accuracy(cm, adjusted), average)
 
-    def matthews_corrcoef(self, average="macro"):
+    def matthews_corrcoef(self, average: str | None = "macro") -> Any:
         """MCC of each label (sklearn.metrics.matthews_corrcoef on its column), averaged."""
         return self._per_label(metrics.matthews_corrcoef, average)
 
-    def cohen_kappa(self, average="macro", replace_undefined_by=np.nan):
+    def cohen_kappa(self, average: str | None = "macro", replace_undefined_by: float = np.nan) -> Any:
         """Cohen's kappa of each label (sklearn.metrics.cohen_kappa_score on its column), averaged."""
         return self._per_label(lambda cm: metrics.cohen_kappa(cm, None, replace_undefined_by), average)

@@ -19,7 +19,11 @@ matplotlib is imported only when a plot is drawn, so ``import streameval`` never
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from .serialization import Kind
 
 __all__ = [
     "KINDS",
@@ -52,16 +56,16 @@ def save(fig, path, **options):
     return path
 
 
-def _kind_of(acc) -> str:
-    """ "binary", "multiclass" or "multilabel", by what the accumulator keeps."""
-    from .binary import Binary
-    from .multiclass import Multiclass
-    from .multilabel import Multilabel
+_KINDS = {Kind.BINARY: "binary", Kind.MULTICLASS: "multiclass", Kind.MULTILABEL: "multilabel"}
 
-    for kind, cls in (("binary", Binary), ("multiclass", Multiclass), ("multilabel", Multilabel)):
-        if isinstance(acc, cls):
-            return kind
-    raise TypeError(f"acc={acc!r} is not valid: expected a Binary, Multiclass or Multilabel accumulator")
+
+def _kind_of(acc) -> str:
+    """ "binary", "multiclass" or "multilabel", by the kind the accumulator's class declares: this
+    module reads accumulators through their methods and imports none of them."""
+    kind = _KINDS.get(getattr(type(acc), "_KIND", None))
+    if kind is None:
+        raise TypeError(f"acc={acc!r} is not valid: expected a Binary, Multiclass or Multilabel accumulator")
+    return kind
 
 
 def _check_index(index, n: int, what: str) -> None:
@@ -291,7 +295,7 @@ KINDS = {
 }
 
 
-def plot(acc, kind="confusion_matrix", *, path=None, **options):
+def plot(acc: Any, kind: str = "confusion_matrix", *, path: Any = None, **options: Any) -> Any:
     """Draw one of KINDS of acc (options go to its function); save it to path when given.
     Returns the Figure."""
     draw = KINDS.get(kind) if isinstance(kind, str) else None

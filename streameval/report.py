@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
 
 HEADERS = ("precision", "recall", "f1-score", "support")
@@ -14,7 +17,8 @@ class Report:
     ``output_dict=True`` form, and ``to_markdown()`` gives a table for notebooks and logs.
     """
 
-    def __init__(self, rows, averages, digits: int = 2, micro_is_accuracy: bool = True):
+    def __init__(self, rows: Iterable[tuple[Any, ...]], averages: Iterable[tuple[Any, ...]], digits: int = 2,
+                 micro_is_accuracy: bool = True):
         if not (isinstance(digits, int) and digits >= 0):
             raise ValueError(f"digits={digits!r} is not valid: expected an integer >= 0")
         self.rows = [(name, float(p), float(r), float(f), _support(s)) for name, p, r, f, s in rows]
@@ -24,8 +28,8 @@ class Report:
         ]
         self.digits = digits
 
-    def to_dict(self) -> dict:
-        out: dict = {name: dict(zip(HEADERS, map(float, values))) for name, *values in self.rows}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: dict(zip(HEADERS, map(float, values))) for name, *values in self.rows}
         for heading, *values in self.averages:
             out[heading] = values[0] if heading == "accuracy" else dict(zip(HEADERS, map(float, values)))
         return out
@@ -58,7 +62,7 @@ class Report:
         return str(self)
 
 
-def _support(s):
+def _support(s: Any) -> int | float:
     # Integer counts print as integers, weights as floats, as in scikit-learn.
     s = np.asarray(s).item()
     return int(s) if isinstance(s, (int, np.integer)) else float(s)

@@ -24,16 +24,21 @@ Format history: version 1 (streameval 0.1) is the first.
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import reprlib
 import struct
 import zlib
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _locking, limits
 from .errors import SerializationError
+
+if TYPE_CHECKING:
+    from ._state import Spec
 
 MAGIC = b"SEVL"
 VERSION = 1
@@ -45,8 +50,20 @@ MAX_NDIM = 8  # state arrays have at most 3 dimensions
 MAX_DIM = 1 << 40  # larger dimensions are forged: numpy could not even describe their product
 _CACHED_STATE_BYTES = 1 << 20  # empty accumulators kept for reuse: small ones only (see _prototype)
 
-# kind id -> accumulator class, filled in by Accumulator.__init_subclass__
-REGISTRY: dict[int, type] = {}
+
+
+class Kind(enum.IntEnum):
+    """The kind field of a payload: which class wrote it."""
+
+    BINARY = 1
+    MULTICLASS = 2
+    MULTILABEL = 3
+    WINDOWED = 4
+    DECAYED = 5
+
+
+# kind id -> class, filled in as the classes are defined (Stateful.__init_subclass__, windows)
+REGISTRY: dict[int, Any] = {}
 
 
 def encode(kind: int, config_bytes: bytes, arrays: list[np.ndarray]) -> bytes:
@@ -73,7 +90,7 @@ def encode(kind: int, config_bytes: bytes, arrays: list[np.ndarray]) -> bytes:
     return b"".join([*parts, struct.pack("<I", crc)])
 
 
-def config_json(config: dict) -> str:
+def config_json(config: dict[str, Any]) -> str:
     """The configuration as JSON; TypeError if it would not read back as the same values."""
     try:
         text = json.dumps(config, separators=(",", ":"), allow_nan=False)
@@ -87,7 +104,7 @@ def config_json(config: dict) -> str:
 
 
 class _Reader:
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes | memoryview):
         self.data = data
         self.pos = 0
 
@@ -101,12 +118,12 @@ class _Reader:
         self.pos += n
         return out
 
-    def unpack(self, fmt: str, what: str):
+    def unpack(self, fmt: str, what: str) -> tuple[Any, ...]:
         st = struct.Struct(fmt)
         return st.unpack(self.take(st.size, what))
 
 
-def check_header(head: bytes) -> None:
+def check_header(head: bytes | memoryview) -> None:
     """SerializationError unless head (a payload's first bytes, at least 8) starts with the magic
     bytes and the version this reader knows."""
     magic, version = struct.unpack_from("<4sH", head)
@@ -116,7 +133,7 @@ def check_header(head: bytes) -> None:
         raise SerializationError(f"Possible corruption: serial version mismatch: expected {VERSION}, got {version}")
 
 
-def decode(data) -> tuple[int, str, list[np.ndarray]]:
+def decode(data: Any) -> tuple[int, str, list[np.ndarray]]:
     """(kind, configuration JSON text, arrays) of a payload; SerializationError on anything malformed."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
@@ -167,7 +184,7 @@ def decode(data) -> tuple[int, str, list[np.ndarray]]:
     return kind, config_text, arrays
 
 
-def from_bytes(data):
+def from_bytes(data: Any) -> Any:
     """Rebuild an accumulator from :meth:`Accumulator.to_bytes` output.
 
     >>> import streameval
@@ -180,7 +197,7 @@ def from_bytes(data):
     return _build(kind, config_text, arrays)
 
 
-def from_dict(d: dict):
+def from_dict(d: dict[str, Any]) -> Any:
     """Rebuild an accumulator from :meth:`Accumulator.to_dict` output."""
     if not isinstance(d, dict) or d.get("format") != "streameval":
         raise SerializationError("not a streameval dict: expected the output of to_dict()")
@@ -207,7 +224,7 @@ def from_dict(d: dict):
     return _build(kinds[d["kind"]], config_text, arrays, exact_dtypes=False)
 
 
-def _holds_booleans(item) -> bool:
+def _holds_booleans(item: Any) -> bool:
     """True when nested lists hold a bool (JSON's true or false), found by the C encoder."""
     try:
         text = json.dumps(item)
@@ -216,7 +233,7 @@ def _holds_booleans(item) -> bool:
     return "true" in text or "false" in text  # strings, the only other place, are refused anyway
 
 
-def _layout(kind: int, config_text: str):
+def _layout(kind: int, config_text: str) -> tuple[Any, dict[str, Any], Spec]:
     """(class, configuration, state spec) of a payload's configuration, checked without allocating.
 
     Payloads of one configuration arrive again and again (every batch of a worker): short
@@ -228,7 +245,7 @@ def _layout(kind: int, config_text: str):
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_layout(kind: int, config_text: str):
+def _cached_layout(kind: int, config_text: str) -> tuple[Any, dict[str, Any], Spec]:
     cls = REGISTRY.get(kind)
     if cls is None:
         raise SerializationError(f"Possible corruption: unknown accumulator kind {kind}")
@@ -245,7 +262,7 @@ def _cached_layout(kind: int, config_text: str):
     return cls, config, spec
 
 
-def _shown(config: dict) -> str:
+def _shown(config: dict[str, Any]) -> str:
     """A configuration in an error message, cut short: a forged one may be megabytes long."""
     return _SHORT.repr(config)
 
@@ -255,7 +272,7 @@ _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlev
 
 
 @functools.lru_cache(maxsize=256)
-def _prototype(kind: int, config_text: str):
+def _prototype(kind: int, config_text: str) -> Any:
     """An empty accumulator of this configuration, copied for each payload (never modified)."""
     cls, config, _ = _layout(kind, config_text)
     try:
@@ -264,43 +281,42 @@ def _prototype(kind: int, config_text: str):
         raise SerializationError(f"Possible corruption: invalid configuration {_shown(config)}: {exc}") from None
 
 
-def _build(kind, config_text, arrays, exact_dtypes=True):
+def _build(kind: int, config_text: str, arrays: list[np.ndarray], exact_dtypes: bool = True) -> Any:
     cls, config, spec = _layout(kind, config_text)
     if len(arrays) != len(spec):
         raise SerializationError(f"Possible corruption: {len(arrays)} arrays, expected {len(spec)}")
-    checked = []
-    for (name, (shape, dtype)), arr in zip(spec.items(), arrays):
-        empty_shape = tuple(max(d, 0) for d in shape)
-        if not exact_dtypes and arr.size == 0 and 0 in empty_shape:
-            arr = arr.reshape(empty_shape)  # nested lists (to_dict) lose the dimensions after an empty one
-        same_shape = len(arr.shape) == len(shape) and all(d in (-1, a) for a, d in zip(arr.shape, shape))
-        if not same_shape or (exact_dtypes and arr.dtype != dtype):
+    checked, totals = {}, {}
+    for (name, declared), arr in zip(spec.items(), arrays):
+        if not exact_dtypes and arr.size == 0 and 0 in declared.empty_shape:
+            arr = arr.reshape(declared.empty_shape)  # nested lists (to_dict) lose the dimensions after an empty one
+        if not declared.fits(arr.shape) or (exact_dtypes and arr.dtype != declared.dtype):
             raise SerializationError(
                 f"Possible corruption: {name} has shape {arr.shape} and dtype {arr.dtype}, "
-                f"expected {shape} and {np.dtype(dtype)}"
+                f"expected {declared.shape} and {declared.dtype}"
             )
         non_finite = arr.dtype.kind == "f" and not np.isfinite(arr).all()
-        if non_finite or (name not in cls._SIGNED_STATE and (arr < 0).any()):
+        if non_finite or (not declared.signed and (arr < 0).any()):
             raise SerializationError(f"Possible corruption: {name} holds negative or non-finite counts")
-        if arr.dtype != dtype:
+        if arr.dtype != declared.dtype:
             with np.errstate(invalid="ignore", over="ignore"):
-                converted = arr.astype(dtype)
+                converted = arr.astype(declared.dtype)
             if not np.array_equal(converted, arr):
-                raise SerializationError(f"{name} holds counts that are not {np.dtype(dtype)}")
+                raise SerializationError(f"{name} holds counts that are not {declared.dtype}")
             arr = converted
-        if name not in getattr(cls, "_NOT_ADDED", ()) and not limits.total_fits(limits.abs_total(arr), arr.dtype):
-            limit = "the largest float64" if arr.dtype.kind == "f" else f"limits.MAX_COUNT = {limits.MAX_COUNT:,}"
-            raise SerializationError(f"Possible corruption: {name} holds counts that total more than {limit}: "
-                                     "they would overflow")
-        checked.append(arr)
+        if declared.bounded:
+            total = totals[name] = float(limits.abs_total(arr)) if arr.size else 0.0
+            if not limits.total_fits(total, arr.dtype):
+                limit = "the largest float64" if arr.dtype.kind == "f" else f"limits.MAX_COUNT = {limits.MAX_COUNT:,}"
+                raise SerializationError(f"Possible corruption: {name} holds counts that total more than {limit}: "
+                                         "they would overflow")
+        checked[name] = arr
     # Only now, with every array's size checked against the payload, may the configuration allocate.
     # Small prototypes are kept for the next payload; a large one would pin its zeros in the cache.
     cache = len(config_text) <= 4096 and limits.state_bytes(spec) <= _CACHED_STATE_BYTES
     prototype = _prototype(kind, config_text) if cache else _prototype.__wrapped__(kind, config_text)
     acc = object.__new__(cls)
     acc.__dict__ = _locking.unlocked_dict(prototype)
-    for name, arr in zip(spec, checked):
-        setattr(acc, name, arr)
+    acc._storage = type(prototype._storage).holding(prototype._spec, checked, totals)
     try:
         acc._check_state()
     except ValueError as exc:

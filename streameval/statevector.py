@@ -37,38 +37,42 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import limits
 from .errors import IncompatibleError
 
+if TYPE_CHECKING:
+    from ._state import Spec
+    from ._storage import Storage
+
 
 class StateVector:
-    """The protocol's methods, for classes whose state arrays are named in ``self._spec``.
-
-    ``_META`` names state arrays that are positions, not counts: they are not in the vector and
-    go into the fingerprint instead. ``_SIGNED_STATE`` names the arrays that may be negative.
+    """The protocol's methods, for classes whose state is declared in ``self._spec`` and kept in
+    ``self._storage``: the vector carries the COUNT arrays; METADATA arrays (positions in a
+    stream) go into the fingerprint instead; a declaration's ``signed`` says which may be negative.
     """
 
-    _META: frozenset = frozenset()
+    _spec: Spec
+    _storage: Storage
+    _frozen_config: dict[str, Any]
     # Configuration keys that the data fills in (Multiclass(labels="auto")'s discovered labels):
     # workers that saw different data differ there, so streameval.torch.sync merges such objects
     # with merge() rather than adding vectors that would then have different layouts.
-    _LEARNED: frozenset = frozenset({"discovered"})
+    _LEARNED: frozenset[str] = frozenset({"discovered"})
+
+    def _describe(self) -> str:
+        raise NotImplementedError
 
     def unsummable_reason(self) -> str | None:
         """Why state vectors of this object cannot be added (a sentence), or None when they can.
 
-        A state array that grows with the data (an exact score table) is not a sum: two workers'
-        tables hold different scores at the same positions.
+        A state that is not a sum of counts says so in its declaration: two workers' exact score
+        tables, say, hold different scores at the same positions.
         """
-        grown = [name for name, (shape, _) in self._spec.items() if -1 in shape]
-        if not grown:
-            return None
-        return ("its exact score table (exact=True) holds score values, not counts, so adding two "
-                "workers' vectors would add scores; merge() merges tables exactly (send to_bytes() "
-                "between workers), or use bins= for a state that adds")
+        return self._spec.unsummable
 
     def _refuse_unsummable(self) -> None:
         reason = self.unsummable_reason()
@@ -76,7 +80,7 @@ class StateVector:
             raise IncompatibleError(f"{self._describe()} has no state vector: {reason}")
 
     def _vector_arrays(self) -> list[tuple[str, np.ndarray]]:
-        return [(name, getattr(self, name)) for name in self._spec if name not in self._META]
+        return [(name, self._storage.host(name)) for name in self._spec.vector]
 
     def state_vector(self) -> np.ndarray:
         """The counts as one contiguous float64 array, in a fixed order (a copy).
@@ -101,11 +105,11 @@ class StateVector:
             "type": type(self).__name__,
             "config": self._frozen_config,
             "layout": [[name, list(a.shape), a.dtype.str] for name, a in self._vector_arrays()],
-            "position": {name: getattr(self, name).tolist() for name in sorted(self._META & set(self._spec))},
+            "position": {name: self._storage.host(name).tolist() for name in sorted(self._spec.metadata)},
         }
         return hashlib.sha256(json.dumps(layout, sort_keys=True, default=str).encode()).hexdigest()
 
-    def load_state_vector(self, vector) -> None:
+    def load_state_vector(self, vector: Any) -> None:
         """Replace the counts with ``vector`` (e.g. a sum of workers' vectors); all checked first.
 
         ValueError for a vector of another length, or values that are not counts (NaN,
@@ -126,13 +130,14 @@ class StateVector:
         # Integers are compared before the conversion, which would round 2**53 + 1 down to 2**53.
         too_big = (vector > exact) | (vector < -exact) if vector.dtype.kind in "iu" else None
         floats = vector.astype(np.float64)
-        new, start = [], 0
+        new, totals, start = {}, {}, 0
         for name, current in parts:
+            signed = self._spec[name].signed
             stop = start + current.size
             values = floats[start:stop]
             overflow = np.isinf(values)
             invalid = np.isnan(values)
-            if name not in self._SIGNED_STATE:
+            if not signed:
                 invalid |= values < 0
             if current.dtype.kind == "i":
                 overflow |= (np.abs(values) > exact) if too_big is None else too_big[start:stop]
@@ -145,24 +150,24 @@ class StateVector:
                     limit = ("at most 2**53, the largest count float64 holds exactly" if current.dtype.kind == "i"
                              else "finite")
                     raise OverflowError(f"vector[{start + at}] = {shown!r} overflows {name}: counts must be {limit}")
-                kind = "finite" if name in self._SIGNED_STATE else "finite, non-negative"
+                kind = "finite" if signed else "finite, non-negative"
                 raise ValueError(
                     f"vector[{start + at}] = {shown!r} is not a valid count of {name}: "
                     f"expected {kind}{' whole numbers' if current.dtype.kind == 'i' else ' numbers'}"
                 )
             loaded = values.astype(current.dtype).reshape(current.shape)
-            if not limits.total_fits(limits.abs_total(loaded), loaded.dtype):
+            total = float(limits.abs_total(loaded))
+            if not limits.total_fits(total, loaded.dtype):
                 raise OverflowError(f"vector[{start}:{stop}] ({name}) totals more than "
                                     f"{'float64 holds' if loaded.dtype.kind == 'f' else 'streameval.limits.MAX_COUNT'}:"
                                     " its counts would overflow")
-            new.append((name, loaded))
+            new[name], totals[name] = loaded, total
             start = stop
-        self._check_loaded(dict(new))
-        for name, values in new:
-            setattr(self, name, values)
+        self._check_loaded(new)
+        self._storage.replace(new, totals)
         self._state_loaded()
 
-    def _check_loaded(self, arrays: dict) -> None:
+    def _check_loaded(self, arrays: dict[str, np.ndarray]) -> None:
         """Raise (OverflowError) if the checked arrays about to be loaded break a bound of the class."""
 
     def _state_loaded(self) -> None:

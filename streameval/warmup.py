@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from .accumulator import Accumulator
 from .binary import Binary
 from .multiclass import Multiclass
 from .multilabel import Multilabel
@@ -25,7 +26,7 @@ SCORE_DTYPES = ("float32", "float64")
 def warm(verbose: bool = False) -> int:
     """Run one tiny update through every common kernel signature; returns how many were run."""
     y = np.array([0, 1, 1, 0])
-    runs = []
+    runs: list[tuple[Accumulator, np.ndarray, np.ndarray, np.ndarray | None]] = []
     for weighted in (False, True):
         w = np.ones(4) if weighted else None
         for dtype in LABEL_DTYPES:
@@ -44,7 +45,7 @@ def warm(verbose: bool = False) -> int:
     for acc, y_true, y_pred, w in runs:
         start = time.perf_counter()
         acc.update(y_true, y_pred, w)
-        acc.merge(acc.copy())  # the overflow checks of merges compile per array type
+        acc.merge(acc.copy())  # merges of tables, and the totals a merge counts again, compile per array type
         acc.compute()
         if verbose:
             print(f"{time.perf_counter() - start:7.3f} s  {acc._describe()} {y_true.dtype}/{y_pred.dtype}")

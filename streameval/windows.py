@@ -23,13 +23,16 @@ from typing import ClassVar
 import numpy as np
 
 from . import _inputs, _locking, limits, serialization
+from ._state import Merge, Role, Spec, StateArray, stacked
+from ._stateful import StateArrayAttribute
+from ._storage import NumpyStorage
 from .accumulator import Accumulator, Summable
 from .errors import IncompatibleError, TimestampError
+from .serialization import Kind
 from .statevector import StateVector
 
 UNITS = ("samples", "updates", "seconds")
 _BUCKET_LIMIT = 1 << 62  # bucket indices of timestamps, kept well inside int64
-_META = frozenset({"_position", "_time"})  # state arrays that are not counts
 DEFAULT_MAX_SKEW = 86400.0  # seconds a timestamp may run ahead of the latest time seen and of the clock
 
 
@@ -54,7 +57,7 @@ class _CountsWrapper(Summable, StateVector):
         self._template, self._empty, self.clock = template, empty, clock
         self._frozen_config = self._config()
         self._spec = self._state_spec(**self._frozen_config)
-        self._count_names = tuple(name for name in self._spec if name not in _META)
+        self._count_names = self._spec.vector
         self.reset()
 
     def _config(self) -> dict:
@@ -88,35 +91,30 @@ class _CountsWrapper(Summable, StateVector):
     _merge_refusal = unsummable_reason
     __hash__ = None  # mutable
 
-    _META = _META  # positions in the stream: in the state-vector fingerprint, not in the vector
-
     def _state_loaded(self) -> None:
         self._cached = None
 
     _count_names: tuple  # the state arrays that are counts, in order (set by _start)
 
     def _count_arrays(self) -> list[np.ndarray]:
-        return [getattr(self, name) for name in self._count_names]
+        return [self._storage.host(name) for name in self._count_names]
 
     def reset(self) -> None:
         """Forget every sample: counts and position back to the start; the configuration stays."""
-        for name, (shape, dtype) in self._spec.items():
-            setattr(self, name, np.zeros(shape, dtype))
+        self._storage = NumpyStorage.zeros(self._spec)
         self._cached = None
 
     def copy(self):
         """An independent copy: same configuration, same counts and position (no callbacks)."""
         new = object.__new__(type(self))
         new.__dict__ = _locking.unlocked_dict(self)
-        for name in self._spec:
-            setattr(new, name, getattr(self, name).copy())
+        new._storage = self._storage.copy()
         new._cached = None
         return new
 
     def _holding(self, arrays) -> Accumulator:
         acc = self._empty.copy()
-        for mine, value in zip(acc._arrays(), arrays):
-            mine[...] = value
+        acc._storage.assign(dict(zip(acc._spec, arrays)))
         return acc
 
     # --- queries ---------------------------------------------------------------------------------
@@ -132,8 +130,12 @@ class _CountsWrapper(Summable, StateVector):
         return self._current().copy()
 
     def __getattr__(self, name):
-        # Every public method and attribute of the wrapped accumulator that is not ours (update,
-        # merge, reset... are) reads the current counts, under our lock.
+        # State arrays by their declared names; then every public method and attribute of the
+        # wrapped accumulator that is not ours (update, merge, reset... are) reads the current
+        # counts, under our lock.
+        storage = self.__dict__.get("_storage")
+        if storage is not None and name in storage.spec:
+            return storage.host(name)
         template = self.__dict__.get("_template")
         if name.startswith("_") or template is None or not (hasattr(type(template), name) or name in template.__dict__):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
@@ -311,8 +313,8 @@ class Windowed(_CountsWrapper):
     (0.75, 4)
     """
 
-    _KIND = 4
-    _SIGNED_STATE = Accumulator._SIGNED_STATE | {"_position"}
+    _KIND = Kind.WINDOWED
+    _position = StateArrayAttribute()
 
     def __init__(self, accumulator, size, *, unit: str = "samples", buckets: int | None = None, step=None,
                  max_skew: float | None = DEFAULT_MAX_SKEW, clock=time.time):
@@ -336,9 +338,9 @@ class Windowed(_CountsWrapper):
         _max_skew(max_skew, unit)
         # Each count array stacked per ring slot; _position = (started, position): samples or
         # updates counted so far, or for seconds the index of the latest bucket.
-        ring = {name: ((n_buckets, *shape), dtype) for name, (shape, dtype) in spec.items()}
+        ring = stacked(spec, n_buckets)
         limits.check_state_size(ring, f"this Windowed ({n_buckets:,} buckets of the accumulator's counts)")
-        return {**ring, "_position": ((2,), np.dtype(np.int64))}
+        return Spec({**ring, "_position": _where((2,), np.int64)})
 
     def _check_state(self) -> None:
         for name, ring in zip(self._count_names, self._count_arrays()):
@@ -618,8 +620,8 @@ class Decayed(_CountsWrapper):
     (2.0, 0.75)
     """
 
-    _KIND = 5
-    _SIGNED_STATE = Accumulator._SIGNED_STATE | {"_time"}
+    _KIND = Kind.DECAYED
+    _time = StateArrayAttribute()
 
     def __init__(self, accumulator, half_life, *, unit: str = "samples", max_skew: float | None = DEFAULT_MAX_SKEW,
                  clock=time.time):
@@ -640,7 +642,7 @@ class Decayed(_CountsWrapper):
         _positive_number("half_life", half_life)
         _max_skew(max_skew, unit)
         # _time = (1.0 once a time was seen, else 0.0; the latest time T)
-        return {**spec, "_time": ((2,), np.dtype(np.float64))} if _check_unit(unit) == "seconds" else dict(spec)
+        return Spec({**spec, "_time": _where((2,), np.float64)} if _check_unit(unit) == "seconds" else spec)
 
     def _check_state(self) -> None:
         if self.unit == "seconds" and not (self._time[0] == 1 or self._time.tolist() == [0.0, 0.0]):
@@ -650,9 +652,7 @@ class Decayed(_CountsWrapper):
         return self._holding(self._count_arrays())
 
     def _scale(self, factor: float) -> None:
-        if factor != 1.0:
-            for arr in self._count_arrays():
-                arr *= factor
+        self._storage.scale(factor, self._count_names)
 
     def _latest_time(self) -> float | None:
         return self._time[1].item() if self.unit == "seconds" and self._time[0] else None
@@ -751,7 +751,7 @@ def _inner_layout(description, *, weighted: bool = False):
         raise ValueError(f"accumulator kind {description['kind']!r} is not one of {sorted(kinds)}")
     config = {**description["config"], "weighted": True} if weighted else description["config"]
     spec = cls._state_spec(**config)
-    if any(-1 in shape for shape, _ in spec.values()):
+    if spec.grows:
         raise ValueError(f"{cls.__name__}(exact=True) keeps a score table that grows with the data: it cannot "
                          "be cut into buckets or decayed; use bins= instead")
     if isinstance(config.get("labels"), str):
@@ -769,6 +769,11 @@ def _template(accumulator, *, weighted: bool = False) -> Accumulator:
         accumulator = _description(accumulator)
     cls, config, _ = _inner_layout(accumulator, weighted=weighted)
     return cls(**config)
+
+
+def _where(shape: tuple[int, ...], dtype: type) -> StateArray:
+    """A position in the stream (metadata, merged by the wrapper): in the fingerprint, not in the vector."""
+    return StateArray(shape, np.dtype(dtype), merge=Merge.COMPONENT, role=Role.METADATA, signed=True)
 
 
 def _check_unit(unit) -> str:

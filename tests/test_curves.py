@@ -837,7 +837,7 @@ def test_compacted_tables_merge_in_any_order(seed, sizes, max_distinct, random):
                                     {"bins": [0.1, 0.3, 0.9], **ANY}])
 def test_out_of_range_scores_are_counted_in_the_edge_bins(kwargs, weighted, rng):
     n = 300
-    edges = Binary(**kwargs)._edges
+    edges = Binary(**kwargs)._bins.edges
     lo, hi = edges[0], edges[-1]
     s = rng.uniform(lo - 1, hi + 1, n)
     s[:6] = [lo, hi, lo - 1e-12, hi + 1e-12, lo - 5, hi + 5]  # on the range's ends: in range

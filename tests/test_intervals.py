@@ -549,7 +549,7 @@ def _filled(name, rng, seed, n=60, bootstrap=30):
 
 
 def _replicates(acc):
-    return [getattr(acc, name) for _, name in acc._REPLICATED]
+    return [getattr(acc, name) for _, name in acc._spec.replicated]  # the declared (array, replicates) pairs
 
 
 @pytest.mark.parametrize("name", ACCUMULATORS)

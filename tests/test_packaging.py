@@ -59,8 +59,8 @@ def test_wheel_holds_the_package_its_metadata_and_console_script(dist):
     wheel, _ = dist
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-        modules = {p.name for p in (ROOT / "streameval").glob("*.py")}
-        assert {f"streameval/{m}" for m in modules} <= names
+        modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "streameval").rglob("*.py")}
+        assert modules <= names, sorted(modules - names)
         assert "streameval/py.typed" in names
         info = next(n for n in names if n.endswith(".dist-info/METADATA"))
         metadata = zf.read(info).decode()

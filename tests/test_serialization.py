@@ -22,6 +22,7 @@ import zlib
 
 import numpy as np
 import pytest
+from helpers import REGISTRY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,21 +31,12 @@ from streameval import Binary, Multiclass, Multilabel, SerializationError
 
 # --- accumulators and random data ---------------------------------------------------------------
 
-CONFIGS = {
-    "binary": lambda: Binary(),
-    "binary-weighted": lambda: Binary(weighted=True),
-    "binary-spam": lambda: Binary(pos_label="spam"),
-    "binary-spam-weighted": lambda: Binary(pos_label="spam", weighted=True),
-    "binary-threshold": lambda: Binary(threshold=0.3, inclusive=False),
-    "multiclass-5": lambda: Multiclass(5),
-    "multiclass-str-labels": lambda: Multiclass(labels=["a", "b", "c"]),
-    "multiclass-int-labels": lambda: Multiclass(labels=[10, 3, 7]),
-    "multiclass-int-labels-weighted": lambda: Multiclass(labels=[10, 3, 7], weighted=True),
-    "multiclass-ignore": lambda: Multiclass(5, ignore_index=-100),
-    "multiclass-weighted": lambda: Multiclass(5, weighted=True),
-    "multilabel": lambda: Multilabel(4),
-    "multilabel-weighted": lambda: Multilabel(4, weighted=True),
-}
+# The configurations these tests run: declared once, in tests/helpers.py CONFIGURATIONS.
+CONFIGS = (
+    "binary", "binary-weighted", "binary-spam", "binary-spam-weighted", "binary-threshold", "multiclass-5",
+    "multiclass-str-labels", "multiclass-int-labels", "multiclass-int-labels-weighted", "multiclass-ignore",
+    "multiclass-weighted", "multilabel", "multilabel-weighted",
+)
 
 
 def random_batch(acc, rng, n):
@@ -80,7 +72,7 @@ def random_batch(acc, rng, n):
 
 
 def filled(name, seed=0, batches=3):
-    acc = CONFIGS[name]()
+    acc = REGISTRY[name].make()
     rng = np.random.default_rng(seed)
     for _ in range(batches):
         acc.update(*random_batch(acc, rng, int(rng.integers(1, 40))))
@@ -119,9 +111,10 @@ ROUND_TRIPS = {
 
 @pytest.mark.parametrize("empty", [False, True], ids=["filled", "empty"])
 @pytest.mark.parametrize("how", ROUND_TRIPS)
-@pytest.mark.parametrize("name", CONFIGS)
-def test_round_trip(name, how, empty):
-    acc = CONFIGS[name]() if empty else filled(name, seed=len(name))
+@pytest.mark.configs(*CONFIGS)
+def test_round_trip(configuration, how, empty):
+    name = configuration.name
+    acc = configuration.make() if empty else filled(name, seed=len(name))
     original_bytes = acc.to_bytes()
     restored = ROUND_TRIPS[how](acc)
 
@@ -148,9 +141,9 @@ def test_round_trip(name, how, empty):
     assert restored + acc == acc + acc
 
 
-@pytest.mark.parametrize("name", CONFIGS)
-def test_pickle_inside_containers(name):
-    acc = filled(name, seed=7)
+@pytest.mark.configs(*CONFIGS)
+def test_pickle_inside_containers(configuration):
+    acc = filled(configuration.name, seed=7)
     restored = pickle.loads(pickle.dumps({"metrics": [acc, acc]}))
     assert restored["metrics"][0] == acc
     assert restored["metrics"][0] is restored["metrics"][1]  # pickle keeps the identity

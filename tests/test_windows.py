@@ -461,18 +461,15 @@ def mixed_batches(rng, n_batches, unit):
         yield batch, ({"timestamp": 100.0 + 7.5 * i + rng.uniform(-8, 0)} if unit == "seconds" else {})
 
 
-WRAPPERS = [
-    lambda: Windowed(Binary(weighted=True, bins=4), 12, buckets=3),
-    lambda: Windowed(Binary(weighted=True), 4, unit="updates", step=2),
-    lambda: Windowed(Binary(weighted=True, bins=[0.2, 0.7]), 30.0, unit="seconds", buckets=6, step=10.0),
-    lambda: Decayed(Binary(weighted=True, bins=3), 5.0),
-    lambda: Decayed(Binary(weighted=True), 2.0, unit="updates"),
-    lambda: Decayed(Binary(weighted=True), 20.0, unit="seconds"),
-]
+# Declared once, in tests/helpers.py CONFIGURATIONS.
+WRAPPERS = ("windowed-samples-binary-bins-weighted", "windowed-updates-binary-weighted",
+            "windowed-seconds-binary-bins-weighted", "decayed-samples-binary-bins", "decayed-updates-binary-weighted",
+            "decayed-seconds-binary-weighted")
 
 
-@pytest.mark.parametrize("make", WRAPPERS)
-def test_round_trips_keep_the_state_and_the_read_copy_carries_on_identically(make, tmp_path, rng):
+@pytest.mark.configs(*WRAPPERS)
+def test_round_trips_keep_the_state_and_the_read_copy_carries_on_identically(configuration, tmp_path, rng):
+    make = configuration.make
     original = make()
     unit = original.unit
     batches = list(mixed_batches(rng, 14, unit))

@@ -1,4 +1,4 @@
-"""Numba kernels: plain arrays in, counts written in place, no Python objects, no policy.
+"""The counting kernels: a validated batch's samples into count arrays, in one pass.
 
 Every counting kernel returns ``-1`` on success, or the index of the first sample it could not
 count (a label out of range, a score outside [lo, hi], a bad weight). Kernels never raise: the Python
@@ -10,15 +10,33 @@ are exactly what they were before the call:
 * weighted and multilabel kernels add floating-point values, which cannot be subtracted back
   exactly, so they check the batch first and count afterwards.
 
-Each kernel has a plain numpy reference in tests/test_kernels.py.
+The helpers they share live in this file: numba's on-disk cache is invalidated when a kernel's own
+file changes, not when a file it calls into does.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import numba as nb
 import numpy as np
 
-_jit = nb.njit(cache=True, nogil=True)
+Array = np.ndarray
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def jit(function: F) -> F:
+    """numba.njit(cache=True, nogil=True): compiled on first use (or loaded from numba's cache),
+    the GIL released; the function keeps its type for type checkers."""
+    return cast(F, nb.njit(cache=True, nogil=True)(function))
+
+
+def jit_reassociating(function: F) -> F:
+    """jit for a sum that may be added in any order, so that it vectorizes (inf and NaN kept)."""
+    return cast(F, nb.njit(cache=True, nogil=True, fastmath={"reassoc"})(function))
+
 
 # Slots of Multilabel's per-sample sums: what average="samples" needs to stay a stream.
 # *_SUM: sum of weight * per-sample value over the samples where it is defined;
@@ -28,41 +46,41 @@ EXACT, PREC_SUM, PREC_UNDEF, REC_SUM, REC_UNDEF, F1_SUM, JAC_SUM, F_UNDEF = rang
 N_SAMPLE_SUMS = 8
 
 
-@_jit
-def _is_class(v, n):
+@jit
+def _is_class(v: Any, n: int) -> bool:
     """True when v is an integral value in [0, n). NaN fails the first test."""
     if not (v >= 0 and v < n):
         return False
-    return np.int64(v) == v
+    return bool(np.int64(v) == v)
 
 
-@_jit
-def _is_weight(w):
+@jit
+def _is_weight(w: float) -> bool:
     return w >= 0 and w < np.inf
 
 
-@_jit
-def _in_range(s, lo, hi):
+@jit
+def _in_range(s: float, lo: float, hi: float) -> bool:
     """lo <= s <= hi. With lo, hi = -DBL_MAX, DBL_MAX (ANY_SCORE) it is np.isfinite(s) in the
     same two comparisons, so checking probabilities costs nothing more than checking finiteness."""
     return (s >= lo) & (s <= hi)
 
 
-@_jit
-def _kept(t, ignore, use_ignore):
+@jit
+def _kept(t: Any, ignore: Any, use_ignore: bool) -> bool:
     return not (use_ignore and t == ignore)
 
 
-@_jit
-def _is_positive(s, threshold, inclusive):
+@jit
+def _is_positive(s: float, threshold: float, inclusive: bool) -> bool:
     return s >= threshold if inclusive else s > threshold
 
 
 # --- class indices: Multiclass labels, Binary labels (n = 2) ----------------------------------
 
 
-@_jit
-def count_pairs(y_true, y_pred, n, ignore, use_ignore, cm):
+@jit
+def count_pairs(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore: bool, cm: Array) -> int:
     """cm[y_true[i], y_pred[i]] += 1 for each sample whose y_true is not ``ignore``."""
     for i in range(y_true.shape[0]):
         t = y_true[i]
@@ -78,8 +96,9 @@ def count_pairs(y_true, y_pred, n, ignore, use_ignore, cm):
     return -1
 
 
-@_jit
-def count_pairs_weighted(y_true, y_pred, weight, n, ignore, use_ignore, cm):
+@jit
+def count_pairs_weighted(y_true: Array, y_pred: Array, weight: Array, n: int, ignore: Any, use_ignore: bool,
+                         cm: Array) -> int:
     """cm[y_true[i], y_pred[i]] += weight[i], checking the whole batch first."""
     for i in range(y_true.shape[0]):
         t = y_true[i]
@@ -94,8 +113,8 @@ def count_pairs_weighted(y_true, y_pred, weight, n, ignore, use_ignore, cm):
     return -1
 
 
-@_jit
-def argmax_rows(scores, keep, lo, hi, out):
+@jit
+def argmax_rows(scores: Array, keep: Array, lo: float, hi: float, out: Array) -> int:
     """out[i] = first index of the maximum of scores[i]; returns the first row with a score outside
     [lo, hi]. With a non-empty keep, rows where keep[i] is False are not read (out[i] = 0)."""
     use_keep = keep.shape[0] > 0
@@ -117,8 +136,9 @@ def argmax_rows(scores, keep, lo, hi, out):
 # --- Binary scores: y_true in {0, 1}, a score per sample ---------------------------------------
 
 
-@_jit
-def count_scores(y_true, scores, threshold, inclusive, lo, hi, cm):
+@jit
+def count_scores(y_true: Array, scores: Array, threshold: float, inclusive: bool, lo: float, hi: float,
+                 cm: Array) -> int:
     """cm[y_true[i], score[i] passes threshold] += 1; scores must lie in [lo, hi]."""
     for i in range(y_true.shape[0]):
         t = y_true[i]
@@ -131,8 +151,9 @@ def count_scores(y_true, scores, threshold, inclusive, lo, hi, cm):
     return -1
 
 
-@_jit
-def count_scores_weighted(y_true, scores, weight, threshold, inclusive, lo, hi, cm):
+@jit
+def count_scores_weighted(y_true: Array, scores: Array, weight: Array, threshold: float, inclusive: bool, lo: float,
+                          hi: float, cm: Array) -> int:
     for i in range(y_true.shape[0]):
         if not (_is_class(y_true[i], 2) and _in_range(scores[i], lo, hi) and _is_weight(weight[i])):
             return i
@@ -144,8 +165,9 @@ def count_scores_weighted(y_true, scores, weight, threshold, inclusive, lo, hi, 
 # --- Multilabel: (N, L) indicators, predictions as indicators or scores ------------------------
 
 
-@_jit
-def multilabel_first_bad(y_true, y_pred, weight, use_weight, is_scores, lo, hi):
+@jit
+def multilabel_first_bad(y_true: Array, y_pred: Array, weight: Array, use_weight: bool, is_scores: bool, lo: float,
+                         hi: float) -> int:
     """The first sample with a label not 0/1, a score outside [lo, hi] or a bad weight, or -1."""
     for i in range(y_true.shape[0]):
         for k in range(y_true.shape[1]):
@@ -159,11 +181,10 @@ def multilabel_first_bad(y_true, y_pred, weight, use_weight, is_scores, lo, hi):
     return -1
 
 
-@_jit
-def _count_multilabel_sample(y_true, y_pred, i, w, is_scores, threshold, inclusive, cm, sums):
-    tp = 0
-    fp = 0
-    fn = 0
+@jit
+def _count_multilabel_sample(y_true: Array, y_pred: Array, i: int, w: Any, is_scores: bool, threshold: float,
+                             inclusive: bool, cm: Array, sums: Array) -> None:
+    tp = fp = fn = np.int64(0)
     for k in range(y_true.shape[1]):
         t = np.int64(y_true[i, k])
         if is_scores:
@@ -194,16 +215,18 @@ def _count_multilabel_sample(y_true, y_pred, i, w, is_scores, threshold, inclusi
         sums[F_UNDEF] += w
 
 
-@_jit
-def count_multilabel(y_true, y_pred, is_scores, threshold, inclusive, cm, sums):
+@jit
+def count_multilabel(y_true: Array, y_pred: Array, is_scores: bool, threshold: float, inclusive: bool, cm: Array,
+                     sums: Array) -> None:
     """Count a batch that multilabel_first_bad passed (the checks are the caller's: it checks
     once, then counts the batch and each bootstrap replicate)."""
     for i in range(y_true.shape[0]):
         _count_multilabel_sample(y_true, y_pred, i, 1, is_scores, threshold, inclusive, cm, sums)
 
 
-@_jit
-def count_multilabel_weighted(y_true, y_pred, weight, is_scores, threshold, inclusive, cm, sums):
+@jit
+def count_multilabel_weighted(y_true: Array, y_pred: Array, weight: Array, is_scores: bool, threshold: float,
+                              inclusive: bool, cm: Array, sums: Array) -> None:
     for i in range(y_true.shape[0]):
         _count_multilabel_sample(y_true, y_pred, i, weight[i], is_scores, threshold, inclusive, cm, sums)
 
@@ -227,13 +250,13 @@ def count_multilabel_weighted(y_true, y_pred, weight, is_scores, threshold, incl
 # the rounded edges themselves for a binary search.
 
 
-@_jit
-def _passes(s, t, inclusive):
+@jit
+def _passes(s: float, t: float, inclusive: bool) -> bool:
     return s >= t if inclusive else s > t
 
 
-@_jit
-def _binning(edges):
+@jit
+def _binning(edges: Array) -> tuple[float, float, float, float]:
     """(lo, step, hi, 1 / step) of uniform edges, computed once per kernel call."""
     m = edges.shape[0]
     lo, hi = edges[0], edges[m - 1]
@@ -242,13 +265,14 @@ def _binning(edges):
     return lo, step, hi, 1.0 / step if step > 0 else 0.0
 
 
-@_jit
-def _round(t, round32):
+@jit
+def _round(t: float, round32: bool) -> float:
     return np.float64(np.float32(t)) if round32 else t
 
 
-@_jit
-def _uniform_cell(s, m, binning, inclusive, round32):
+@jit
+def _uniform_cell(s: float, m: int, binning: tuple[float, float, float, float], inclusive: bool,
+                  round32: bool) -> Any:  # an int64 cell index
     lo, step, hi, inv_step = binning
     j = np.int64(math.floor(min(max((s - lo) * inv_step, -1.0), m - 1.0))) + 1
     below = _round(hi if j == m else (j - 1) * step + lo, round32)  # t_{j-1}, unused when j = 0
@@ -258,8 +282,9 @@ def _uniform_cell(s, m, binning, inclusive, round32):
     return j
 
 
-@_jit
-def _cell(s, edges, uniform, binning, inclusive, round32):
+@jit
+def _cell(s: float, edges: Array, uniform: bool, binning: tuple[float, float, float, float], inclusive: bool,
+          round32: bool) -> Any:  # an int64 cell index
     if uniform:
         return _uniform_cell(s, edges.shape[0], binning, inclusive, round32)
     lo, hi = 0, edges.shape[0]  # binary search for the number of edges passed
@@ -272,8 +297,9 @@ def _cell(s, edges, uniform, binning, inclusive, round32):
     return lo
 
 
-@_jit
-def histogram_scores(scores, truth, weight, use_weight, edges, uniform, round32, inclusive, hist, score_sums):
+@jit
+def histogram_scores(scores: Array, truth: Array, weight: Array, use_weight: bool, edges: Array, uniform: bool,
+                     round32: bool, inclusive: bool, hist: Array, score_sums: Array) -> None:
     """hist[c, truth[i, c], cell(scores[i, c])] += w_i for every column c; score_sums[c, cell] += w_i * score.
 
     truth is an (N, C) 0/1 matrix: the labels of Multilabel, a one-hot matrix for Multiclass,
@@ -297,8 +323,8 @@ def histogram_scores(scores, truth, weight, use_weight, edges, uniform, round32,
 BRIER, LOG_LOSS, OUTSIDE_UNIT = range(3)
 
 
-@_jit
-def calibration_sums(truth, probs, weight, use_weight, eps, sums):
+@jit
+def calibration_sums(truth: Array, probs: Array, weight: Array, use_weight: bool, eps: float, sums: Array) -> None:
     """Running sums of Brier and log loss terms over probabilities, as scikit-learn computes them.
 
     truth is (N, C) one-hot (C = 2 columns [negative, positive] for binary, K for multiclass);
@@ -326,9 +352,11 @@ def calibration_sums(truth, probs, weight, use_weight, eps, sums):
             sums[BRIER] += w * brier
 
 
-@_jit
-def count_binary_scored(y_true, scores, weight, use_weight, threshold, inclusive, smin, smax, edges, uniform,
-                        round32, eps, cm, hist, score_sums, calib, out_of_range):
+@jit
+def count_binary_scored(y_true: Array, scores: Array, weight: Array, use_weight: bool, threshold: float,
+                        inclusive: bool, smin: float, smax: float, edges: Array, uniform: bool, round32: bool,
+                        eps: float, cm: Array, hist: Array, score_sums: Array, calib: Array,
+                        out_of_range: Array) -> int:
     """Binary(bins=...): the confusion matrix at the threshold, the score histogram, the
     calibration sums and the out-of-range counts. Checks the batch first (float sums cannot be
     undone exactly): scores must lie in [smin, smax]."""
@@ -344,8 +372,8 @@ def count_binary_scored(y_true, scores, weight, use_weight, threshold, inclusive
     return -1
 
 
-@_jit
-def _first_bad_scored(y_true, scores, weight, use_weight, smin, smax):
+@jit
+def _first_bad_scored(y_true: Array, scores: Array, weight: Array, use_weight: bool, smin: float, smax: float) -> int:
     ok = True
     for i in range(y_true.shape[0]):  # no early exit: the common, valid batch is checked in SIMD
         ok &= ((y_true[i] == 0) | (y_true[i] == 1)) & _in_range(scores[i], smin, smax)
@@ -361,9 +389,10 @@ def _first_bad_scored(y_true, scores, weight, use_weight, smin, smax):
     return -1
 
 
-@_jit
-def _count_scored_weighted(y_true, scores, weight, threshold, inclusive, edges, uniform, round32, eps,
-                           cm, hist, score_sums, calib, out_of_range):
+@jit
+def _count_scored_weighted(y_true: Array, scores: Array, weight: Array, threshold: float, inclusive: bool,
+                           edges: Array, uniform: bool, round32: bool, eps: float, cm: Array, hist: Array,
+                           score_sums: Array, calib: Array, out_of_range: Array) -> None:
     binning = _binning(edges)
     lo, hi = _round(edges[0], round32), _round(edges[-1], round32)
     brier = log_loss = outside = 0.0
@@ -400,15 +429,16 @@ BLOCK = 512
 GROUP = 16
 
 
-@_jit
-def _clipped_probability(t, s, eps):
+@jit
+def _clipped_probability(t: Any, s: float, eps: float) -> float:
     """The probability given to the true class, clipped to [eps, 1 - eps] as scikit-learn's log_loss."""
     return min(max(s if t == 1 else 1.0 - s, eps), 1 - eps)
 
 
-@_jit
-def _count_scored_blocks(y_true, scores, threshold, inclusive, edges, uniform, round32, eps,
-                         cm, hist, score_sums, calib, out_of_range):
+@jit
+def _count_scored_blocks(y_true: Array, scores: Array, threshold: float, inclusive: bool, edges: Array,
+                         uniform: bool, round32: bool, eps: float, cm: Array, hist: Array, score_sums: Array,
+                         calib: Array, out_of_range: Array) -> None:
     n = y_true.shape[0]
     binning = _binning(edges)
     cells = np.empty(BLOCK, dtype=np.int64)
@@ -440,11 +470,13 @@ def _count_scored_blocks(y_true, scores, threshold, inclusive, edges, uniform, r
     calib[OUTSIDE_UNIT] += counts[5]
 
 
-@_jit
-def _block_cells(y_true, scores, start, stop, threshold, inclusive, edges, uniform, round32, binning, cells, counts):
+@jit
+def _block_cells(y_true: Array, scores: Array, start: int, stop: int, threshold: float, inclusive: bool, edges: Array,
+                 uniform: bool, round32: bool, binning: tuple[float, float, float, float], cells: Array,
+                 counts: Array) -> None:
     lo, hi = _round(edges[0], round32), _round(edges[-1], round32)
     m = edges.shape[0]
-    tp = positives = predicted = below = above = outside = 0
+    tp = positives = predicted = below = above = outside = np.int64(0)
     for i in range(start, stop):
         s = scores[i]
         t = np.int64(y_true[i])
@@ -467,8 +499,8 @@ def _block_cells(y_true, scores, start, stop, threshold, inclusive, edges, unifo
     counts[5] += outside
 
 
-@nb.njit(cache=True, nogil=True, fastmath={"reassoc"})  # a sum in any order: it vectorizes
-def _squared_errors(y_true, scores, start, stop):
+@jit_reassociating
+def _squared_errors(y_true: Array, scores: Array, start: int, stop: int) -> float:
     """The Brier terms of a block; none for a score outside [0, 1] (see calibration_sums)."""
     total = 0.0
     for i in range(start, stop):
@@ -478,8 +510,8 @@ def _squared_errors(y_true, scores, start, stop):
     return total
 
 
-@_jit
-def _group_product(y_true, scores, start, stop, eps):
+@jit
+def _group_product(y_true: Array, scores: Array, start: int, stop: int, eps: float) -> float:
     if stop - start == GROUP:  # four independent products: no chain of dependent multiplies
         q0 = q1 = q2 = q3 = 1.0
         for i in range(start, stop, 4):
@@ -492,172 +524,3 @@ def _group_product(y_true, scores, start, stop, eps):
     for i in range(start, stop):
         q *= _clipped_probability(y_true[i], scores[i], eps)
     return q
-
-
-# --- every confusion-matrix metric at once (compute()) -------------------------------------------
-#
-# The same operations as metrics.py, in the same order, so the floats are identical: sums of
-# floats follow numpy's pairwise summation (_pairwise_sum reproduces it), sums of integer counts
-# are exact in any order. Tested against the metric methods.
-
-RATIO_NAMES = ("precision", "recall", "f1", "specificity", "jaccard", "npv", "fpr", "fnr")
-
-
-@_jit
-def _block_sum(a, start, n):
-    """numpy's pairwise summation of at most 128 values: 8 running sums, then the rest in order."""
-    if n < 8:
-        res = -0.0
-        for i in range(n):
-            res += a[start + i]
-        return res
-    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
-    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
-    i = 8
-    while i < n - (n % 8):
-        r0 += a[start + i]
-        r1 += a[start + i + 1]
-        r2 += a[start + i + 2]
-        r3 += a[start + i + 3]
-        r4 += a[start + i + 4]
-        r5 += a[start + i + 5]
-        r6 += a[start + i + 6]
-        r7 += a[start + i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[start + i]
-        i += 1
-    return res
-
-
-@_jit
-def _half(n):
-    n2 = n // 2
-    return n2 - n2 % 8
-
-
-@_jit
-def _pairwise_sum(a, start, n):
-    """np.sum of a contiguous float64 range, bit for bit: numpy halves ranges above 128 values
-    (rounding the cut to a multiple of 8) and adds the halves' sums. Written without recursion
-    because numba's on-disk cache cannot reload recursive functions."""
-    if n <= 128:
-        return _block_sum(a, start, n)
-    starts = np.empty(64, dtype=np.int64)
-    sizes = np.empty(64, dtype=np.int64)
-    stage = np.zeros(64, dtype=np.int64)  # 0: not split yet, 1: left half pending, 2: right half pending
-    left = np.empty(64)
-    depth = 0
-    starts[0], sizes[0] = start, n
-    while True:
-        if sizes[depth] > 128:
-            stage[depth] = 1
-            starts[depth + 1], sizes[depth + 1], stage[depth + 1] = starts[depth], _half(sizes[depth]), 0
-            depth += 1
-            continue
-        value = _block_sum(a, starts[depth], sizes[depth])
-        depth -= 1
-        while depth >= 0 and stage[depth] == 2:  # both halves done: combine, deliver upwards
-            value = left[depth] + value
-            depth -= 1
-        if depth < 0:
-            return value
-        left[depth] = value  # the left half is done: now the right one
-        stage[depth] = 2
-        half = _half(sizes[depth])
-        starts[depth + 1], sizes[depth + 1], stage[depth + 1] = starts[depth] + half, sizes[depth] - half, 0
-        depth += 1
-
-
-@_jit
-def _ratio(num, den, fill):
-    return fill if den == 0 else num / den
-
-
-@_jit
-def _ratios(tp, fp, fn, tn, fill, out, c):
-    """The RATIO_NAMES of one class, written as metrics.RATIOS writes them."""
-    out[0, c] = _ratio(tp, tp + fp, fill)
-    out[1, c] = _ratio(tp, tp + fn, fill)
-    out[2, c] = _ratio(2.0 * tp, 1.0 * (tp + fn) + (tp + fp), fill)  # F1 as scikit-learn writes F-beta
-    out[3, c] = _ratio(tn, tn + fp, fill)
-    out[4, c] = _ratio(tp, tp + fp + fn, fill)
-    out[5, c] = _ratio(tn, tn + fn, fill)
-    out[6, c] = _ratio(fp, fp + tn, fill)
-    out[7, c] = _ratio(fn, fn + tp, fill)
-
-
-@_jit
-def summarize_confusion(cm, fill, per_class, averages, scalars):
-    """per_class (8, K): the RATIO_NAMES of each class;
-    averages (8, 3): their micro, macro and weighted averages;
-    scalars: accuracy, balanced accuracy, MCC, Cohen's kappa, hamming loss (NaN where undefined)."""
-    k = cm.shape[0]
-    rows = np.zeros(k)
-    cols = np.zeros(k)
-    for r in range(k):  # numpy's axis reductions of a C-ordered matrix add row after row
-        for c in range(k):
-            rows[r] += cm[r, c]
-            cols[c] += cm[r, c]
-    tp_all = np.empty(k)
-    fp_all = np.empty(k)
-    fn_all = np.empty(k)
-    tn_all = np.empty(k)
-    for c in range(k):
-        tp = np.float64(cm[c, c])
-        tn = 0.0
-        for r in range(k):
-            if r != c:
-                tn += rows[r] - cm[r, c]
-        tp_all[c], fp_all[c], fn_all[c], tn_all[c] = tp, cols[c] - tp, rows[c] - tp, tn
-        _ratios(tp, cols[c] - tp, rows[c] - tp, tn, fill, per_class, c)
-    pooled = np.empty((8, 1))
-    _ratios(_pairwise_sum(tp_all, 0, k), _pairwise_sum(fp_all, 0, k), _pairwise_sum(fn_all, 0, k),
-                 _pairwise_sum(tn_all, 0, k), fill, pooled, 0)
-    support = tp_all + fn_all
-    scale = _pairwise_sum(support, 0, k)
-    products = np.empty(k)
-    for m in range(8):
-        averages[m, 0] = pooled[m, 0]
-        averages[m, 1] = _pairwise_sum(per_class[m], 0, k) / k
-        for c in range(k):
-            products[c] = per_class[m, c] * support[c]
-        averages[m, 2] = _pairwise_sum(products, 0, k) / scale if scale != 0 else averages[m, 1]
-    total = _pairwise_sum(rows, 0, k)
-    trace = 0.0
-    for c in range(k):
-        trace += cm[c, c]
-    scalars[0] = trace / total if total else np.nan
-    present = 0
-    recalls = np.empty(k)
-    for c in range(k):
-        if rows[c] != 0:
-            recalls[present] = cm[c, c] / rows[c]
-            present += 1
-    scalars[1] = _pairwise_sum(recalls, 0, present) / present if present else np.nan
-    n_samples = _pairwise_sum(cols, 0, k)
-    dot_tp = 0.0
-    dot_pp = 0.0
-    dot_tt = 0.0
-    for c in range(k):
-        dot_tp += rows[c] * cols[c]
-        dot_pp += cols[c] * cols[c]
-        dot_tt += rows[c] * rows[c]
-    cov_ytyp = trace * n_samples - dot_tp
-    cov_both = (n_samples**2 - dot_pp) * (n_samples**2 - dot_tt)
-    scalars[2] = 0.0 if cov_both == 0 else cov_ytyp / np.sqrt(cov_both)
-    kappa = np.nan
-    if total != 0:
-        weighted_expected = np.empty(k * k)
-        disagreement = 0.0
-        for i in range(k):
-            for j in range(k):
-                w = 0.0 if i == j else 1.0
-                weighted_expected[i * k + j] = w * (cols[i] * rows[j] / total)
-                disagreement += w * cm[i, j]
-        denominator = _pairwise_sum(weighted_expected, 0, k * k)
-        if denominator != 0:
-            kappa = 1 - disagreement / denominator
-    scalars[3] = kappa
-    scalars[4] = (total - trace) / total if total else np.nan

@@ -1,0 +1,46 @@
+"""Numba kernels: plain arrays in, counts written in place, no Python objects, no policy.
+
+- ``counting``: a validated batch into count arrays (class pairs, scores at a threshold, argmax,
+  Multilabel's matrices and per-sample sums, score histograms, calibration sums, Binary's binned
+  scores in one pass). Each returns -1, or the first sample it could not count, with the counts
+  as they were.
+- ``summary``: every confusion-matrix metric at once, for compute().
+
+Only the storage (``_storage.numpy_storage``) calls the counting kernels. Each kernel has a plain
+numpy reference in tests/test_kernels.py.
+"""
+
+from .counting import (
+    BLOCK,
+    BRIER,
+    EXACT,
+    F1_SUM,
+    F_UNDEF,
+    JAC_SUM,
+    LOG_LOSS,
+    N_SAMPLE_SUMS,
+    OUTSIDE_UNIT,
+    PREC_SUM,
+    PREC_UNDEF,
+    REC_SUM,
+    REC_UNDEF,
+    argmax_rows,
+    calibration_sums,
+    count_binary_scored,
+    count_multilabel,
+    count_multilabel_weighted,
+    count_pairs,
+    count_pairs_weighted,
+    count_scores,
+    count_scores_weighted,
+    histogram_scores,
+    multilabel_first_bad,
+)
+from .summary import RATIO_NAMES, summarize_confusion
+
+__all__ = [
+    "BLOCK", "BRIER", "EXACT", "F1_SUM", "F_UNDEF", "JAC_SUM", "LOG_LOSS", "N_SAMPLE_SUMS", "OUTSIDE_UNIT", "PREC_SUM",
+    "PREC_UNDEF", "RATIO_NAMES", "REC_SUM", "REC_UNDEF", "argmax_rows", "calibration_sums", "count_binary_scored",
+    "count_multilabel", "count_multilabel_weighted", "count_pairs", "count_pairs_weighted", "count_scores",
+    "count_scores_weighted", "histogram_scores", "multilabel_first_bad", "summarize_confusion",
+]

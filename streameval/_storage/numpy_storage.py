@@ -1,0 +1,266 @@
+"""NumpyStorage: counts in numpy arrays on the host, counted by the numba kernels (large batches
+split over idle cores by _threads). See the package docstring for the interface and the overflow
+bounds it keeps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import _kernels, _threads, limits
+from .._scores import Binning
+from .._state import Spec
+from .._threads import PARALLEL_MIN
+from .base import _FLOAT_MAX, REFUSED, Storage, fits
+
+_NO_WEIGHT = np.empty(0)
+_NO_KEEP = np.empty(0, dtype=bool)
+
+
+class NumpyStorage(Storage):
+    """numpy arrays on the host, counted by the numba kernels (large batches over idle cores)."""
+
+    __slots__ = ("spec", "arrays", "_bounds")
+
+    def __init__(self, spec: Spec, arrays: dict[str, np.ndarray], bounds: dict[str, float]):
+        self.spec = spec
+        self.arrays = arrays  # in spec order
+        self._bounds = bounds  # name -> a bound of the total of |values| (bounded arrays; absent: unknown)
+
+    @classmethod
+    def zeros(cls, spec: Spec) -> NumpyStorage:
+        arrays = {}
+        for name, shape, dtype in spec.allocation:
+            arrays[name] = np.zeros(shape, dtype)
+        return cls(spec, arrays, dict.fromkeys(spec.bounded, 0.0))
+
+    @classmethod
+    def holding(cls, spec: Spec, arrays: Mapping[str, np.ndarray],
+                totals: Mapping[str, float] | None = None) -> NumpyStorage:
+        return cls(spec, {name: arrays[name] for name in spec}, dict(totals or {}))
+
+    def copy(self) -> NumpyStorage:
+        new = object.__new__(NumpyStorage)  # a copy per a + b and per window piece: the fewest steps
+        new.spec, new._bounds, new.arrays = self.spec, self._bounds.copy(), {}
+        for name, array in self.arrays.items():
+            new.arrays[name] = array.copy()
+        return new
+
+    def scratch(self, names: tuple[str, ...]) -> NumpyStorage:
+        new = object.__new__(NumpyStorage)  # once per batch of an accumulator with replicates
+        new.spec, new._bounds, new.arrays = self.spec.subset(names), {}, {}
+        for name in names:
+            new.arrays[name] = np.zeros_like(self.arrays[name])
+        return new
+
+    def replicates(self) -> Iterator[NumpyStorage]:
+        view = object.__new__(NumpyStorage)  # one view, its replicated arrays swapped per replicate
+        view.spec, view._bounds, view.arrays = self.spec, {}, self.arrays.copy()
+        pairs = [(name, self.arrays[replicates]) for name, replicates in self.spec.replicated]
+        for r in range(pairs[0][1].shape[0] if pairs else 0):
+            for name, replicates in pairs:
+                view.arrays[name] = replicates[r]
+            yield view
+
+    def relayout(self, spec: Spec, where: np.ndarray) -> NumpyStorage:
+        arrays = {}
+        for name, array in spec.items():
+            new = np.zeros(array.empty_shape, array.dtype)
+            old = self.arrays[name]
+            index = tuple(where if axis in array.class_axes else np.arange(old.shape[axis]) for axis in range(old.ndim))
+            new[np.ix_(*index)] = old
+            arrays[name] = new
+        return NumpyStorage(spec, arrays, self._bounds.copy())
+
+    def host(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    def host_arrays(self) -> list[np.ndarray]:
+        return list(self.arrays.values())
+
+    def is_zero(self) -> bool:
+        return not any(a.any() for a in self.arrays.values())
+
+    def equal(self, other: Storage) -> bool:
+        return self.spec.keys() == other.spec.keys() and all(
+            np.array_equal(a, other.host(name)) for name, a in self.arrays.items())
+
+    def replace(self, arrays: Mapping[str, np.ndarray], totals: Mapping[str, float] | None = None) -> None:
+        for name, values in arrays.items():
+            self.arrays[name] = values
+            if totals is not None and name in totals:
+                self._bounds[name] = totals[name]
+            else:
+                self._bounds.pop(name, None)
+
+    def assign(self, arrays: Mapping[str, np.ndarray]) -> None:
+        for name, values in arrays.items():
+            self.arrays[name][...] = values
+            self._bounds.pop(name, None)
+
+    # --- overflow bounds ----------------------------------------------------------------------------
+
+    def _total(self, name: str) -> float:
+        """The total of |values| of an array, counted again (and remembered, exact)."""
+        array = self.arrays[name]
+        total = self._bounds[name] = float(limits.abs_total(array)) if array.size else 0.0
+        return total
+
+    def reserve(self, name: str, mass: float) -> bool:
+        bound = self._bounds.get(name)
+        if bound is not None:  # the common case: a dict lookup and a comparison
+            total = bound + mass
+            if total < _FLOAT_MAX if name in self.spec.floats else total <= limits.MAX_COUNT:
+                self._bounds[name] = total
+                return True
+        total = self._total(name) + mass
+        if not fits(total, name in self.spec.floats):
+            return False
+        self._bounds[name] = total
+        return True
+
+    def reserve_all(self, masses: Iterable[tuple[str, float]]) -> str | None:
+        bounds, floats, max_count = self._bounds, self.spec.floats, limits.MAX_COUNT
+        for name, mass in masses:  # reserve()'s common case inline: a batch of a binned Binary reserves five
+            bound = bounds.get(name)
+            if bound is not None:
+                total = bound + mass
+                if total < _FLOAT_MAX if name in floats else total <= max_count:
+                    bounds[name] = total
+                    continue
+            if not self.reserve(name, mass):
+                return name
+        return None
+
+    def overflowing_sum(self, other: Storage) -> str | None:
+        theirs = other if isinstance(other, NumpyStorage) else None
+        for name in self.spec.bounded:
+            is_float = name in self.spec.floats
+            mine, their = self._bounds.get(name), None if theirs is None else theirs._bounds.get(name)
+            if mine is not None and their is not None and fits(mine + their, is_float):
+                continue
+            mine = self._total(name)
+            their = theirs._total(name) if theirs is not None else float(limits.abs_total(other.host(name)))
+            if not fits(mine + their, is_float):
+                return name
+        return None
+
+    def add(self, other: Storage, names: Iterable[str]) -> None:
+        theirs = other._bounds if isinstance(other, NumpyStorage) else {}
+        for name in names:
+            self.arrays[name] += other.host(name)
+            mine, their = self._bounds.get(name), theirs.get(name)
+            if mine is not None and their is not None:
+                self._bounds[name] = mine + their
+            else:
+                self._bounds.pop(name, None)
+
+    def add_counted(self, batch: Storage, names: Iterable[str]) -> None:
+        for name in names:
+            self.arrays[name] += batch.host(name)
+
+    def add_draws(self, name: str, cells: np.ndarray, draws: np.ndarray) -> None:
+        if cells.size:
+            replicates = self.arrays[name]
+            index = np.unravel_index(cells, replicates.shape[1:])  # cells are distinct: += adds each once
+            replicates[(np.arange(replicates.shape[0])[:, None], *(i[None, :] for i in index))] += draws
+
+    def scale(self, factor: float, names: Iterable[str]) -> None:
+        if factor != 1.0:
+            for name in names:
+                self.arrays[name] *= factor
+                if name in self._bounds:
+                    self._bounds[name] *= abs(factor)
+
+    # --- counting -----------------------------------------------------------------------------------
+
+    def count_pairs(self, name: str, y_true: Any, y_pred: Any, weight: Any, n: int, ignore: Any,
+                    use_ignore: bool, mass: float | None = None) -> int:
+        if mass is not None and not self.reserve(name, mass):
+            return REFUSED
+        table = self.arrays[name]
+        if weight is None:
+            if y_true.shape[0] < PARALLEL_MIN:  # the fewest calls
+                bad: int = _kernels.count_pairs(y_true, y_pred, n, ignore, use_ignore, table)
+                return bad
+            return _threads.count_in_chunks(_kernels.count_pairs, (y_true, y_pred), (n, ignore, use_ignore), (table,))
+        return _threads.count_in_chunks(_kernels.count_pairs_weighted, (y_true, y_pred, weight),
+                                        (n, ignore, use_ignore), (table,))
+
+    def count_scores(self, name: str, y_true: Any, scores: Any, weight: Any, threshold: float, inclusive: bool,
+                     lo: float, hi: float, threads: bool = True) -> int:
+        table = self.arrays[name]
+        bad: int
+        if not threads:
+            if weight is None:
+                bad = _kernels.count_scores(y_true, scores, threshold, inclusive, lo, hi, table)
+            else:
+                bad = _kernels.count_scores_weighted(y_true, scores, weight, threshold, inclusive, lo, hi, table)
+            return bad
+        if weight is None:
+            if y_true.shape[0] < PARALLEL_MIN:
+                bad = _kernels.count_scores(y_true, scores, threshold, inclusive, lo, hi, table)
+                return bad
+            return _threads.count_in_chunks(_kernels.count_scores, (y_true, scores), (threshold, inclusive, lo, hi),
+                                            (table,))
+        return _threads.count_in_chunks(_kernels.count_scores_weighted, (y_true, scores, weight),
+                                        (threshold, inclusive, lo, hi), (table,))
+
+    def count_binary_scored(self, names: Sequence[str | None], y_true: Any, scores: Any, weight: Any, threshold: float,
+                            inclusive: bool, lo: float, hi: float, binning: Binning, eps: float) -> int:
+        batch = (y_true, scores, _NO_WEIGHT if weight is None else weight)
+        args = (weight is not None, threshold, inclusive, lo, hi, *binning, eps)
+        arrays, (matrix, hist, sums, calib, out_of_range) = self.arrays, names
+        assert hist is not None and sums is not None and calib is not None and out_of_range is not None
+        states = (np.zeros((2, 2), dtype=arrays[hist].dtype) if matrix is None else arrays[matrix], arrays[hist],
+                  arrays[sums], arrays[calib], arrays[out_of_range])
+        return _threads.count_in_chunks(_kernels.count_binary_scored, batch, args, states)
+
+    def argmax_rows(self, scores: Any, keep: Any, lo: float, hi: float) -> tuple[np.ndarray, int]:
+        pred = np.empty(scores.shape[0], dtype=np.int64)
+        bad: int = _kernels.argmax_rows(scores, _NO_KEEP if keep is None else keep, lo, hi, pred)
+        return pred, bad
+
+    def histogram(self, names: Sequence[str], scores: Any, truth: Any, weight: Any, binning: Binning,
+                  inclusive: bool) -> None:
+        w = _NO_WEIGHT if weight is None else weight
+        _kernels.histogram_scores(scores, truth, w, weight is not None, *binning, inclusive,
+                                  self.arrays[names[0]], self.arrays[names[1]])
+        if len(names) > 2:
+            edges, _, round32 = binning  # the lowest and highest edge as the kernels compare them
+            lo, hi = (float(np.float32(edges[0])), float(np.float32(edges[-1]))) if round32 else (edges[0], edges[-1])
+            ones = 1 if weight is None else weight.reshape(-1, *([1] * (scores.ndim - 1)))
+            self.arrays[names[2]] += [np.sum((scores < lo) * ones), np.sum((scores > hi) * ones)]
+
+    def calibration_sums(self, name: str, truth: Any, probs: Any, weight: Any, eps: float) -> None:
+        w = _NO_WEIGHT if weight is None else weight
+        _kernels.calibration_sums(truth, probs, w, weight is not None, eps, self.arrays[name])
+
+    def count_ranks(self, name: str, scores: Any, truth: Any, weight: Any) -> None:
+        ranks = self.arrays[name]
+        k = scores.shape[1]
+        # rank of the true class: classes scoring higher, and tied classes of higher index
+        # (scikit-learn sorts with a stable argsort and reverses it)
+        true_score = scores[np.arange(scores.shape[0]), truth][:, None]
+        tied_after = (scores == true_score) & (np.arange(k) > truth[:, None])
+        rank = np.minimum((scores > true_score).sum(axis=1) + tied_after.sum(axis=1), ranks.shape[0] - 1)
+        ranks += np.bincount(rank, weights=weight, minlength=ranks.shape[0]).astype(ranks.dtype)
+
+    def multilabel_first_bad(self, y_true: Any, y_pred: Any, weight: Any, is_scores: bool, lo: float,
+                             hi: float) -> int:
+        bad: int = _kernels.multilabel_first_bad(y_true, y_pred, _NO_WEIGHT if weight is None else weight,
+                                                 weight is not None, is_scores, lo, hi)
+        return bad
+
+    def count_multilabel(self, names: Sequence[str], y_true: Any, y_pred: Any, weight: Any, is_scores: bool,
+                         threshold: float, inclusive: bool, replicate: int | None = None) -> None:
+        matrices, sums = self.arrays[names[0]], self.arrays[names[1]]
+        if replicate is not None:
+            matrices, sums = matrices[replicate], sums[replicate]
+        if weight is None:
+            _kernels.count_multilabel(y_true, y_pred, is_scores, threshold, inclusive, matrices, sums)
+        else:
+            _kernels.count_multilabel_weighted(y_true, y_pred, weight, is_scores, threshold, inclusive, matrices, sums)
+
