@@ -30,7 +30,12 @@ def _mark(benchmark, group, samples=N, unit="samples"):
 UPDATES = {
     "plain Multiclass": lambda: streameval.Multiclass(K),
     "Windowed(100 x 256 samples, 10 buckets)": lambda: streameval.Windowed(streameval.Multiclass(K), 100 * N, buckets=10),
+    "Windowed(20 x 128 samples: every batch spans buckets)":
+        lambda: streameval.Windowed(streameval.Multiclass(K), 20 * 128, buckets=20),
+    "Windowed(10 updates, 5 buckets)": lambda: streameval.Windowed(streameval.Multiclass(K), 10, unit="updates",
+                                                                   buckets=5),
     "Decayed(half_life=10000 samples)": lambda: streameval.Decayed(streameval.Multiclass(K), 10_000),
+    "Decayed(half_life=10 updates)": lambda: streameval.Decayed(streameval.Multiclass(K), 10, unit="updates"),
     "Multiclass(bootstrap=200)": lambda: streameval.Multiclass(K, bootstrap=200, seed=0),
 }
 

@@ -11,7 +11,8 @@ from . import limits, metrics, plot  # plot imports matplotlib only when somethi
 from .accumulator import Accumulator
 from .binary import Binary
 from .checkpoint import load
-from .errors import IncompatibleError, SerializationError, StreamevalError, TimestampError, UndefinedMetricWarning
+from .errors import (IncompatibleError, InputError, InputTypeError, SerializationError, StreamevalError, TimestampError,
+                     UndefinedMetricWarning)
 from .multiclass import Multiclass
 from .multilabel import Multilabel
 from .report import Report
@@ -25,6 +26,8 @@ __all__ = [
     "Binary",
     "Decayed",
     "IncompatibleError",
+    "InputError",
+    "InputTypeError",
     "Multiclass",
     "Multilabel",
     "Report",

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Collection
+from typing import Any
 
 import numpy as np
 
@@ -27,8 +29,11 @@ NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
 _BOOL_TEXT = {"true": 1, "false": 0}
 _YES_NO = {"true": 1, "false": 0, "yes": 1, "no": 0}
 
+Reason = Callable[[int], str]  # the message of bad row i, after the column's name
+Converted = tuple[np.ndarray, np.ndarray, Reason]  # (values, bad mask, reason)
 
-def canonical_label(value, max_length: int | None = None, yes_no: bool = False):
+
+def canonical_label(value: Any, max_length: int | None = None, yes_no: bool = False) -> int | str:
     """The label a value stands for: an int for integer-valued numbers, bools and their text
     (``1``, ``1.0``, ``"1"``, ``" 1.0 "``, ``"1e3"``, ``True``, ``"false"``), with yes_no also
     ``"yes"`` (1) and ``"no"`` (0) in any case; else the text itself.
@@ -80,7 +85,7 @@ _INT64 = (-(2**63), 2**63 - 1)
 SIMPLE_KINDS = ("int", "float", "bool", "text", "null")
 
 
-def kind_of(t) -> str:
+def kind_of(t: Any) -> str:
     """The kind of a pyarrow type: int, float, bool, null, text, bytes, dictionary, decimal or other."""
     import pyarrow as pa
 
@@ -96,7 +101,7 @@ def kind_of(t) -> str:
     return "other"
 
 
-def check_column_types(path: str, schema, columns, label_columns) -> None:
+def check_column_types(path: str, schema: Any, columns: Collection[str], label_columns: Collection[str]) -> None:
     """CliError for a column whose type holds neither labels nor numbers (lists, structs, dates...)."""
     for col in columns:
         t = schema.field(col).type
@@ -106,7 +111,7 @@ def check_column_types(path: str, schema, columns, label_columns) -> None:
             raise CliError(f"{path}: column {col!r} has type {short(str(t), 60)[1:-1]}: expected {what}")
 
 
-def to_array(column):
+def to_array(column: Any) -> Any:
     """A pyarrow Array from an Array or ChunkedArray (a reader's chunk is small)."""
     import pyarrow as pa
 
@@ -115,12 +120,13 @@ def to_array(column):
     return column
 
 
-def _nulls(column) -> np.ndarray:
-    return column.is_null().to_numpy(zero_copy_only=False)
+def _nulls(column: Any) -> np.ndarray:
+    nulls: np.ndarray = column.is_null().to_numpy(zero_copy_only=False)
+    return nulls
 
 
-def convert_labels(column, int_labels: bool = False, allowed=None, max_length: int | None = None,
-                   yes_no: bool = False):
+def convert_labels(column: Any, int_labels: bool = False, allowed: Collection[Any] | None = None,
+                   max_length: int | None = None, yes_no: bool = False) -> Converted:
     """(labels, bad mask, reason(i)) of a label column, read as ``canonical_label`` reads a value
     (yes_no: with "yes" and "no" as 1 and 0).
 
@@ -140,7 +146,7 @@ def convert_labels(column, int_labels: bool = False, allowed=None, max_length: i
         values = np.zeros(len(column), np.int64) if kind == "null" else \
             column.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)  # (bools: cast first)
         return values, nulls, lambda i: ": empty (null)"
-    too_long = None
+    too_long: np.ndarray | None = None
     if kind == "bytes":
         try:
             column = column.cast(pa.string())
@@ -160,16 +166,18 @@ def convert_labels(column, int_labels: bool = False, allowed=None, max_length: i
     values, bad, reason = _from_dictionary(column.indices, column.dictionary, int_labels, allowed, limit, yes_no)
     if too_long is None:
         return values, bad, reason
+    overlong = too_long
 
-    def long_reason(i):
-        if too_long[i]:
+    def long_reason(i: int) -> str:
+        if overlong[i]:
             return f": a label of {int(lengths[i]):,} characters is longer than --max-label-length {limit:,}"
         return reason(i)
 
     return values, bad | too_long, long_reason
 
 
-def _from_dictionary(indices, dictionary, int_labels, allowed, max_length, yes_no):
+def _from_dictionary(indices: Any, dictionary: Any, int_labels: bool, allowed: Collection[Any] | None,
+                     max_length: int, yes_no: bool) -> Converted:
     """Labels of rows given as indices into a dictionary: each value a row uses is read once."""
     nulls = _nulls(indices)
     n = len(indices)
@@ -177,9 +185,9 @@ def _from_dictionary(indices, dictionary, int_labels, allowed, max_length, yes_n
         return np.zeros(n, np.int64), np.ones(n, dtype=bool), lambda i: ": empty (null)"
     used, pos = np.unique(indices.fill_null(0).to_numpy(zero_copy_only=False), return_inverse=True)
     entries = dictionary.take(used).to_pylist()
-    canon: list = []
+    canon: list[Any] = []
     reasons: dict[int, str] = {}
-    shown = None
+    shown: list[Any] | None = None
     for k, value in enumerate(entries):
         try:
             if value is None:
@@ -208,13 +216,13 @@ def _from_dictionary(indices, dictionary, int_labels, allowed, max_length, yes_n
         table[:] = canon
     pos = pos.reshape(-1)
 
-    def reason(i):
+    def reason(i: int) -> str:
         return ": empty (null)" if nulls[i] else reasons.get(int(pos[i]), ": bad value")
 
     return table[pos], nulls | entry_bad[pos], reason
 
 
-def convert_floats(column, weight: bool = False):
+def convert_floats(column: Any, weight: bool = False) -> Converted:
     """(float64 values, bad mask, reason(i)) of a score or weight column: nulls, text that is not
     a number, NaN and infinities are bad (and negative weights)."""
     import pyarrow as pa
@@ -223,7 +231,7 @@ def convert_floats(column, weight: bool = False):
     if kind_of(column.type) == "dictionary":
         column = column.dictionary_decode()
     nulls = _nulls(column)
-    raw = None
+    raw: list[str | None] = []
     try:
         values = column.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
         unparsed = np.zeros(len(values), dtype=bool)
@@ -233,7 +241,7 @@ def convert_floats(column, weight: bool = False):
     with np.errstate(invalid="ignore"):
         bad = nulls | unparsed | ~np.isfinite(values) | ((values < 0) if weight else False)
 
-    def reason(i):
+    def reason(i: int) -> str:
         if nulls[i]:
             return ": empty (null)"
         if unparsed[i]:
@@ -245,7 +253,7 @@ def convert_floats(column, weight: bool = False):
     return values, bad, reason
 
 
-def _parse_numbers(raw: list) -> tuple[np.ndarray, np.ndarray]:
+def _parse_numbers(raw: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
     """(float64 values, unparsed mask) of text: numbers as written in CSV ("1", "-2.5e3", "nan")."""
     values = np.zeros(len(raw), dtype=np.float64)
     unparsed = np.zeros(len(raw), dtype=bool)

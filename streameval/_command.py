@@ -1,23 +1,51 @@
-"""What ``streameval evaluate`` and ``streameval watch`` share: option types, the data-error
-exception, one-line messages and warnings, counted nouns."""
+"""What ``streameval evaluate`` and ``streameval watch`` share: exit codes, option types, the
+data-error exception, one-line messages and warnings, counted nouns."""
 
 from __future__ import annotations
 
 import argparse
+import enum
 import math
 import sys
 import warnings
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TextIO
 
 import numpy as np
 
 PROG = "streameval"
 
 
+class ExitCode(enum.IntEnum):
+    """The exit status of every streameval command: one convention for ``evaluate`` and ``watch``."""
+
+    OK = 0  # evaluate printed its report; watch's stream ended (or was stopped) with no alert tripped
+    FAILED = 1  # the data or the system: a bad row, a missing column, an unreadable or missing file, a port taken
+    USAGE = 2  # the command line: a bad option value or combination (argparse exits 2 for its own)
+    ALERT = 3  # watch: an alert tripped during the run
+
+
+EXIT_STATUS_HELP = f"""\
+Exit status (the same for every {PROG} command):
+  {ExitCode.OK:d}  success
+  {ExitCode.FAILED:d}  failed: a bad row (evaluate; watch counts malformed lines instead), a missing
+     column, a missing or unreadable file, a port taken; one line on stderr
+  {ExitCode.USAGE:d}  usage error: a bad option value or combination
+  {ExitCode.ALERT:d}  an alert (watch --alert) tripped during the run
+"""
+
+
 class CliError(Exception):
-    """A data error: printed as one line on stderr, exit code 1."""
+    """A data error: printed as one line on stderr, exit code ExitCode.FAILED. A bad row also
+    names its input (``source``), ``row`` (from 1, data rows only) and ``column``."""
+
+    def __init__(self, message: str, source: str | None = None, row: int | None = None, column: str | None = None):
+        super().__init__(message)
+        self.source, self.row, self.column = source, row, column
 
 
-def int_option(lo: int, hi: int | None = None):
+def int_option(lo: int, hi: int | None = None) -> Callable[[str], int]:
     """An argparse type: an integer in [lo, hi] (no upper bound when hi is None)."""
 
     def parse(text: str) -> int:
@@ -33,11 +61,12 @@ def int_option(lo: int, hi: int | None = None):
     return parse
 
 
-def float_option(positive: bool = False, nonnegative: bool = False, allow_none: bool = False):
+def float_option(positive: bool = False, nonnegative: bool = False,
+                 allow_none: bool = False) -> Callable[[str], float | None]:
     """An argparse type: a finite number (> 0 when positive, >= 0 when nonnegative; the word
     "none" gives None when allowed)."""
 
-    def parse(text: str):
+    def parse(text: str) -> float | None:
         if allow_none and text.strip().lower() == "none":
             return None
         try:
@@ -52,7 +81,7 @@ def float_option(positive: bool = False, nonnegative: bool = False, allow_none: 
     return parse
 
 
-def label_option(text: str):
+def label_option(text: str) -> Any:
     """An argparse type: a label, read as a file's value is read (``"1.0"`` is the label 1)."""
     from ._columns import canonical_label
 
@@ -62,14 +91,14 @@ def label_option(text: str):
         raise argparse.ArgumentTypeError(f"{text!r}: {e}") from None
 
 
-def plain(value) -> str:
+def plain(value: Any) -> str:
     """A number or label as a user wrote it: 2.0, -1, 'cat' (never np.float64(2.0))."""
     if isinstance(value, np.generic):
         value = value.item()
     return repr(value)
 
 
-def short(value, width: int = 60) -> str:
+def short(value: Any, width: int = 60) -> str:
     """repr(value) cut to width characters: messages stay one short line whatever the data holds."""
     text = plain(value)
     return text if len(text) <= width else text[: width - 3] + "..."
@@ -97,7 +126,7 @@ class quiet_warnings:
     exceptions Python can only ignore (in a pyarrow callback, a __del__) print nothing: the
     error they stand for reaches the command as its own exception."""
 
-    def __enter__(self):
+    def __enter__(self) -> quiet_warnings:
         self.context = warnings.catch_warnings()
         self.context.__enter__()
         warnings.simplefilter("once")
@@ -108,10 +137,12 @@ class quiet_warnings:
         self.unraisable, sys.unraisablehook = sys.unraisablehook, lambda unraisable: None
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
         sys.unraisablehook = self.unraisable
-        return self.context.__exit__(*exc)
+        self.context.__exit__(kind, error, traceback)
 
     @staticmethod
-    def show(message, category, filename, lineno, file=None, line=None):
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: TextIO | None = None,
+             line: str | None = None) -> None:
         print(f"{PROG}: warning: {' '.join(str(message).split())}", file=sys.stderr)

@@ -6,19 +6,20 @@ Messages show values as plain Python values (``-2.0``, never ``np.float64(-2.0)`
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any, cast
 
 import numpy as np
 
-from . import limits
+from . import _kernels, limits
+from .errors import Index, InputError, InputTypeError
 
 NUMERIC_KINDS = "biuf"
 TEXT_KINDS = "USO"
 
 # Native dtypes the kernels read as they are ("=" byte order by construction); float16 is absent.
-LABEL_DTYPES = frozenset(np.dtype(c) for c in "?bBhHiIlLqQ")
-LABEL_OR_SCORE_DTYPES = LABEL_DTYPES | {np.dtype(np.float32), np.dtype(np.float64)}
+LABEL_DTYPES: frozenset[np.dtype[Any]] = frozenset(np.dtype(c) for c in "?bBhHiIlLqQ")
+LABEL_OR_SCORE_DTYPES: frozenset[np.dtype[Any]] = LABEL_DTYPES | {np.dtype(np.float32), np.dtype(np.float64)}
 
 # Where scores must lie: any finite number, or a probability. The kernels test lo <= s <= hi,
 # which with ANY_SCORE is exactly np.isfinite(s).
@@ -27,13 +28,13 @@ PROBABILITY = (0.0, 1.0)
 EXACT_INT = 2**53  # every integer up to here is a float64; past it, a float stands for several
 
 
-def show(value) -> str:
+def show(value: Any) -> str:
     """repr of a value as a Python value: numpy scalars print as the numbers they hold, in
     tuples and lists too (numpy 2 would print np.float64(-2.0))."""
     return repr(_plain(value))
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if type(value) in (tuple, list):
@@ -41,7 +42,7 @@ def _plain(value):
     return value
 
 
-def as_array(x, name: str) -> np.ndarray:
+def as_array(x: Any, name: str) -> np.ndarray:
     """A numpy view of x: arrays as they are; __array__, __dlpack__ objects and lists converted.
 
     Contiguous numeric arrays are returned without a copy. Only dtypes numba cannot read
@@ -55,7 +56,7 @@ def as_array(x, name: str) -> np.ndarray:
     return _checked(x, name)
 
 
-def _checked(x, name: str) -> np.ndarray:
+def _checked(x: Any, name: str) -> np.ndarray:
     if isinstance(x, np.ndarray):
         arr = x
     elif hasattr(x, "__array__"):  # pandas, JAX arrays
@@ -83,7 +84,7 @@ def _checked(x, name: str) -> np.ndarray:
 WIDE_TEXT = 256  # characters: a list of longer strings is kept as Python strings
 
 
-def _wide_text(values) -> bool:
+def _wide_text(values: Any) -> bool:
     """True for a list of strings of which one is longer than WIDE_TEXT: numpy would give every
     label the longest one's width (one 3,000-character label in 60,000 would take 720 MB)."""
     if not (isinstance(values, (list, tuple)) and values and isinstance(values[0], str)):
@@ -94,7 +95,7 @@ def _wide_text(values) -> bool:
         return False
 
 
-def _lossless(values, arr: np.ndarray) -> bool:
+def _lossless(values: Any, arr: np.ndarray) -> bool:
     """False when a float array made of values (a sequence) rounded an integer above 2**53."""
     if arr.dtype.kind != "f" or arr.size == 0:
         return True
@@ -123,7 +124,7 @@ def _numbers_of(arr: np.ndarray) -> np.ndarray:
     return numeric.reshape(arr.shape) if _lossless(values, numeric) else arr
 
 
-def score_kind(x) -> str:
+def score_kind(x: Any) -> str:
     """The dtype a batch of scores is compared in: "float32", "float16" or "bfloat16" (a torch
     tensor's) for those, else "float64". Read on the input as given, before any conversion."""
     dtype = getattr(x, "dtype", None)
@@ -145,18 +146,22 @@ def from_torch(y_true: Any, y_pred: Any) -> tuple[np.ndarray, Any]:
 def torch_to_numpy(tensor: Any) -> np.ndarray:
     """A CPU tensor's memory as a numpy array, without a copy. A CUDA tensor is copied to the host
     first (one device-to-host transfer of the batch); bfloat16, which numpy lacks, becomes float32."""
+    arr: np.ndarray
     try:
-        return tensor.numpy()  # the common case first: it alone costs 0.7 us, each check below ~0.2 us
+        arr = tensor.numpy()  # the common case first: it alone costs 0.7 us, each check below ~0.2 us
+        return arr
     except (RuntimeError, TypeError):  # requires grad, on a device, or bfloat16
         pass
     tensor = tensor.detach().cpu()
     try:
-        return tensor.numpy()
+        arr = tensor.numpy()
     except TypeError:  # bfloat16 has no numpy dtype
-        return tensor.float().numpy()
+        arr = tensor.float().numpy()
+    return arr
 
 
-def plain_batch(y_true, y_pred, sample_weight, pred_dtypes=LABEL_OR_SCORE_DTYPES) -> bool:
+def plain_batch(y_true: Any, y_pred: Any, sample_weight: Any,
+                pred_dtypes: frozenset[np.dtype[Any]] = LABEL_OR_SCORE_DTYPES) -> bool:
     """True for two native 1-D arrays of equal length, integer (or bool) y_true, y_pred of one of
     pred_dtypes, and no weights: nothing to convert, the kernels can read them as they are.
     (Set membership of dtypes: half the cost of testing kind, byte order and float16 apart.)"""
@@ -183,10 +188,10 @@ def require_numeric(arr: np.ndarray, name: str, what: str) -> None:
     if arr.dtype.kind == "O":
         for i, value in enumerate(arr.reshape(-1).tolist()):
             if not isinstance(value, (int, float, np.number)):
-                where = f"{name}[{_position(np.unravel_index(i, arr.shape))}] = {show(value)}"
+                at = np.unravel_index(i, arr.shape)
                 if is_missing(value):
-                    raise ValueError(f"{where} is missing (None or NA), but {what}")
-                raise TypeError(f"{where} is not a number, but {what}")
+                    raise sample_error(name, at, value, f"is missing (None or NA), but {what}")
+                raise sample_type_error(name, at, value, f"is not a number, but {what}")
         raise TypeError(f"{name} holds integers too large for 64 bits, but {what}")
     raise TypeError(f"{name} holds strings or objects (dtype {arr.dtype}), but {what}")
 
@@ -207,7 +212,7 @@ def check_length(arr: np.ndarray, name: str, n: int, other: str = "y_true") -> N
         raise ValueError(f"{name} has {arr.shape[0]} samples but {other} has {n}: shapes {arr.shape} and ({n}, ...)")
 
 
-def as_weight(sample_weight, n: int, weighted: bool) -> np.ndarray | None:
+def as_weight(sample_weight: Any, n: int, weighted: bool) -> np.ndarray | None:
     """Validated shape and dtype of sample_weight; values are checked by the kernels."""
     if sample_weight is None:
         return None
@@ -235,19 +240,19 @@ def check_weights(w: np.ndarray | None) -> None:
 # --- configuration checks shared by the accumulators --------------------------------------------
 
 
-def check_threshold(threshold) -> None:
+def check_threshold(threshold: Any) -> None:
     if not isinstance(threshold, (int, float, np.number)) or isinstance(threshold, (bool, np.bool_)) \
             or not np.isfinite(threshold):
         raise ValueError(f"threshold={show(threshold)} is not valid: expected a finite number")
 
 
-def check_flags(**flags) -> None:
+def check_flags(**flags: Any) -> None:
     for name, flag in flags.items():
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{name}={show(flag)} is not valid: expected True or False")
 
 
-def check_count(name: str, value, most: int | None = None) -> None:
+def check_count(name: str, value: Any, most: int | None = None) -> None:
     """ValueError unless value is an integer >= 1 (and <= most, when given)."""
     if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or value < 1:
         raise ValueError(f"{name}={show(value)} is not valid: expected an integer >= 1")
@@ -258,7 +263,7 @@ def check_count(name: str, value, most: int | None = None) -> None:
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
-def check_int64(name: str, value) -> None:
+def check_int64(name: str, value: Any) -> None:
     """ValueError for an integer argument a 64-bit kernel cannot hold."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) \
             and not INT64_MIN <= value <= INT64_MAX:
@@ -268,37 +273,57 @@ def check_int64(name: str, value) -> None:
 # --- error messages for the first bad sample a kernel reports -----------------------------------
 
 
-def _position(index) -> str:
+def _position(index: Any) -> str:
     return ", ".join(str(int(i)) for i in np.atleast_1d(index))
 
 
-def first_bad(arr: np.ndarray, ok) -> tuple | None:
+def _index(index: Any) -> Index:
+    """A numpy position as an error's index: an int on one axis, a tuple of ints on more."""
+    position = tuple(int(i) for i in np.atleast_1d(index))
+    return position[0] if len(position) == 1 else position
+
+
+def sample_error(name: str, index: Any, value: Any, problem: str) -> InputError:
+    """The ValueError for the bad value at name[index], worded "{name}[{index}] = {value} {problem}";
+    it carries those parts as attributes (the command line rewords them with file rows and columns)."""
+    return InputError(_sample_text(name, index, value, problem), name, _index(index), _plain(value), problem)
+
+
+def sample_type_error(name: str, index: Any, value: Any, problem: str) -> InputTypeError:
+    """sample_error's TypeError: a value of the wrong type (text among numbers, an unhashable label)."""
+    return InputTypeError(_sample_text(name, index, value, problem), name, _index(index), _plain(value), problem)
+
+
+def _sample_text(name: str, index: Any, value: Any, problem: str) -> str:
+    return f"{name}[{_position(index)}] = {show(value)} {problem}"
+
+
+def first_bad(arr: np.ndarray, ok: Callable[[np.ndarray], np.ndarray]) -> tuple[Any, ...] | None:
     """Index tuple of the first element of arr for which ok(arr) is False, or None."""
     with np.errstate(invalid="ignore"):
         bad = np.argwhere(~ok(arr))
     return tuple(bad[0]) if len(bad) else None
 
 
-def is_class_array(n: int):
-    def ok(a):
+def is_class_array(n: int) -> Callable[[np.ndarray], np.ndarray]:
+    def ok(a: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):
             return (a >= 0) & (a < n) & (np.floor(a) == a) if a.dtype.kind == "f" else (a >= 0) & (a < n)
 
     return ok
 
 
-def class_error(name: str, arr: np.ndarray, index, n: int) -> ValueError:
+def class_error(name: str, arr: np.ndarray, index: Any, n: int) -> InputError:
     what = "expected 0 or 1" if n == 2 else f"expected an integer in [0, {n})"
-    return ValueError(f"{name}[{_position(index)}] = {show(arr[index])} is not a class: {what}")
+    return sample_error(name, index, arr[index], f"is not a class: {what}")
 
 
-def score_error(name: str, arr: np.ndarray, index, hint: str | None = None) -> ValueError:
+def score_error(name: str, arr: np.ndarray, index: Any, hint: str | None = None) -> InputError:
     """A score that is not finite, or (hint given: the accumulator reads probabilities) outside [0, 1]."""
     value = arr[index]
-    where = f"{name}[{_position(index)}] = {show(value)}"
     if hint is None or not np.isfinite(value):
-        return ValueError(f"{where} is not a finite score")
-    return ValueError(f"{where} is not a probability: {hint}")
+        return sample_error(name, index, value, "is not a finite score")
+    return sample_error(name, index, value, f"is not a probability: {hint}")
 
 
 def probability_hint(owner: str, threshold: bool) -> str:
@@ -307,35 +332,36 @@ def probability_hint(owner: str, threshold: bool) -> str:
             "their range as score_range=(lo, hi)" + (" with a threshold= on that scale" if threshold else ""))
 
 
-def weight_error(arr: np.ndarray, index) -> ValueError:
-    return ValueError(
-        f"sample_weight[{_position(index)}] = {show(arr[index])} is not a valid weight: "
-        "expected a finite number >= 0"
-    )
+def weight_error(arr: np.ndarray, index: Any) -> InputError:
+    return sample_error("sample_weight", index, arr[index], "is not a valid weight: expected a finite number >= 0")
 
 
-def diagnose(i: int, checks) -> Exception:
+def diagnose(i: int, checks: Sequence[tuple[str, np.ndarray, str, Any]]) -> Exception:
     """The error for bad sample i. checks are (name, array, what, detail) in order: what is
     "class" (detail: the number of classes), "score" (any finite number), "probability"
     (detail: the accumulator, for the message) or "weight"."""
     for name, arr, kind, detail in checks:
         row = arr[i : i + 1]
-        at = (lambda bad: (i, *bad[1:]) if arr.ndim > 1 else i)  # noqa: E731
         if kind == "class":
             bad = first_bad(row, is_class_array(detail))
             if bad is not None:
-                return class_error(name, arr, at(bad), detail)
+                return class_error(name, arr, _in_array(i, bad, arr), detail)
         elif kind in ("score", "probability"):
             lo, hi = PROBABILITY if kind == "probability" else ANY_SCORE
             bad = first_bad(row, lambda a: np.isfinite(a) & (a >= lo) & (a <= hi))
             if bad is not None:
-                return score_error(name, arr, at(bad), detail if kind == "probability" else None)
+                return score_error(name, arr, _in_array(i, bad, arr), detail if kind == "probability" else None)
         elif not (np.isfinite(arr[i]) and arr[i] >= 0):
             return weight_error(arr, i)
     return RuntimeError(f"sample {i} was reported bad but passes every check")  # pragma: no cover
 
 
-def score_check(name: str, arr: np.ndarray, bounds: tuple, owner: str) -> tuple:
+def _in_array(i: int, bad: tuple[Any, ...], arr: np.ndarray) -> int | tuple[Any, ...]:
+    """The position in arr of the bad element that first_bad found at bad in its row arr[i:i+1]."""
+    return (i, *bad[1:]) if arr.ndim > 1 else i
+
+
+def score_check(name: str, arr: np.ndarray, bounds: tuple[float, float], owner: str) -> tuple[str, np.ndarray, str, Any]:
     """The diagnose() entry of a score array read with these bounds (PROBABILITY or ANY_SCORE)."""
     return (name, arr, "probability", owner) if bounds == PROBABILITY else (name, arr, "score", None)
 
@@ -343,11 +369,15 @@ def score_check(name: str, arr: np.ndarray, bounds: tuple, owner: str) -> tuple:
 # --- what a batch adds to the counts (the storage checks that it fits: _storage.Storage.reserve) ---
 
 
-def batch_mass(w: np.ndarray | None, n: int):
+def batch_mass(w: np.ndarray | None, n: int) -> float:
     """What a batch adds to a count array per column it touches: n samples, or the sum of the
     weights (of the valid ones: a kernel names a bad one). Weights that sum to inf give inf."""
     if w is None:
         return n
+    if w.flags.c_contiguous:  # np.sum's value, compiled: no errstate to enter (a microsecond)
+        mass = float(_kernels.sum_weights(w))
+        if mass >= 0 and mass != float("inf"):
+            return mass
     with np.errstate(over="ignore", invalid="ignore"):
         mass = float(np.sum(w))
         if not (np.isfinite(mass) and mass >= 0):  # bad weights (which a kernel may skip: ignored rows) count 0
@@ -358,7 +388,7 @@ def batch_mass(w: np.ndarray | None, n: int):
 # --- labels -------------------------------------------------------------------------------------
 
 
-def is_missing(value) -> bool:
+def is_missing(value: Any) -> bool:
     """None, NaN, pandas.NA, NaT: what scikit-learn refuses as a label."""
     if value is None:
         return True
@@ -380,14 +410,15 @@ def canonical(label: Any) -> Any:
     return label
 
 
-def equals(values: np.ndarray, label) -> np.ndarray:
+def equals(values: np.ndarray, label: Any) -> np.ndarray:
     """values == label, exact: numpy compares a float array with a large int in float64, where
     2**53 + 1 equals 2**53."""
     if values.dtype.kind == "f" and isinstance(label, int) and float(label) != label:
         return np.zeros(values.shape, dtype=bool)
     if values.dtype.kind == "O":
         return np.array([v == label for v in values.reshape(-1).tolist()], dtype=bool).reshape(values.shape)
-    return values == label
+    result: np.ndarray = values == label
+    return result
 
 
 def check_labels(arr: np.ndarray, name: str) -> None:
@@ -400,15 +431,15 @@ def check_labels(arr: np.ndarray, name: str) -> None:
     else:
         return
     if bad is not None:
-        raise _not_a_label(name, _position(bad), arr[bad])
+        raise _not_a_label(name, bad, arr[bad])
 
 
-def labels_in(*arrays: np.ndarray, most: int) -> list:
+def labels_in(*arrays: np.ndarray, most: int) -> list[Any]:
     """Some distinct labels of the arrays, at most ``most`` (one pass when they all hold one label)."""
     first = next((canonical(a.reshape(-1)[0]) for a in arrays if a.size), None)
     if all(equals(a, first).all() for a in arrays):
         return [] if first is None else [first]
-    seen: dict = {}
+    seen: dict[Any, None] = {}
     for arr in arrays:
         values = arr.reshape(-1).tolist() if arr.dtype.kind == "O" else np.unique(arr).tolist()
         for value in values:
@@ -418,16 +449,16 @@ def labels_in(*arrays: np.ndarray, most: int) -> list:
     return list(seen)
 
 
-def _not_a_label(name: str, position, value) -> ValueError:
+def _not_a_label(name: str, index: Any, value: Any) -> InputError:
     if is_missing(value):
-        return ValueError(f"{name}[{position}] = {show(value)} is missing (None, NaN or NA): "
-                          "it cannot be a label (scikit-learn refuses it too)")
-    return ValueError(f"{name}[{position}] = {show(value)} is not a label: labels must not be infinite")
+        return sample_error(name, index, value, "is missing (None, NaN or NA): it cannot be a label (scikit-learn "
+                                                "refuses it too)")
+    return sample_error(name, index, value, "is not a label: labels must not be infinite")
 
 
-def _check_label(name: str, position, value) -> None:
+def _check_label(name: str, index: int, value: Any) -> None:
     if is_missing(value) or (isinstance(value, float) and not np.isfinite(value)):
-        raise _not_a_label(name, position, value)
+        raise _not_a_label(name, index, value)
 
 
 class LabelIndex:
@@ -439,19 +470,19 @@ class LabelIndex:
     anything else falls back to a dict, with Python's (exact) equality.
     """
 
-    def __init__(self, labels, name: str = "labels"):
+    def __init__(self, labels: Iterable[Any], name: str = "labels") -> None:
         given = tuple(labels)
         labels = tuple(canonical(v) for v in given)
         for pos, label in enumerate(labels):
             if not isinstance(label, Hashable):
-                raise TypeError(f"{name}[{pos}] = {label!r} is not hashable")
+                raise InputTypeError(f"{name}[{pos}] = {label!r} is not hashable", name, pos, label, "is not hashable")
             _check_label(name, pos, label)
         if len(labels) < 1:
             raise ValueError(f"{name} is empty: expected at least one label")
-        seen: dict = {}
+        seen: dict[Any, int] = {}
         for pos, label in enumerate(labels):
             if label in seen:
-                raise ValueError(f"{name}[{pos}] = {show(given[pos])} repeats {name}[{seen[label]}]")
+                raise sample_error(name, pos, given[pos], f"repeats {name}[{seen[label]}]")
             seen[label] = pos
         self.labels = labels
         self._lookup = seen
@@ -459,7 +490,7 @@ class LabelIndex:
         ints = all(isinstance(v, int) and not isinstance(v, bool) for v in labels)
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in labels)
         self.is_range = ints and labels == tuple(range(len(labels)))
-        self._sorted = None
+        self._sorted: np.ndarray | None = None
         if self.is_text and max(map(len, labels)) <= WIDE_TEXT:  # a search would widen every value to the longest
             values = np.array(labels)
         elif ints and all(INT64_MIN <= v <= INT64_MAX for v in labels):
@@ -507,6 +538,7 @@ class LabelIndex:
 
     def _comparable(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray | bool]:
         """flat in the sorted labels' dtype, converted exactly, and where that was possible."""
+        assert self._sorted is not None  # encode calls this only when the labels have a sorted array
         kind, target = flat.dtype.kind, self._sorted.dtype.kind
         with np.errstate(invalid="ignore"):
             if target == "i" and kind == "f":  # integral floats in int64's range are those integers
@@ -520,32 +552,32 @@ class LabelIndex:
                 return flat.astype(np.float64), ok
         return flat, True
 
-    def _unknown(self, name, values, flat_index) -> ValueError:
+    def _unknown(self, name: str, values: np.ndarray, flat_index: int) -> InputError:
         index = np.unravel_index(flat_index, values.shape)
         value = values[index]
         if is_missing(value):
-            return _not_a_label(name, _position(index), value)
+            return _not_a_label(name, index, value)
         shown = list(self.labels[:10]) + (["..."] if len(self.labels) > 10 else [])
-        return ValueError(f"{name}[{_position(index)}] = {show(value)} is not one of the labels {shown}")
+        return sample_error(name, index, value, f"is not one of the labels {shown}")
 
 
 # --- labels discovered as they arrive: Multiclass(labels="auto") --------------------------------
 
 
-def sortable(labels) -> bool:
+def sortable(labels: Sequence[Any]) -> bool:
     """True when the labels sort the way scikit-learn sorts them: all numbers (bools count as 0
     and 1) or all strings."""
     return all(isinstance(v, (int, float)) for v in labels) or all(isinstance(v, str) for v in labels)
 
 
-def ordered_union(known: tuple, new) -> tuple:
+def ordered_union(known: tuple[Any, ...], new: Iterable[Any]) -> tuple[Any, ...]:
     """The known labels plus new ones (not among them), in Multiclass(labels="auto") order: sorted
     while all of them are sortable together, else known's order kept and the new ones appended."""
     labels = known + tuple(new)
     return tuple(sorted(labels)) if sortable(labels) else labels
 
 
-def check_discovered(labels) -> tuple:
+def check_discovered(labels: Any) -> tuple[Any, ...]:
     """Validated labels of a Multiclass(labels="auto") as its configuration records them: distinct,
     hashable, not missing or infinite, and in ordered_union order (sorted when sortable)."""
     if isinstance(labels, (str, bytes)) or not isinstance(labels, (list, tuple)):
@@ -558,10 +590,10 @@ def check_discovered(labels) -> tuple:
                     f"discovered[{pos}] = {labels[pos]!r} comes after {labels[pos - 1]!r}: labels that "
                     "are all numbers or all strings must be in sorted order"
                 )
-    return labels
+    return cast(tuple[Any, ...], labels)
 
 
-def as_labels(x, name: str) -> np.ndarray:
+def as_labels(x: Any, name: str) -> np.ndarray:
     """as_array for labels of any type: a list mixing strings with other values becomes an object
     array, where numpy would silently turn 1 into "1"."""
     arr = as_array(x, name)
@@ -570,7 +602,7 @@ def as_labels(x, name: str) -> np.ndarray:
     return arr
 
 
-def distinct_labels(values: np.ndarray, name: str, keep: np.ndarray | None) -> tuple[list, np.ndarray]:
+def distinct_labels(values: np.ndarray, name: str, keep: np.ndarray | None) -> tuple[list[Any], np.ndarray]:
     """The distinct labels of a 1-D array in order of first appearance, and for each value the
     position of its label in that list (-1 where ``keep`` is False: those values are not read).
     Integer-valued floats are those integers.
@@ -593,7 +625,7 @@ def distinct_labels(values: np.ndarray, name: str, keep: np.ndarray | None) -> t
         labels = uniques[order].tolist()
         return ([canonical(v) for v in labels] if values.dtype.kind == "f" else labels), positions
     # Objects (mixed types, tuples...): numpy cannot sort them, a dict keeps them in arrival order.
-    seen: dict = {}
+    seen: dict[Any, int] = {}
     kept = [True] * values.shape[0] if keep is None else keep.tolist()
     for i, (value, read) in enumerate(zip(values.tolist(), kept)):
         if not read:
@@ -602,7 +634,8 @@ def distinct_labels(values: np.ndarray, name: str, keep: np.ndarray | None) -> t
         try:
             position = seen.get(value)
         except TypeError:
-            raise TypeError(f"{name}[{i}] = {value!r} is not a label: it is not hashable") from None
+            raise InputTypeError(f"{name}[{i}] = {value!r} is not a label: it is not hashable", name, i, value,
+                                 "is not a label: it is not hashable") from None
         if position is None:
             _check_label(name, i, value)
             position = seen[value] = len(seen)

@@ -4,13 +4,16 @@ a template accumulator that can be copied per partition, a base seed for bootstr
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from .accumulator import Accumulator, Summable
+from ._stateful import Stateful
+from .accumulator import Accumulator
 
 
-def check_template(accumulator) -> None:
-    if isinstance(accumulator, Summable) and not isinstance(accumulator, Accumulator):  # Windowed, Decayed
+def check_template(accumulator: Any) -> None:
+    if isinstance(accumulator, Stateful) and accumulator.follows_stream_order:  # Windowed, Decayed
         raise TypeError(
             f"accumulator={type(accumulator).__name__}(...) is not supported: a window or decay follows one "
             "stream's order, which partitions counted in parallel do not have. Evaluate the accumulator it "
@@ -27,7 +30,8 @@ def check_template(accumulator) -> None:
         )
 
 
-def base_seed(accumulator: Accumulator, seed):
+def base_seed(accumulator: Accumulator, seed: Any) -> Any:
+    """The seed partition i extends to (seed, i); fresh entropy when none is given; None without replicates."""
     if accumulator.bootstrap is None:
         if seed is not None:
             raise ValueError(f"seed={seed!r} is for bootstrap replicates: the accumulator has none (bootstrap=None)")
@@ -41,7 +45,7 @@ def base_seed(accumulator: Accumulator, seed):
     return seed
 
 
-def column_list(name: str, columns) -> list:
+def column_list(name: str, columns: Any) -> list[Any]:
     if isinstance(columns, list) and columns:
         return columns
     if isinstance(columns, (list, tuple, set, np.ndarray)) or columns is None:

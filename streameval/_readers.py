@@ -47,7 +47,9 @@ import re
 import stat
 import sys
 import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any, Optional
 from urllib.parse import unquote
 
 import numpy as np
@@ -55,6 +57,13 @@ import numpy as np
 from . import limits
 from ._columns import SIMPLE_KINDS, check_column_types, kind_of, to_array
 from ._command import CliError, counted, short
+
+if TYPE_CHECKING:
+    from .cli import Evaluation
+
+RowErrors = tuple[np.ndarray, Callable[[int], str]]  # (bad mask, reason of row i) of rows a reader could not parse
+Chunks = Iterator[tuple[Any, Optional[float], Optional[RowErrors]]]  # (record batch, fraction read, row errors)
+Partition = tuple[tuple[str, Optional[str]], ...]
 
 FORMATS = {
     ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet",
@@ -80,13 +89,13 @@ class Source:
     name: str  # in messages: the file's name, its path within a directory or glob, or "stdin"
     format: str
     compression: str  # "auto" (extension, else first bytes), "none", "gzip", "bz2" or "zstd"
-    partition: tuple = ()  # Parquet: (key, value) of the hive-style key=value directories in its path
+    partition: Partition = ()  # Parquet: (key, value) of the hive-style key=value directories in its path
 
 
 # --- inputs ------------------------------------------------------------------------------------
 
 
-def sources(inputs, input_format: str | None = None, compression: str = "auto") -> list[Source]:
+def sources(inputs: Iterable[str], input_format: str | None = None, compression: str = "auto") -> list[Source]:
     """The sources of the command line's inputs, in order; CliError for an input that names none."""
     out: list[Source] = []
     for arg in inputs:
@@ -101,40 +110,50 @@ def sources(inputs, input_format: str | None = None, compression: str = "auto") 
     return out
 
 
-def _format_of(path: str, input_format: str | None, required: bool = True) -> str | None:
-    """The format a file's name says (after any compression extension), else input_format."""
-    base, ext = os.path.splitext(path.lower())
-    if ext in COMPRESSIONS:
-        ext = os.path.splitext(base)[1]
-    if ext in FORMATS:
-        return FORMATS[ext]
-    if input_format is not None or not required:
-        return input_format
+def _format_of(path: str, input_format: str | None) -> str:
+    """The format a file's name says (after any compression extension), else input_format; CliError
+    when neither says one."""
+    fmt = _named_format(path, input_format)
+    if fmt is not None:
+        return fmt
+    ext = _extension(path)
     raise CliError(f"{path}: unknown file type {ext or '(no extension)'!r}: expected one of {', '.join(FORMATS)} "
                    f"(compressed: {', '.join(COMPRESSIONS)}), or give --input-format")
 
 
-def _source(path, name, fmt, compression) -> Source:
+def _named_format(path: str, input_format: str | None) -> str | None:
+    """The format a file's name says, else input_format (None when that is not given either)."""
+    return FORMATS.get(_extension(path), input_format)
+
+
+def _extension(path: str) -> str:
+    """The extension that names a file's format: ".csv" of data.csv and of data.csv.gz."""
+    base, ext = os.path.splitext(path.lower())
+    return os.path.splitext(base)[1] if ext in COMPRESSIONS else ext
+
+
+def _source(path: str | None, name: str, fmt: str, compression: str) -> Source:
     if fmt in _SEEKABLE:
         if path is None:
             raise CliError(f"stdin: {fmt} input needs a file that can be read at any position: save it to a file")
         if compression != "auto" or os.path.splitext(path.lower())[1] in COMPRESSIONS:
             raise CliError(f"{name}: a compressed {fmt} file is not read (the format compresses its columns itself): "
                            "decompress it first" + ("" if compression == "auto" else ", or drop --compression"))
-    return Source(path, name, fmt, compression, _partition(os.path.dirname(path)) if fmt == "parquet" else ())
+    return Source(path, name, fmt, compression,
+                  _partition(os.path.dirname(path)) if fmt == "parquet" and path is not None else ())
 
 
-def _directory(root: str, input_format, compression) -> list[Source]:
+def _directory(root: str, input_format: str | None, compression: str) -> list[Source]:
     """The files below root, in path order, as one dataset."""
     files = sorted(_walk(root), key=lambda path: os.path.relpath(path, root).split(os.sep))
     return _dataset(root, "the directory holds", files, input_format, compression)
 
 
-def _glob(pattern: str, input_format, compression) -> list[Source]:
+def _glob(pattern: str, input_format: str | None, compression: str) -> list[Source]:
     """The files a glob matches, in path order; a directory it matches stands for the files below it."""
     import glob
 
-    files = []
+    files: list[str] = []
     for path in sorted(glob.glob(pattern, recursive=True), key=lambda p: p.split(os.sep)):
         if os.path.basename(path).startswith((".", "_")):
             continue
@@ -144,21 +163,25 @@ def _glob(pattern: str, input_format, compression) -> list[Source]:
     return _dataset(pattern, "the pattern matches", files, input_format, compression)
 
 
-def _walk(root: str):
+def _walk(root: str) -> Iterator[str]:
     """The files below root, without names starting with "." or "_" (nor the directories below)."""
     for top, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
         yield from (os.path.join(top, name) for name in names if not name.startswith((".", "_")))
 
 
-def _dataset(where: str, holds: str, files: list, input_format, compression) -> list[Source]:
+def _dataset(where: str, holds: str, files: list[str], input_format: str | None, compression: str) -> list[Source]:
     """Sources of the files of a known type; the others are skipped with a warning."""
-    found, unknown = [], []
+    found: list[tuple[str, str]] = []
+    unknown: list[str] = []
     for path in files:
-        fmt = _format_of(path, input_format, required=False)
-        (found if fmt else unknown).append((path, fmt))
+        fmt = _named_format(path, input_format)
+        if fmt:
+            found.append((path, fmt))
+        else:
+            unknown.append(path)
     if unknown:
-        names = ", ".join(os.path.basename(p) for p, _ in unknown[:3])
+        names = ", ".join(os.path.basename(p) for p in unknown[:3])
         warnings.warn(f"{where}: skipped {counted(len(unknown), 'file')} of unknown type ({names}"
                       f"{', ...' if len(unknown) > 3 else ''}); --input-format names their format", stacklevel=3)
     if not found:
@@ -167,10 +190,10 @@ def _dataset(where: str, holds: str, files: list, input_format, compression) -> 
     return [_source(path, path, fmt, compression) for path, fmt in found]
 
 
-def _partition(directory: str) -> tuple:
+def _partition(directory: str) -> Partition:
     """(key, value) of each hive-style key=value directory in a path; Hive's
     __HIVE_DEFAULT_PARTITION__ is a null."""
-    out = []
+    out: list[tuple[str, str | None]] = []
     for part in directory.split(os.sep):
         if "=" in part and not part.startswith("="):
             key, value = part.split("=", 1)
@@ -186,14 +209,14 @@ class _Stream(io.RawIOBase):
     """A readable raw stream over read(n) of a file, stdin or a decompressor, with bytes already
     read put back in front of the rest."""
 
-    def __init__(self, read, pushed: bytes = b""):
+    def __init__(self, read: Callable[[int], bytes], pushed: bytes = b""):
         self._read = read
         self._pushed = pushed
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: Any) -> int:
         n = len(buffer)
         data, self._pushed = self._pushed[:n], self._pushed[n:]
         if len(data) < n:
@@ -203,6 +226,7 @@ class _Stream(io.RawIOBase):
 
 
 def _check_file(source: Source) -> None:
+    assert source.path is not None  # a file, not stdin
     try:
         info = os.stat(source.path)
     except FileNotFoundError:
@@ -219,7 +243,7 @@ def _check_file(source: Source) -> None:
 
 
 @contextlib.contextmanager
-def _opened(source: Source):
+def _opened(source: Source) -> Iterator[tuple[Callable[[], int], int | None, io.BufferedReader]]:
     """(position(), size or None, byte stream of the decompressed data) of a text source: position
     and size are of the bytes as stored, for progress."""
     if source.path is None:
@@ -227,7 +251,9 @@ def _opened(source: Source):
             raise CliError("stdin: there is no standard input")
         if sys.stdin.isatty():
             raise CliError("stdin is a terminal: pipe the data in (... | streameval evaluate - ...)")
-        raw, size, owned = sys.stdin.buffer, None, False
+        raw: IO[bytes] = sys.stdin.buffer
+        size: int | None = None
+        owned = False
     else:
         raw = open(source.path, "rb")  # noqa: SIM115 - closed below
         size, owned = os.fstat(raw.fileno()).st_size, True
@@ -251,20 +277,20 @@ def _opened(source: Source):
 # --- readers -------------------------------------------------------------------------------------
 
 
-def read_chunks(source: Source, ev):
+def read_chunks(source: Source, ev: Evaluation) -> Chunks:
     """Yield (record batch with just ev.columns, fraction of the input read or None, row errors)."""
     if source.path is not None:
         _check_file(source)
-    reader = {"csv": _read_csv, "tsv": _read_csv, "parquet": _read_parquet, "arrow": _read_arrow,
-              "jsonl": _read_jsonl}[source.format]
+    reader: Callable[[Source, Evaluation], Chunks] = {"csv": _read_csv, "tsv": _read_csv, "parquet": _read_parquet, "arrow": _read_arrow,
+                                                      "jsonl": _read_jsonl}[source.format]
     return reader(source, ev)
 
 
-def _name(name) -> str:
+def _name(name: Any) -> str:
     return name if isinstance(name, str) and name.isprintable() and len(name) <= 40 else short(name, 40)
 
 
-def check_columns(where: str, names, columns) -> None:
+def check_columns(where: str, names: Iterable[Any], columns: Sequence[str]) -> None:
     """CliError naming the file's columns when one of columns is missing or there twice."""
     names = list(names)
     missing = [c for c in columns if c not in names]
@@ -276,11 +302,11 @@ def check_columns(where: str, names, columns) -> None:
             raise CliError(f"{where}: the file has {names.count(col)} columns named {col!r}: cannot tell which to read")
 
 
-def _fraction(position, size):
+def _fraction(position: Callable[[], int], size: int | None) -> float | None:
     return None if not size else min(position() / size, 1.0)
 
 
-def _csv_header(f) -> tuple[bytes, int]:
+def _csv_header(f: io.BufferedReader) -> tuple[bytes, int]:
     """(the bytes read from f, where its header row ends in them): the header is the first
     non-empty row (pyarrow skips empty lines), and a newline inside quotes does not end it."""
     data = b""
@@ -303,19 +329,19 @@ def _csv_header(f) -> tuple[bytes, int]:
         data += more
 
 
-def _read_csv(source: Source, ev):
+def _read_csv(source: Source, ev: Evaluation) -> Chunks:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     delimiter = ev.args.delimiter or ("\t" if source.format == "tsv" else ",")
     read = pacsv.ReadOptions(block_size=CSV_BLOCK)
-    invalid = []  # rows with the wrong number of fields, as pyarrow reports them (without a row number)
+    invalid: list[Any] = []  # rows with the wrong number of fields, as pyarrow reports them (without a row number)
 
-    def on_invalid(row):
+    def on_invalid(row: Any) -> str:
         invalid.append(row)
         return "skip"
 
-    def check_invalid():
+    def check_invalid() -> None:
         if invalid and ev.args.on_bad_row == "error":
             row = invalid[0]
             raise CliError(f"{source.name}: a row has {row.actual_columns} field(s) where the header has "
@@ -350,11 +376,11 @@ def _read_csv(source: Source, ev):
         check_invalid()
 
 
-def _read_parquet(source: Source, ev):
+def _read_parquet(source: Source, ev: Evaluation) -> Chunks:
     import pyarrow.parquet as pq
 
     # no pre-buffering: pyarrow would read whole row groups (every column chunk) at once
-    options = {"pre_buffer": False, "buffer_size": PARQUET_BUFFER}
+    options: dict[str, Any] = {"pre_buffer": False, "buffer_size": PARQUET_BUFFER}
     with pq.ParquetFile(source.path, **options) as pf:
         schema = pf.schema_arrow
     keys = dict(source.partition)
@@ -372,7 +398,7 @@ def _read_parquet(source: Source, ev):
             yield batch, done / total, None
 
 
-def _with_partition(batch, columns, keys):
+def _with_partition(batch: Any, columns: list[str], keys: dict[str, str | None]) -> Any:
     """batch with the columns it lacks filled from the partition keys (one dictionary entry each)."""
     import pyarrow as pa
 
@@ -382,7 +408,7 @@ def _with_partition(batch, columns, keys):
     return pa.record_batch(arrays, names=columns)
 
 
-def _check_decoded_size(where, meta, columns, max_length: int) -> None:
+def _check_decoded_size(where: str, meta: Any, columns: list[str], max_length: int) -> None:
     """CliError when a text label column decodes (by the file's metadata) to more bytes than rows
     of labels at most max_length characters long can take: a few kilobytes of compressed repeats
     would otherwise expand to gigabytes before any label is seen."""
@@ -397,20 +423,23 @@ def _check_decoded_size(where, meta, columns, max_length: int) -> None:
                                f"(row group {i}): labels longer than --max-label-length {max_length:,}")
 
 
-def _read_arrow(source: Source, ev):
+def _read_arrow(source: Source, ev: Evaluation) -> Chunks:
     import mmap
 
     import pyarrow as pa
 
     # Batches are read in place from a memory map. Pages read stay in the process's resident set
     # until dropped: each chunk drops them once it is counted, so memory does not grow with the file.
+    assert source.path is not None  # Arrow IPC is read from a file (_source refuses stdin)
     with open(source.path, "rb") as f:
         mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     reader_source = pa.BufferReader(pa.py_buffer(mapped))
+    n: int | None
+    batches: Iterable[Any]
     try:
         reader = pa.ipc.open_file(reader_source)
         n = reader.num_record_batches
-        batches = (reader.get_batch(i) for i in range(n))
+        batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
     except pa.ArrowInvalid:
         reader_source.seek(0)
         reader = pa.ipc.open_stream(reader_source)
@@ -426,7 +455,7 @@ def _read_arrow(source: Source, ev):
                 mapped.madvise(drop)
 
 
-def read_lines(f, max_bytes: int):
+def read_lines(f: IO[bytes], max_bytes: int) -> Iterator[bytes | None]:
     """Each non-blank line of f (bytes), or None for a line longer than max_bytes, which is read
     past in pieces and never held whole."""
     while True:
@@ -443,11 +472,11 @@ def read_lines(f, max_bytes: int):
             yield line
 
 
-def _read_jsonl(source: Source, ev):
+def _read_jsonl(source: Source, ev: Evaluation) -> Chunks:
     max_bytes = limits.MAX_LINE_BYTES if ev.args.max_line_bytes is None else ev.args.max_line_bytes
     checked = False
     with _opened(source) as (position, size, f):
-        lines: list = []
+        lines: list[bytes | None] = []
         held = 0
         for line in read_lines(f, max_bytes):
             lines.append(line)
@@ -466,7 +495,8 @@ def _read_jsonl(source: Source, ev):
             yield batch, None if size is None else 1.0, errors
 
 
-def _parse_json_lines(lines: list, columns: list, max_bytes: int):
+def _parse_json_lines(lines: list[bytes | None], columns: list[str],
+                      max_bytes: int) -> tuple[Any, RowErrors | None, list[str] | None]:
     """(record batch of columns, row errors or None, keys seen or None when no line was an object).
 
     pyarrow parses a block of flat objects fast; anything else (a bad line, nesting, a column whose
@@ -477,23 +507,24 @@ def _parse_json_lines(lines: list, columns: list, max_bytes: int):
     import pyarrow.json as pajson
 
     n = len(lines)
-    if None not in lines:
-        data = b"".join(lines)
+    whole = [line for line in lines if line is not None]
+    if len(whole) == n:
+        data = b"".join(whole)
         if data.count(b"[") == 0 and data.count(b"{") == n:  # n objects, none nested
             try:
                 table = pajson.read_json(io.BytesIO(data), read_options=pajson.ReadOptions(
                     use_threads=False, block_size=len(data) + 1))
             except pa.ArrowInvalid:
                 table = None
-            names = [] if table is None else table.column_names
+            keys: list[str] = [] if table is None else table.column_names
             if table is not None and table.num_rows == n and all(
-                    kind_of(table.schema.field(c).type) in SIMPLE_KINDS for c in columns if c in names):
-                arrays = [to_array(table.column(c)) if c in names else pa.nulls(n) for c in columns]
-                return pa.record_batch(arrays, names=columns), None, names
-    texts = {c: [None] * n for c in columns}
+                    kind_of(table.schema.field(c).type) in SIMPLE_KINDS for c in columns if c in keys):
+                arrays = [to_array(table.column(c)) if c in keys else pa.nulls(n) for c in columns]
+                return pa.record_batch(arrays, names=columns), None, keys
+    texts: dict[str, list[str | None]] = {c: [None] * n for c in columns}
     bad = np.zeros(n, dtype=bool)
     reasons: dict[int, str] = {}
-    names = None
+    names: dict[str, None] | None = None
     for i, line in enumerate(lines):
         try:
             if line is None:
@@ -523,12 +554,12 @@ def _parse_json_lines(lines: list, columns: list, max_bytes: int):
     return pa.record_batch(arrays, names=columns), errors, None if names is None else list(names)
 
 
-def _json_type(value) -> str:
+def _json_type(value: Any) -> str:
     names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
     return names.get(type(value), "number")
 
 
-def _json_text(value):
+def _json_text(value: Any) -> str | None:
     """A JSON value as the text a CSV would hold: labels and numbers then read alike in every format."""
     if value is None or isinstance(value, str):
         return value

@@ -97,7 +97,8 @@ def round_to(values: Any, kind: str) -> np.ndarray:
         # torch makes a Python float a float32 first, then keeps its top 16 bits, rounded to nearest even
         bits = np.atleast_1d(values.astype(np.float32)).view(np.uint32)
         bits = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
-        return bits.view(np.float32).astype(np.float64).reshape(values.shape)
+        rounded16: np.ndarray = bits.view(np.float32).astype(np.float64).reshape(values.shape)
+        return rounded16
 
 
 def _apart(edges: np.ndarray, dtype: type[np.floating[Any]]) -> bool:

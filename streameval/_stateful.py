@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import reprlib
 from collections.abc import Iterable
-from typing import Any, ClassVar, NoReturn, Self
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from ._state import Spec
 from ._storage import NumpyStorage, Storage
 from .errors import IncompatibleError
 from .statevector import StateVector
+
+if TYPE_CHECKING:  # typing.Self is Python 3.11's; the package runs on 3.10
+    from typing_extensions import Self
 
 
 
@@ -113,6 +116,9 @@ class Stateful(Summable, StateVector):
 
     _KIND: ClassVar[serialization.Kind]
     _STORAGE: ClassVar[type[Storage]] = NumpyStorage
+    # True when the counts depend on the order samples arrive in (a window, a decay: the slot
+    # wrappers of _slots), so that partitions counted in parallel cannot stand for the stream.
+    follows_stream_order: ClassVar[bool] = False
     _spec: Spec
     _storage: Storage
     _frozen_config: dict[str, Any]

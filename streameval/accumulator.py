@@ -11,11 +11,13 @@ intervals, the classification report and ``compute()``. A subclass provides ``up
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
-from . import intervals, metrics
+from . import _locking, intervals, metrics
+from ._batch import Layout, Prepared, prepare
 from ._components import bootstrap as replicates
 from ._components.bootstrap import Bootstrap
 from ._stateful import Stateful, Summable
@@ -23,6 +25,25 @@ from .metrics import StatScores
 from .report import Report
 
 __all__ = ["DEFAULT", "NO_CLASS", "Accumulator", "DefaultAverage", "Summable"]
+
+
+def counting_update(doc: str) -> Callable[..., None]:
+    """An accumulator's update(): ``self._count(prepare(y_true, y_pred, sample_weight,
+    self._layout))`` under the accumulator's lock, with the class's docstring. It takes the lock
+    itself (marked locked, so _locking does not wrap it): a small batch's update is about 2 us, a
+    tenth of which the generic wrapper's extra call would add."""
+
+    def update(self: Any, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        lock = self.__dict__.get("_lock") or _locking.lock_of(self)
+        lock.acquire()
+        try:
+            self._count(prepare(y_true, y_pred, sample_weight, self._layout))
+        finally:
+            lock.release()
+
+    update.__doc__ = doc
+    update.__locked__ = True  # type: ignore[attr-defined]
+    return update
 
 
 class DefaultAverage(enum.Enum):
@@ -52,8 +73,16 @@ class Accumulator(Stateful):
 
     # --- what a subclass provides -------------------------------------------------------------
 
+    _layout: Layout  # what update() takes (_batch.prepare's parameters), built once per configuration
+
     def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        """Count a batch (see the subclass)."""
+        """Count a batch (see the subclass): ``self._count(_batch.prepare(..., self._layout))``."""
+        raise NotImplementedError
+
+    def _count(self, batch: Prepared) -> None:
+        """Count a prepared batch into self._storage: the accumulator's own, or the view of a
+        wrapper's slot (_slots). Checks values (the kernels name the first bad sample) and bounds
+        before anything is written."""
         raise NotImplementedError
 
     def _stats(self) -> StatScores:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _inputs, _scores, _threads, curves, limits
+from ._batch import Layout, Prepared
 from ._components import calibration, confusion
 from ._components.bins import BinsMethods, ScoreBins, largest_score
 from ._components.bootstrap import Bootstrap
@@ -16,6 +17,8 @@ from ._components.confusion import ConfusionMetrics
 from ._components.exact import ExactTable
 from ._state import Spec, count_dtype
 from ._stateful import StateArrayAttribute
+from ._storage import REFUSED
+from .accumulator import counting_update
 from .serialization import Kind
 
 if TYPE_CHECKING:
@@ -129,6 +132,7 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
         self._fast = self._labels_are_01 and self._plain
         self._bounds = _probability_bounds(self.score_range, bins is not None or 0 < self.threshold < 1)
         self._thresholds: dict[str, float] = {}  # score dtype -> threshold rounded to it
+        self._layout = Layout(self.weighted, fast=_inputs.LABEL_OR_SCORE_DTYPES if self._fast else None)
         self._start(spec)
 
     def _config(self) -> dict[str, Any]:
@@ -179,38 +183,32 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
     def _scored(self) -> bool:
         return self._bins is not None or self.exact
 
-    def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        """Count a batch: y_true (N,) labels, y_pred (N,) labels or float scores, sample_weight (N,).
+    update = counting_update("""Count a batch: y_true (N,) labels, y_pred (N,) labels or float scores, sample_weight (N,).
 
         A failed update raises and leaves the counts exactly as they were.
-        """
-        kind = None
-        if type(y_true).__module__ == "torch":  # tensors from a training loop: their memory, no copy
-            kind = _inputs.score_kind(y_pred)  # bfloat16 becomes float32 but compares as bfloat16
-            y_true, y_pred = _inputs.from_torch(y_true, y_pred)
-        if self._fast and _inputs.plain_batch(y_true, y_pred, sample_weight):
+        """)
+
+    def _count(self, batch: Prepared) -> None:
+        """Count a prepared batch into this accumulator's storage (or the one a wrapper gives it)."""
+        yp = batch.y_pred
+        if batch.plain:
             # The common case (0/1 labels with labels or float scores) in the fewest Python steps.
-            if y_pred.dtype.kind == "f":
-                return self._count_scores(y_true, y_pred, None, kind or _KIND_OF[y_pred.dtype])
-            return self._count_pairs(y_true, y_pred, None, 2)
-        kind = kind or _inputs.score_kind(y_pred)
-        yt = _inputs.as_array(y_true, "y_true")
-        yp = _inputs.as_array(y_pred, "y_pred")
-        _inputs.check_ndim(yt, "y_true", (1,), "(n_samples,)")
-        _inputs.check_ndim(yp, "y_pred", (1,), "(n_samples,) labels or scores")
-        _inputs.check_length(yp, "y_pred", yt.shape[0])
-        w = _inputs.as_weight(sample_weight, yt.shape[0], self.weighted)
+            if yp.dtype.kind == "f":
+                return self._count_scores(batch.y_true, yp, None, batch.kind or _KIND_OF[yp.dtype])
+            return self._count_pairs(batch.y_true, yp, None, 2)
+        yt, w = batch.y_true, batch.weight
         is_scores = yp.dtype.kind == "f"
         if self._scored and not is_scores:
             raise TypeError(f"y_pred has dtype {yp.dtype}, but a Binary with bins or exact=True needs float scores")
         if is_scores and not (self._labels_are_01 or self._scored or isinstance(self.pos_label, str)):
             with np.errstate(invalid="ignore"):
                 is_scores = not (yp % 1 == 0).all()  # all integers: labels, as scikit-learn reads them
-        if yt.shape[0] == 0:
+        if batch.n == 0:
             return None
         if is_scores:
+            assert batch.kind is not None
             (yt,) = self._binarize(("y_true", yt))
-            self._count_scores(yt, yp, w, kind)
+            self._count_scores(yt, yp, w, batch.kind)
         else:
             yt, yp = self._binarize(("y_true", yt), ("y_pred", yp))
             self._count_pairs(yt, yp, w, 2)
@@ -257,9 +255,9 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
         n = y_true.shape[0]
         if weight is None and self._plain and self._boot is None and n < _threads.PARALLEL_MIN:
             # the common case in the fewest steps: the kernel counts, or undoes and reports a bad sample
-            if not storage.reserve("_cm", n):
+            bad = storage.count_scores("_cm", y_true, scores, None, threshold, self.inclusive, lo, hi, mass=n)
+            if bad == REFUSED:
                 self._refuse_batch("_cm")
-            bad = storage.count_scores("_cm", y_true, scores, None, threshold, self.inclusive, lo, hi)
             return self._raise_bad_scores(bad, y_true, scores, None) if bad >= 0 else None
         mass = _inputs.batch_mass(weight, n)
         at_threshold = (threshold, self.inclusive, lo, hi)

@@ -12,12 +12,19 @@ import contextlib
 import os
 import stat
 import tempfile
+from typing import Any, Protocol
 
 from . import limits, serialization
 from .errors import SerializationError
 
 
-def save(obj, path) -> None:
+class _Serializable(Protocol):
+    """What save writes: an accumulator, a window, a decayed state... anything with to_bytes()."""
+
+    def to_bytes(self) -> bytes: ...
+
+
+def save(obj: _Serializable, path: str | os.PathLike[str]) -> None:
     """Write obj.to_bytes() to path atomically (the file is created readable by its owner only)."""
     data = obj.to_bytes()
     path = os.fspath(path)
@@ -36,7 +43,7 @@ def save(obj, path) -> None:
     _sync_directory(directory)
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> Any:
     """The accumulator saved at path. SerializationError if the file is not a valid checkpoint.
 
     The first bytes are checked before the rest is read (a file that does not start with the

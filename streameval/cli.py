@@ -6,8 +6,8 @@ accumulator and prints its report. pyarrow is imported only when the command run
 ``import streameval`` never imports it. Values read as labels and numbers as
 ``streameval._columns`` says.
 
-Exit codes: 0 on success, 1 for a data error (bad row, missing column, unreadable file),
-2 for a usage error (as argparse).
+Exit codes (``streameval._command.ExitCode``, shared with ``watch``): 0 on success, 1 for a data
+error (bad row, missing column, unreadable file), 2 for a usage error (as argparse).
 """
 
 from __future__ import annotations
@@ -16,18 +16,26 @@ import argparse
 import json
 import math
 import os
-import re
 import shutil
 import sys
 import time
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import __version__, limits
 from ._columns import convert_floats, convert_labels
-from ._command import (PROG, CliError, counted, float_option, int_option, label_option, one_line, one_line_text, plain,
-                       quiet_warnings)
-from ._readers import COMPRESSIONS, FORMATS, INPUT_FORMATS, read_chunks, sources
+from ._command import (EXIT_STATUS_HELP, PROG, CliError, ExitCode, counted, float_option, int_option, label_option,
+                       one_line, one_line_text, plain, quiet_warnings)
+from ._inputs import show
+from ._readers import COMPRESSIONS, FORMATS, INPUT_FORMATS, Source, read_chunks, sources
+from .errors import InputError, InputTypeError
+
+if TYPE_CHECKING:
+    from .binary import Binary
+    from .multiclass import Multiclass
 
 MAX_DIGITS = 17  # float64 has 17 significant digits; more only pads the report
 SUMMARY_DIGITS = 4  # digits of the summary lines (accuracy, roc_auc...), or --digits when larger
@@ -58,8 +66,7 @@ booleans and the text true/false are 1 and 0; other text is a text label; 0.5, N
 infinities are not labels. Rows are numbered from 1, counting data rows only (a CSV header,
 blank JSON lines are not rows).
 
-Exit codes: 0 success, 1 data error (one line on stderr: input, row, column, reason), 2 usage error.
-"""
+""" + EXIT_STATUS_HELP
 
 
 # --- parser ---------------------------------------------------------------------------------
@@ -149,21 +156,22 @@ def _delimiter(text: str) -> str:
     return text
 
 
-def main(argv=None) -> int:
-    """Run the command line; returns the exit code."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (an ExitCode)."""
     with quiet_warnings():
         parser = build_parser()
         args = parser.parse_args(argv)
         if getattr(args, "func", None) is None:
             parser.print_help(sys.stderr)
-            return 2
+            return ExitCode.USAGE
         if args.command == "evaluate":
             check_usage(args.subparser, args)
             args.accumulator = make_accumulator(args.subparser, args)
-        return args.func(args)
+        command: Callable[[argparse.Namespace], ExitCode] = args.func
+        return command(args)
 
 
-def check_usage(ev, args) -> None:
+def check_usage(ev: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Usage errors that argparse cannot see (exit code 2)."""
     for option in ("y_true", "y_pred", "weight"):
         if getattr(args, option) == "":
@@ -192,7 +200,7 @@ def check_usage(ev, args) -> None:
     if args.score and len(args.score) > 1 and args.labels is not None and len(args.labels) != len(args.score):
         ev.error(f"--labels has {len(args.labels)} labels but there are {len(args.score)} --score columns")
     if args.labels is not None:
-        seen = set()
+        seen: set[Any] = set()
         for label in args.labels:
             if label in seen:
                 ev.error(f"--labels: the label {plain(label)} is given twice (1, 1.0 and \"1\" are one label)")
@@ -203,7 +211,7 @@ def check_usage(ev, args) -> None:
         ev.error("--delimiter is for CSV and TSV inputs, and none of the inputs is one")
 
 
-def _may_be_csv(args) -> bool:
+def _may_be_csv(args: argparse.Namespace) -> bool:
     """Whether some input may be CSV or TSV, judged by the names alone."""
     for name in args.files:
         if name == "-":
@@ -219,13 +227,13 @@ def _may_be_csv(args) -> bool:
     return False
 
 
-def make_accumulator(ev, args):
+def make_accumulator(ev: argparse.ArgumentParser, args: argparse.Namespace) -> Binary | Multiclass:
     """The accumulator the options ask for (see EVALUATE_HELP); a refused configuration is a usage error."""
     from .binary import Binary
     from .multiclass import Multiclass
 
     weighted = args.weight is not None
-    extra = {} if args.score_range is None else {"score_range": tuple(args.score_range)}
+    extra: dict[str, Any] = {} if args.score_range is None else {"score_range": tuple(args.score_range)}
     try:
         if args.score and len(args.score) == 1:
             threshold = 0.5 if args.threshold is None else args.threshold
@@ -246,8 +254,8 @@ def make_accumulator(ev, args):
 # --- evaluate -------------------------------------------------------------------------------
 
 
-def run_evaluate(args) -> int:
-    """``streameval evaluate``: read every input, print the report; 1 on a data error."""
+def run_evaluate(args: argparse.Namespace) -> ExitCode:
+    """``streameval evaluate``: read every input, print the report; FAILED on a data error."""
     try:
         plot = _plot_module() if args.plot else None
         inputs = sources(args.files, args.input_format, args.compression)
@@ -262,14 +270,14 @@ def run_evaluate(args) -> int:
             save_plot(plot, ev, args.plot)
     except CliError as e:
         print(f"{PROG} evaluate: error: {e}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     except MemoryError:
         print(f"{PROG} evaluate: error: out of memory", file=sys.stderr)
-        return 1
-    return 0
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
-def _plot_module():
+def _plot_module() -> ModuleType:
     try:
         import matplotlib
 
@@ -280,7 +288,7 @@ def _plot_module():
     return plot
 
 
-def save_plot(plot, ev, path) -> None:
+def save_plot(plot: ModuleType, ev: Evaluation, path: str) -> None:
     """Confusion matrix for labels, ROC curve for binned scores."""
     fig = plot.roc_curve(ev.acc) if ev.args.score else plot.confusion_matrix(ev.acc)
     try:
@@ -292,9 +300,9 @@ def save_plot(plot, ev, path) -> None:
 class Evaluation:
     """The accumulator and the reading state of one ``evaluate`` run."""
 
-    def __init__(self, args):
+    def __init__(self, args: argparse.Namespace):
         self.args = args
-        self.acc = args.accumulator
+        self.acc: Binary | Multiclass = args.accumulator
         self.rows = 0  # data rows read, bad ones included
         self.skipped = 0
         self.pred_columns = [args.y_pred] if args.y_pred else args.score
@@ -306,10 +314,11 @@ class Evaluation:
         # explicit --labels are the only labels allowed
         self.int_labels = bool(args.score) and self.pos_label is None and (binary or args.labels is None)
         self.yes_no = binary and self.pos_label is None  # 0/1 labels: yes/no read as 1/0
-        self.negatives: set = set()  # with --pos-label: the other label seen (more is not a binary task)
+        self.negatives: set[Any] = set()  # with --pos-label: the other label seen (more is not a binary task)
         self.allowed = None if args.labels is None else set(args.labels)
         self.max_length = limits.MAX_LABEL_LENGTH if args.max_label_length is None else args.max_label_length
-        self.progress = None if args.no_progress or not sys.stderr.isatty() else make_progress()
+        self.progress: PlainProgress | TqdmProgress | None = (
+            None if args.no_progress or not sys.stderr.isatty() else make_progress())
 
     def check_counted(self) -> None:
         """CliError unless something was counted, saying why not."""
@@ -324,7 +333,7 @@ class Evaluation:
         raise CliError("no rows to evaluate: " + ("the weight of the one good row is zero" if good == 1 else
                                                   f"the weights of all {good:,} rows are zero"))
 
-    def read(self, source) -> None:
+    def read(self, source: Source) -> None:
         """Feed every chunk of a source to the accumulator."""
         offset = 0
         if self.progress:
@@ -346,7 +355,8 @@ class Evaluation:
             if self.progress:
                 self.progress.done()
 
-    def feed(self, name: str, batch, offset: int, row_errors=None) -> None:
+    def feed(self, name: str, batch: Any, offset: int,
+             row_errors: tuple[np.ndarray, Callable[[int], str]] | None = None) -> None:
         """Convert one chunk, drop or report its bad rows, update the accumulator.
 
         row_errors: None, or (bad mask, reason(i)) for rows the reader could not parse.
@@ -356,7 +366,7 @@ class Evaluation:
         if n == 0:
             return
         self.rows += n
-        converted = {}  # column -> (values, bad mask, reason of row i)
+        converted: dict[str, tuple[np.ndarray, np.ndarray, Callable[[int], str]]] = {}  # values, bad mask, reason
         for col in self.columns:
             column = batch.column(col)
             if col in self.label_columns:
@@ -373,7 +383,8 @@ class Evaluation:
             first = int(np.argmax(bad))
             col, (_, reason) = next((c, check) for c, check in checks if check[0][first])
             where = "" if col is None else f" column {col!r}"
-            raise CliError(f"{name}: row {offset + first + 1}:{where}{reason(first) if col else ' ' + reason(first)}")
+            raise CliError(f"{name}: row {offset + first + 1}:{where}{reason(first) if col else ' ' + reason(first)}",
+                           name, offset + first + 1, col)
         keep = np.flatnonzero(~bad)
         self.skipped += n - keep.size
         y_true = converted[a.y_true][0]
@@ -387,23 +398,29 @@ class Evaluation:
                 self.acc.update(y_true[keep], y_pred[keep], None if weight is None else weight[keep])
                 return
             except (ValueError, TypeError, OverflowError) as e:
-                found = _BAD_SAMPLE.match(str(e))
-                if found is None:
+                refused = _bad_sample(e)
+                if refused is None:
                     why = self._too_many_labels(y_true[keep], y_pred[keep]) or one_line(e)
                     raise CliError(f"{name}: rows {offset + 1}-{offset + n}: {why}") from None
-                i, j = int(found["i"]), int(found["j"] or 0)
-                if a.on_bad_row == "error":
-                    col = ({"y_true": a.y_true, "sample_weight": a.weight}.get(found["name"])
-                           or self.pred_columns[min(j, len(self.pred_columns) - 1)])
-                    # finite scores refused by the accumulator lie outside its score range
-                    hint = (" (command line: --score-range LO HI, with --threshold on that scale)"
-                            if a.score and found["name"] == "y_pred" and a.score_range is None else "")
-                    raise CliError(f"{name}: row {offset + int(keep[i]) + 1}: column {col!r} = "
-                                   f"{one_line_text(found['rest'])}{hint}") from None
-                keep = np.delete(keep, i)
-                self.skipped += 1
+            sample, score_column = _sample_and_column(refused)
+            if a.on_bad_row == "error":
+                raise self._bad_row(name, offset + int(keep[sample]) + 1, refused, score_column)
+            keep = np.delete(keep, sample)
+            self.skipped += 1
 
-    def _check_two_labels(self, name: str, offset: int, n: int, y_true) -> None:
+    def _bad_row(self, name: str, row: int, bad: InputError | InputTypeError, score_column: int) -> CliError:
+        """The error for the file row whose sample the accumulator refused: the message the
+        accumulator gives, with the file's row and column in place of the argument and index."""
+        a = self.args
+        col = ({"y_true": a.y_true, "sample_weight": a.weight}.get(bad.argument)
+               or self.pred_columns[min(score_column, len(self.pred_columns) - 1)])
+        # finite scores refused by the accumulator lie outside its score range
+        hint = (" (command line: --score-range LO HI, with --threshold on that scale)"
+                if a.score and bad.argument == "y_pred" and a.score_range is None else "")
+        return CliError(f"{name}: row {row}: column {col!r} = {one_line_text(f'{show(bad.value)} {bad.problem}')}{hint}",
+                        name, row, col)
+
+    def _check_two_labels(self, name: str, offset: int, n: int, y_true: np.ndarray) -> None:
         """CliError when y_true holds two labels besides --pos-label over all the rows read: a
         binary task counts the positive label against one other, and Binary sees a chunk at a time."""
         if len(self.negatives) > 1:
@@ -416,26 +433,46 @@ class Evaluation:
                            "counts the positive label against one other (check --pos-label; for more classes use "
                            "--y-pred or one --score column per class)")
 
-    def _too_many_labels(self, y_true, y_pred) -> str | None:
+    def _too_many_labels(self, y_true: np.ndarray, y_pred: np.ndarray) -> str | None:
         """The message when these rows take labels="auto" past its max_labels, else None."""
-        bound = getattr(self.acc, "max_labels", None)
-        if self.args.labels is not None or self.args.score or bound is None:
+        from .multiclass import Multiclass
+
+        acc = self.acc
+        if self.args.labels is not None or self.args.score or not isinstance(acc, Multiclass):
             return None
-        labels = set(self.acc.labels) | set(y_true.tolist()) | set(y_pred.tolist())
+        bound = acc.max_labels
+        labels = set(acc.labels) | set(y_true.tolist()) | set(y_pred.tolist())
         if len(labels) <= bound:
             return None
         return (f"these rows bring the distinct labels to {len(labels):,}, more than --max-labels {bound:,}: "
                 "give a larger --max-labels if they are all classes (the counts take labels**2 cells)")
 
 
-# "y_true[12] = 'x' is not one of the labels ..." as written by streameval._inputs
-_BAD_SAMPLE = re.compile(r"^(?P<name>y_true|y_pred|sample_weight)\[(?P<i>\d+)(?:, (?P<j>\d+))?\] = (?P<rest>.*)$", re.S)
+_SAMPLE_ARGUMENTS = ("y_true", "y_pred", "sample_weight")  # the arguments a chunk's columns are passed as
+
+
+def _bad_sample(error: Exception) -> InputError | InputTypeError | None:
+    """error, when it names a bad sample of a chunk's columns; None when it is about the chunk as a
+    whole (too many labels, an overflow)."""
+    if isinstance(error, (InputError, InputTypeError)) and error.argument in _SAMPLE_ARGUMENTS \
+            and error.index is not None:
+        return error
+    return None
+
+
+def _sample_and_column(error: InputError | InputTypeError) -> tuple[int, int]:
+    """(sample, score column) of the bad sample: the column is 0 but in (n, K) scores."""
+    index = error.index
+    if isinstance(index, int):
+        return index, 0
+    assert index is not None  # _bad_sample's errors name a position
+    return index[0], index[1] if len(index) > 1 else 0
 
 
 # --- progress ------------------------------------------------------------------------------------
 
 
-def make_progress():
+def make_progress() -> PlainProgress | TqdmProgress:
     """tqdm's progress bar when tqdm is installed, else a plain one-line display."""
     try:
         import tqdm  # noqa: F401
@@ -450,7 +487,7 @@ class PlainProgress:
     def start(self, name: str) -> None:
         self.name, self.last, self.shown = name, 0.0, False
 
-    def show(self, rows: int, fraction) -> None:
+    def show(self, rows: int, fraction: float | None) -> None:
         now = time.monotonic()
         if now - self.last < 0.1:
             return
@@ -481,7 +518,7 @@ class TqdmProgress:
                         bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
         self.known = True
 
-    def show(self, rows: int, fraction) -> None:
+    def show(self, rows: int, fraction: float | None) -> None:
         if fraction is None and self.known:
             self.known = False
             self.bar.bar_format = "{desc} [{elapsed}]"
@@ -495,11 +532,11 @@ class TqdmProgress:
 # --- output --------------------------------------------------------------------------------------
 
 
-def summary(ev) -> dict:
+def summary(ev: Evaluation) -> dict[str, Any]:
     """rows, weight_total (weighted), accuracy and, with bins, roc_auc with its bounds and
     average_precision."""
     acc = ev.acc
-    out = {"rows": ev.rows - ev.skipped}
+    out: dict[str, Any] = {"rows": ev.rows - ev.skipped}
     if acc.weighted:
         out["weight_total"] = float(acc.n_samples)
     out["accuracy"] = float(acc.accuracy())
@@ -511,7 +548,7 @@ def summary(ev) -> dict:
     return out
 
 
-def _json_safe(value):
+def _json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
@@ -521,7 +558,7 @@ def _json_safe(value):
     return value
 
 
-def render(ev, args, files: list) -> str:
+def render(ev: Evaluation, args: argparse.Namespace, files: list[str]) -> str:
     """The report in the chosen format; files: the inputs read (JSON lists them)."""
     report = ev.acc.report(digits=args.digits)
     facts = summary(ev)
@@ -537,7 +574,7 @@ def render(ev, args, files: list) -> str:
     return str(report) + "\n" + "".join(f"{k}: {v}\n" for k, v in lines)
 
 
-def _summary_text(key: str, facts: dict, digits: int, bins) -> str:
+def _summary_text(key: str, facts: dict[str, Any], digits: int, bins: int | None) -> str:
     """A summary value: counts as integers, every other number with the same digits; binned
     curve metrics say they are approximate, ROC AUC with its guaranteed bracket."""
     value = facts[key]

@@ -24,18 +24,33 @@ module, so the core needs only numpy and numba. Install the "dask" extra, from a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from . import _partitions
 from .accumulator import Accumulator
+
+if TYPE_CHECKING:  # dask is imported when evaluate runs
+    import dask.array as da
+    import dask.dataframe as dd
+    from dask.delayed import Delayed
+
+# What y_true, y_pred and sample_weight name: with a DataFrame, a column (any pandas column label)
+# or a list of them (a 2-D array); with data=None, a dask array.
+_Columns = Hashable | list[Any]
+# A bootstrap seed: a non-negative integer or a tuple of them, such as (base_seed, run).
+_Seed = int | tuple[int, ...]
 
 DEFAULT_SPLIT_EVERY = 8  # accumulators merged per task: dask's default for DataFrame reductions
 
 __all__ = ["evaluate"]
 
 
-def evaluate(data=None, *, y_true, y_pred, sample_weight=None, accumulator: Accumulator, split_every: int | None = None,
-             seed=None) -> Accumulator:
+def evaluate(data: dd.DataFrame | None = None, *, y_true: _Columns | da.Array, y_pred: _Columns | da.Array,
+             sample_weight: _Columns | da.Array | None = None, accumulator: Accumulator, split_every: int | None = None,
+             seed: _Seed | None = None) -> Accumulator:
     """Count every row of ``data`` into a copy of ``accumulator`` on the Dask workers; return it.
 
     data: a dask DataFrame; ``y_true``, ``y_pred`` and ``sample_weight`` are then column names,
@@ -69,11 +84,14 @@ def evaluate(data=None, *, y_true, y_pred, sample_weight=None, accumulator: Accu
     seed = _partitions.base_seed(accumulator, seed)
 
     try:
-        import dask
+        from dask.base import compute
+        from dask.delayed import delayed
     except ImportError as exc:
         raise ImportError('streameval.dask needs dask: pip install "dask[dataframe,distributed]" pyarrow pandas, '
                           'or the "dask" extra (pip install -e ".[dask]" in a clone of streameval)') from exc
 
+    partitions: list[Delayed] | list[tuple[Delayed | None, ...]]
+    pick: Callable[[Any], tuple[Any, ...]]
     if data is None:
         partitions = _array_blocks(y_true, y_pred, sample_weight)
         pick = _block_as_is
@@ -81,19 +99,20 @@ def evaluate(data=None, *, y_true, y_pred, sample_weight=None, accumulator: Accu
         partitions = _frame_partitions(data, y_true, y_pred, sample_weight)
         pick = _FramePicker(y_true, y_pred, sample_weight)
 
-    count = dask.delayed(_count_partition, pure=True)
+    count = delayed(_count_partition, pure=True)
     level = [count(accumulator, i, seed, pick, part) for i, part in enumerate(partitions)]
-    merge = dask.delayed(_merge_all, pure=True)
+    merge = delayed(_merge_all, pure=True)
     while len(level) > 1:
         level = [merge(*level[i:i + split_every]) for i in range(0, len(level), split_every)]
-    (total,) = dask.compute(level[0])
+    total: Accumulator
+    (total,) = compute(level[0])
     return total
 
 
 # --- partitions ------------------------------------------------------------------------------
 
 
-def _frame_partitions(data, y_true, y_pred, sample_weight) -> list:
+def _frame_partitions(data: object, y_true: Any, y_pred: Any, sample_weight: Any) -> list[Delayed]:
     """One Delayed pandas DataFrame per partition, holding only the needed columns."""
     import dask.dataframe as dd
 
@@ -118,14 +137,14 @@ def _frame_partitions(data, y_true, y_pred, sample_weight) -> list:
 class _FramePicker:
     """Picks (y_true, y_pred, sample_weight) out of a partition: a name gives a 1-D array, a list 2-D."""
 
-    def __init__(self, y_true, y_pred, sample_weight):
+    def __init__(self, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
         self.names = (y_true, y_pred, sample_weight)
 
-    def __call__(self, frame) -> tuple:
+    def __call__(self, frame: Any) -> tuple[Any, ...]:  # frame: a pandas DataFrame
         return tuple(None if name is None else frame[name].to_numpy() for name in self.names)
 
 
-def _array_blocks(y_true, y_pred, sample_weight) -> list:
+def _array_blocks(y_true: Any, y_pred: Any, sample_weight: Any) -> list[tuple[Delayed | None, ...]]:
     """One Delayed (y_true, y_pred, sample_weight) tuple of numpy blocks per row chunk of y_true."""
     import dask.array as da
 
@@ -145,7 +164,7 @@ def _array_blocks(y_true, y_pred, sample_weight) -> list:
         if array.shape[0] != y_true.shape[0]:
             raise ValueError(f"{name} has {array.shape[0]} rows but y_true has {y_true.shape[0]}")
     rows = y_true.chunks[0]
-    blocks = []
+    blocks: list[list[Delayed | None]] = []
     for name, array in arrays.items():
         if array is None:
             blocks.append([None] * len(rows))
@@ -156,16 +175,17 @@ def _array_blocks(y_true, y_pred, sample_weight) -> list:
     return list(zip(*blocks))
 
 
-def _block_as_is(block: tuple) -> tuple:
+def _block_as_is(block: tuple[Any, ...]) -> tuple[Any, ...]:
     return block
 
 
 # --- tasks -----------------------------------------------------------------------------------
 
 
-def _count_partition(template: Accumulator, index: int, seed, pick, partition) -> Accumulator:
+def _count_partition(template: Accumulator, index: int, seed: _Seed | None, pick: Callable[[Any], tuple[Any, ...]],
+                     partition: Any) -> Accumulator:
     """A copy of template with one partition's rows counted (a task; template is not modified)."""
-    acc = template.copy()
+    acc: Accumulator = template.copy()
     if acc.bootstrap is not None:
         acc.reseed((seed, index))  # distinct per partition, identical when Dask recomputes it
     y_true, y_pred, sample_weight = pick(partition)
@@ -179,7 +199,7 @@ def _count_partition(template: Accumulator, index: int, seed, pick, partition) -
 
 def _merge_all(*accumulators: Accumulator) -> Accumulator:
     """The sum of some partitions' accumulators, in a new one: a task's inputs must not change."""
-    total = accumulators[0].copy()
+    total: Accumulator = accumulators[0].copy()
     for acc in accumulators[1:]:
         total.merge(acc)
     return total

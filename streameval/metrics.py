@@ -267,7 +267,8 @@ def _undefined_kappa(replace_undefined_by: float) -> float:
 def normalize_confusion(cm: np.ndarray, normalize: str | None) -> np.ndarray:
     """Normalize a confusion matrix over true rows, predicted columns or all; 0/0 gives 0."""
     if normalize is None:
-        return cm.copy()
+        copied: np.ndarray = cm.copy()
+        return copied
     axes: dict[str, int | tuple[int, int]] = {"true": -1, "pred": -2, "all": (-2, -1)}
     axis = axes.get(normalize)
     if axis is None:

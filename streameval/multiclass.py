@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _inputs, _scores, curves, limits
+from ._batch import Layout, Prepared
 from ._components import calibration, confusion
 from ._components.bins import HISTOGRAM, OneVsRestCurves, ScoreBins, largest_score
 from ._components.bootstrap import Bootstrap
@@ -16,6 +17,7 @@ from ._components.topk import TopKRanks
 from ._state import Spec, count_dtype
 from ._stateful import StateArrayAttribute
 from ._storage import Storage
+from .accumulator import counting_update
 from .serialization import Kind
 
 CONFIDENCE = ("_conf_hist", "_conf_sums")  # bins of the top-label confidence (calibration)
@@ -115,10 +117,12 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
         self._given = {"num_classes": None if num_classes is None else int(num_classes),
                        "labels": None if labels is None else "auto" if self._auto else list(self.labels)}
         self.ignore_index = ignore_index
+        self._ignoring = (ignore_index or 0, ignore_index is not None)  # the kernels' (ignore, use_ignore)
         self.weighted = bool(weighted)
         self._fast = not self._auto and self._index.is_range and bins is None and top_k is None
         reads_probabilities = bins is not None and self.score_range == (0.0, 1.0)
         self._bounds = _inputs.PROBABILITY if reads_probabilities else _inputs.ANY_SCORE
+        self._layout = self._make_layout()
         if self._auto:  # no label yet, then the labels a serialized auto accumulator had found
             self.reset()
             if discovered:
@@ -198,31 +202,29 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
     def _target_names(self) -> list[str]:
         return [str(label) for label in self.labels]
 
-    def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        """Count a batch: y_true (N,) labels, y_pred (N,) labels or (N, K) scores, sample_weight (N,).
+    update = counting_update("""Count a batch: y_true (N,) labels, y_pred (N,) labels or (N, K) scores, sample_weight (N,).
 
         A failed update raises and leaves the counts exactly as they were.
-        """
-        k = self.num_classes
-        kind = None
-        if type(y_true).__module__ == "torch":  # tensors from a training loop: their memory, no copy
-            kind = _inputs.score_kind(y_pred)  # bfloat16 becomes float32 but compares as bfloat16
-            y_true, y_pred = _inputs.from_torch(y_true, y_pred)
-        if self._fast and _inputs.plain_batch(y_true, y_pred, sample_weight, _inputs.LABEL_DTYPES):
-            # The common case (integer label arrays, no weights) in the fewest Python steps.
-            return self._count_pairs(y_true, y_pred, None, k, self.ignore_index or 0, self.ignore_index is not None)
+        """)
+
+    def _make_layout(self) -> Layout:
+        """What update() takes: (N,) labels, or (N, K) scores with fixed classes."""
         if self._auto:
-            return self._update_auto(y_true, y_pred, sample_weight)
-        if self._bins is not None:  # the dtype bin edges meet the scores in, read before any conversion
-            kind = kind or _inputs.score_kind(y_pred)
-        yt = _inputs.as_array(y_true, "y_true")
-        yp = _inputs.as_array(y_pred, "y_pred")
-        _inputs.check_ndim(yt, "y_true", (1,), "(n_samples,)")
-        _inputs.check_ndim(yp, "y_pred", (1, 2), f"(n_samples,) labels or (n_samples, {k}) scores")
-        _inputs.check_length(yp, "y_pred", yt.shape[0])
-        if yp.ndim == 2 and yp.shape[1] != k:
-            raise ValueError(f"y_pred has shape {yp.shape}: scores need {k} columns, one per class")
-        w = _inputs.as_weight(sample_weight, yt.shape[0], self.weighted)
+            return Layout(self.weighted, pred_shape='(n_samples,) labels (labels="auto" takes no scores)',
+                          any_labels=True, reads_kind=False)
+        k = self.num_classes
+        return Layout(self.weighted, pred_ndims=(1, 2), pred_shape=f"(n_samples,) labels or (n_samples, {k}) scores",
+                      columns=k, reads_kind=self._bins is not None,
+                      fast=_inputs.LABEL_DTYPES if self._fast else None)
+
+    def _count(self, batch: Prepared) -> None:
+        """Count a prepared batch into this accumulator's storage (or the one a wrapper gives it)."""
+        if batch.plain:  # the common case (integer label arrays, no weights) in the fewest Python steps
+            return self._count_pairs(batch.y_true, batch.y_pred, None, self.num_classes, *self._ignoring)
+        k = self.num_classes
+        if self._auto:
+            return self._update_auto(batch)
+        yt, yp, w, kind = batch.y_true, batch.y_pred, batch.weight, batch.kind
         is_scores = yp.ndim == 2
         if (self._bins is not None or self._ranks is not None) and not is_scores:
             raise TypeError(f"y_pred has shape {yp.shape}, but a Multiclass with bins or top_k needs (n_samples, {k}) scores")
@@ -323,18 +325,13 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
             self._use_labels(())
         super().reset()
 
-    def _update_auto(self, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
+    def _update_auto(self, batch: Prepared) -> None:
         """update() with labels="auto": find the batch's new labels, grow the classes, count.
 
         Everything that can fail before counting is checked before the classes grow; a failure
         while counting (a bad weight) puts the previous labels and counts back.
         """
-        yt = _inputs.as_labels(y_true, "y_true")
-        yp = _inputs.as_labels(y_pred, "y_pred")
-        _inputs.check_ndim(yt, "y_true", (1,), "(n_samples,)")
-        _inputs.check_ndim(yp, "y_pred", (1,), '(n_samples,) labels (labels="auto" takes no scores)')
-        _inputs.check_length(yp, "y_pred", yt.shape[0])
-        w = _inputs.as_weight(sample_weight, yt.shape[0], self.weighted)
+        yt, yp, w = batch.y_true, batch.y_pred, batch.weight
         if yt.shape[0] == 0:
             return
         use_ignore = self.ignore_index is not None

@@ -7,12 +7,13 @@ from typing import Any
 import numpy as np
 
 from . import _inputs, _scores, limits, metrics
+from ._batch import Layout, Prepared
 from ._components import samples
 from ._components.bins import OneVsRestCurves, ScoreBins, largest_score
 from ._components.bootstrap import Bootstrap
 from ._state import Spec, count_dtype, counts
 from ._stateful import StateArrayAttribute
-from .accumulator import Accumulator
+from .accumulator import Accumulator, counting_update
 from .metrics import StatScores
 from .serialization import Kind
 
@@ -83,6 +84,8 @@ class Multilabel(OneVsRestCurves, Accumulator):
         reads_probabilities = self.score_range == (0.0, 1.0) and (bins is not None or 0 < self.threshold < 1)
         self._bounds = _inputs.PROBABILITY if reads_probabilities else _inputs.ANY_SCORE
         self._thresholds: dict[str, float] = {}  # score dtype -> threshold rounded to it
+        shape = f"(n_samples, {self.num_labels})"
+        self._layout = Layout(self.weighted, (2,), shape, (2,), shape, self.num_labels, both_columns=True)
         self._start(spec)
 
     def _config(self) -> dict[str, Any]:
@@ -111,24 +114,15 @@ class Multilabel(OneVsRestCurves, Accumulator):
         limits.check_state_size(spec, "this Multilabel")
         return Spec(spec)
 
-    def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        """Count a batch: y_true (N, L) indicators, y_pred (N, L) indicators or float scores.
+    update = counting_update("""Count a batch: y_true (N, L) indicators, y_pred (N, L) indicators or float scores.
 
         A failed update raises and leaves the counts exactly as they were.
-        """
-        n_labels = self.num_labels
-        kind = _inputs.score_kind(y_pred)
-        yt = _inputs.as_array(y_true, "y_true")
-        yp = _inputs.as_array(y_pred, "y_pred")
-        shape_text = f"(n_samples, {n_labels})"
-        _inputs.check_ndim(yt, "y_true", (2,), shape_text)
-        _inputs.check_ndim(yp, "y_pred", (2,), shape_text)
-        for name, arr in (("y_true", yt), ("y_pred", yp)):
-            if arr.shape[1] != n_labels:
-                raise ValueError(f"{name} has shape {arr.shape}: expected {shape_text}")
-            _inputs.require_numeric(arr, name, "multilabel indicators must be 0/1")
-        _inputs.check_length(yp, "y_pred", yt.shape[0])
-        w = _inputs.as_weight(sample_weight, yt.shape[0], self.weighted)
+        """)
+
+    def _count(self, batch: Prepared) -> None:
+        """Count a prepared batch into this accumulator's storage (or the one a wrapper gives it)."""
+        yt, yp, w, kind = batch.y_true, batch.y_pred, batch.weight, batch.kind
+        assert kind is not None
         is_scores = yp.dtype.kind == "f"
         if self._bins is not None and not is_scores:
             raise TypeError(f"y_pred has dtype {yp.dtype}, but a Multilabel with bins needs float scores")

@@ -62,11 +62,12 @@ class Kind(enum.IntEnum):
     DECAYED = 5
 
 
-# kind id -> class, filled in as the classes are defined (Stateful.__init_subclass__, windows)
+# kind -> class, filled in as the classes are defined (Stateful.__init_subclass__, windows); keyed by
+# Kind, looked up by the payload's raw u16 (an IntEnum hashes as its int).
 REGISTRY: dict[int, Any] = {}
 
 
-def encode(kind: int, config_bytes: bytes, arrays: list[np.ndarray]) -> bytes:
+def encode(kind: Kind, config_bytes: bytes, arrays: list[np.ndarray]) -> bytes:
     """A payload; config_bytes is config_json(configuration) encoded as UTF-8.
 
     SerializationError when it would be larger than limits.MAX_PAYLOAD_BYTES, which from_bytes

@@ -34,6 +34,8 @@ Classic Spark only: Spark Connect DataFrames have no ``.rdd`` for ``treeAggregat
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -44,6 +46,17 @@ from streameval.accumulator import Accumulator
 # arguments and seeds alike; importing streameval.dask does not import dask.
 from streameval import _partitions
 
+if TYPE_CHECKING:  # pyspark and pyarrow are imported when evaluate runs
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, Row
+
+# A bootstrap seed: a non-negative integer or a tuple of them, such as (base_seed, run).
+_Seed = int | tuple[int, ...]
+# Each given argument: (its name, its column names, whether they are stacked into a 2-D array).
+_Layout = tuple[tuple[str, tuple[str, ...], bool], ...]
+# What a partition, or a merge of some, hands on: its accumulator's bytes, or an error by name.
+_Partial = tuple[Literal["state"], bytes] | tuple[Literal["error"], str, str]
+
 __all__ = ["evaluate"]
 
 # One row per partition: its accumulator's bytes, or the error its rows raised.
@@ -53,8 +66,9 @@ _PARTITION_SCHEMA = "state binary, error_type string, error string"
 _ERRORS = {"ValueError": ValueError, "TypeError": TypeError, "OverflowError": OverflowError}
 
 
-def evaluate(spark_df, *, y_true, y_pred, sample_weight=None, accumulator: Accumulator, depth: int = 2,
-             seed=None) -> Accumulator:
+def evaluate(spark_df: DataFrame, *, y_true: str | list[str], y_pred: str | list[str],
+             sample_weight: str | list[str] | None = None, accumulator: Accumulator, depth: int = 2,
+             seed: _Seed | None = None) -> Accumulator:
     """Count every row of ``spark_df`` into a copy of ``accumulator`` on the executors; return it.
 
     spark_df: a pyspark.sql.DataFrame (classic Spark, not Spark Connect).
@@ -99,13 +113,19 @@ def evaluate(spark_df, *, y_true, y_pred, sample_weight=None, accumulator: Accum
     states = selected.mapInArrow(count, _PARTITION_SCHEMA)
     total = states.rdd.map(_partial).treeAggregate(None, _combine, _combine, depth=int(depth))
     if total is None:  # a DataFrame without partitions
-        return streameval.from_bytes(template)
+        return _accumulator(template)
     if total[0] == "error":
         raise _ERRORS[total[1]](total[2])
-    return streameval.from_bytes(total[1])
+    return _accumulator(total[1])
 
 
-def _layout(spark_df, y_true, y_pred, sample_weight) -> tuple:
+def _accumulator(data: bytes) -> Accumulator:
+    """The accumulator data holds (the template's class: check_template let only accumulators through)."""
+    acc: Accumulator = streameval.from_bytes(data)
+    return acc
+
+
+def _layout(spark_df: DataFrame, y_true: object, y_pred: object, sample_weight: object) -> _Layout:
     """(argument, column names, stacked) for each given argument, checked against spark_df's columns.
 
     A list of names is stacked into a 2-D array, a single name gives a 1-D one.
@@ -122,7 +142,7 @@ def _layout(spark_df, y_true, y_pred, sample_weight) -> tuple:
     return tuple(layout)
 
 
-def _columns(layout: tuple) -> list:
+def _columns(layout: _Layout) -> list[str]:
     """The columns to select, each once (Arrow refuses repeated names), in the order of layout."""
     return list(dict.fromkeys(name for _, names, _ in layout for name in names))
 
@@ -130,21 +150,27 @@ def _columns(layout: tuple) -> list:
 # --- on the executors ------------------------------------------------------------------------
 
 
-def _count_partition(template: bytes, layout: tuple, seed, batches):
+def _count_partition(template: bytes, layout: _Layout, seed: _Seed | None,
+                     batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """mapInArrow's function: count one partition's record batches, yield one row with the result."""
     import pyarrow as pa
     from pyspark import TaskContext
 
-    partition = TaskContext.get().partitionId()
-    acc = streameval.from_bytes(template)
+    context = TaskContext.get()
+    if context is None:  # pragma: no cover - mapInArrow calls this in a task, which has a context
+        raise RuntimeError("streameval.spark counts a partition only inside a Spark task")
+    partition = context.partitionId()
+    acc = _accumulator(template)
     if acc.bootstrap is not None:
         acc.reseed((seed, partition))  # distinct per partition, identical when Spark retries the task
     start = 0
-    state, error_type, error = None, None, None
+    state: bytes | None = None
+    error_type: str | None = None
+    error: str | None = None
     for batch in batches:
         try:
             arrays = _batch_arrays(batch, layout)
-            acc.update(*arrays[:2], sample_weight=arrays[2])
+            acc.update(arrays[0], arrays[1], sample_weight=arrays[2])
         except (ValueError, TypeError, OverflowError) as exc:
             # Sent back as data rather than raised: the driver then raises the accumulator's own
             # error, not a Java stack trace, and Spark does not retry a task that would fail again.
@@ -159,9 +185,10 @@ def _count_partition(template: bytes, layout: tuple, seed, batches):
     yield pa.RecordBatch.from_pydict({"state": [state], "error_type": [error_type], "error": [error]}, schema=schema)
 
 
-def _batch_arrays(batch, layout: tuple) -> list:
+def _batch_arrays(batch: pa.RecordBatch, layout: _Layout) -> list[np.ndarray | None]:
     """[y_true, y_pred, sample_weight or None] of one record batch, as numpy arrays."""
-    arrays, position = [None, None, None], {name: i for i, name in enumerate(_columns(layout))}
+    arrays: list[np.ndarray | None] = [None, None, None]
+    position = {name: i for i, name in enumerate(_columns(layout))}
     for slot, (argument, names, stacked) in enumerate(layout):
         columns = []
         for name in names:
@@ -177,12 +204,12 @@ def _batch_arrays(batch, layout: tuple) -> list:
 # --- the tree of merges ----------------------------------------------------------------------
 
 
-def _partial(row) -> tuple:
+def _partial(row: Row) -> _Partial:
     """A partition's row as a partial result: ("state", bytes) or ("error", type name, message)."""
     return ("state", row.state) if row.error is None else ("error", row.error_type, row.error)
 
 
-def _combine(left, right):
+def _combine(left: _Partial | None, right: _Partial | None) -> _Partial | None:
     """Two partial results merged; None is nothing yet, and the first error wins."""
     if left is None or right is None:
         return right if left is None else left

@@ -53,17 +53,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from streameval import _locking, serialization
 from streameval.errors import IncompatibleError
-from streameval.statevector import StateVector
+from streameval._stateful import Stateful
 
 __all__ = ["sync"]
 
 
-def sync(acc_or_accs, group=None):
+def sync(acc_or_accs: Any, group: Any = None) -> Any:
     """Sum accumulators over the ranks of a torch.distributed group, in place; return the argument.
 
     acc_or_accs: one accumulator (Binary, Multiclass, Multilabel, Windowed, Decayed) or a list or
@@ -119,14 +121,14 @@ def sync(acc_or_accs, group=None):
         header = torch.from_numpy(_header(keys, failed=error is not None)).to(device)
         gathered = torch.empty((dist.get_world_size(group), header.numel()), dtype=header.dtype, device=device)
         dist.all_gather(list(gathered.unbind()), header, group=group)  # rank r's header into row r
-        gathered = gathered.cpu().numpy()
-        if (gathered != gathered[0]).any() or gathered[:, 0].any():
+        headers = gathered.cpu().numpy()
+        if (headers != headers[0]).any() or headers[:, 0].any():
             # Every rank saw the same headers, so every rank takes this path and raises.
             _raise_mismatch(acc_or_accs, accs, keys, error, group)
         # Equal headers: every rank holds the same kinds in the same order, so all make the same calls.
         if vectors:
             dist.all_reduce(total, op=dist.ReduceOp.SUM, group=group)
-        every_rank = None
+        every_rank: list[Any] | None = None
         if payloads:
             every_rank = [None] * dist.get_world_size(group)
             dist.all_gather_object(every_rank, payloads, group=group)
@@ -140,12 +142,12 @@ def sync(acc_or_accs, group=None):
     return acc_or_accs
 
 
-def _merged(acc) -> bool:
+def _merged(acc: Any) -> bool:
     """True when acc goes through merge() rather than the sum of vectors."""
     return acc.unsummable_reason() is not None or bool(acc._LEARNED & acc._frozen_config.keys())
 
 
-def _merge_key(acc) -> str:
+def _merge_key(acc: Any) -> str:
     """What must agree across ranks for merge() to take every rank's acc: its type and
     configuration, without what the data fills in (discovered labels)."""
     config = {k: v for k, v in acc._frozen_config.items() if k not in acc._LEARNED}
@@ -153,7 +155,7 @@ def _merge_key(acc) -> str:
     return "merge:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _merge_in_rank_order(every_rank: list[list[bytes]]) -> list:
+def _merge_in_rank_order(every_rank: list[Any]) -> list[Any]:
     """Each position's accumulators, read from every rank's bytes and merged rank 0 first."""
     totals = []
     for position in range(len(every_rank[0])):
@@ -164,7 +166,7 @@ def _merge_in_rank_order(every_rank: list[list[bytes]]) -> list:
     return totals
 
 
-def _accumulators(acc_or_accs) -> tuple[list, Exception | None]:
+def _accumulators(acc_or_accs: Any) -> tuple[list[Any], Exception | None]:
     """The accumulators to sync as a list, and the error to raise if the argument is wrong.
 
     The error is not raised here: the other ranks must first learn of it, or they would wait in
@@ -174,7 +176,7 @@ def _accumulators(acc_or_accs) -> tuple[list, Exception | None]:
     accs = list(acc_or_accs) if is_list else [acc_or_accs]
     for i, acc in enumerate(accs):
         where = f"acc_or_accs[{i}]" if is_list else "acc_or_accs"
-        if not isinstance(acc, StateVector):
+        if not isinstance(acc, Stateful):  # every accumulator and wrapper: a declared state, summed or merged
             return [], TypeError(
                 f"{where} is a {type(acc).__name__}: expected a streameval accumulator "
                 "(Binary, Multiclass, Multilabel, Windowed or Decayed)"
@@ -186,7 +188,7 @@ def _accumulators(acc_or_accs) -> tuple[list, Exception | None]:
 
 
 @contextlib.contextmanager
-def _holding_locks(accs):
+def _holding_locks(accs: list[Any]) -> Iterator[None]:
     """Each accumulator's lock, taken in id order like merge's, so no two threads deadlock."""
     with contextlib.ExitStack() as stack:
         for acc in sorted({id(a): a for a in accs}.values(), key=id):
@@ -201,14 +203,15 @@ def _header(fingerprints: list[str], failed: bool) -> np.ndarray:
     return np.concatenate([[int(failed), len(fingerprints)], np.frombuffer(digest, dtype=np.int64)])
 
 
-def _raise_mismatch(acc_or_accs, accs, keys, error, group):
+def _raise_mismatch(acc_or_accs: Any, accs: list[Any], keys: list[str], error: Exception | None,
+                    group: Any) -> None:
     """Gather every rank's fingerprints and descriptions (or its error) and raise on every rank."""
     import torch.distributed as dist
 
     mine = {"error": None if error is None else f"{type(error).__name__}: {error}",
             "fingerprints": keys,
             "descriptions": [acc._describe() for acc in accs] if keys else []}
-    gathered = [None] * dist.get_world_size(group)
+    gathered: list[Any] = [None] * dist.get_world_size(group)
     dist.all_gather_object(gathered, mine, group=group)
     if error is not None:
         raise error
@@ -220,7 +223,7 @@ def _raise_mismatch(acc_or_accs, accs, keys, error, group):
     raise IncompatibleError(_mismatch_message(gathered, isinstance(acc_or_accs, (list, tuple))))
 
 
-def _mismatch_message(gathered: list[dict], is_list: bool) -> str:
+def _mismatch_message(gathered: list[dict[str, Any]], is_list: bool) -> str:
     """The same text on every rank: which ranks differ, where, and what they hold."""
     advice = "every rank must pass the same accumulators, configured alike, in the same order"
     counts = [len(theirs["fingerprints"]) for theirs in gathered]
@@ -244,9 +247,9 @@ def _mismatch_message(gathered: list[dict], is_list: bool) -> str:
     return f"sync() cannot sum these accumulators: {'. '.join(problems)}. Nothing was summed: {advice}"
 
 
-def _group_ranks(values: list) -> dict:
+def _group_ranks(values: list[Any]) -> dict[Any, list[int]]:
     """value -> the ranks holding it, in order of first appearance."""
-    groups: dict = {}
+    groups: dict[Any, list[int]] = {}
     for r, value in enumerate(values):
         groups.setdefault(value, []).append(r)
     return groups
@@ -260,9 +263,10 @@ def _plural(ranks: list[int]) -> str:
     return "s" if len(ranks) > 1 else ""
 
 
-def _load(accs: list, vectors: list[np.ndarray], summed: np.ndarray) -> None:
+def _load(accs: list[Any], vectors: list[np.ndarray], summed: np.ndarray) -> None:
     """Load each accumulator's slice of the sum; if one is refused, put the loaded ones back."""
-    loaded, start = [], 0
+    loaded: list[tuple[Any, np.ndarray]] = []
+    start = 0
     try:
         for acc, vector in zip(accs, vectors):
             acc.load_state_vector(summed[start:start + vector.size])

@@ -39,8 +39,8 @@ waits while it is full (backpressure on the producer), so at most ``QUEUE_LINES`
 
 Alerts: ``--alert "recall<0.8"`` (repeatable) is checked at every interval and at the end while
 the window holds at least ``--min-samples`` samples; a line goes to stderr when it trips and when
-it clears. Exit status: 0, 3 if any alert tripped during the run, 1 on a runtime error (file not
-found, port taken), 2 on a usage error.
+it clears. Exit status (``streameval._command.ExitCode``, shared with ``evaluate``): 0, 3 if any
+alert tripped during the run, 1 on a runtime error (file not found, port taken), 2 on a usage error.
 
 ``--prometheus-port PORT`` serves gauges ``streameval_<metric>`` (``streameval_accuracy``,
 ``streameval_recall_macro``...), ``streameval_samples_in_window``, ``streameval_alert_active``
@@ -61,22 +61,33 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
+from types import FrameType
+from typing import Any, BinaryIO, Protocol, Union
 
 from . import limits
 from ._columns import NUMBER_TEXT, canonical_label
-from ._command import PROG, counted, float_option, int_option, label_option, quiet_warnings
+from ._command import (EXIT_STATUS_HELP, PROG, ExitCode, counted, float_option, int_option, label_option,
+                       quiet_warnings)
 from ._readers import read_lines
 from .binary import Binary
 from .errors import TimestampError
 from .multiclass import Multiclass
 from .windows import Windowed
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ALERT = 0, 1, 2, 3
-_EOF = object()
-_TOO_LONG = object()  # in place of a line longer than --max-line-bytes
+# the names before ExitCode, kept for code that imported them
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ALERT = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.ALERT
+
+
+class _Marker:
+    """A queue item that is not a line."""
+
+
+_EOF = _Marker()
+_TOO_LONG = _Marker()  # in place of a line longer than --max-line-bytes
 QUEUE_LINES = 64
 _DEFAULT = object()  # --max-skew not given: the library's default
-_OPS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+_OPS: dict[str, Callable[[float, float], bool]] = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
 _ALERT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 _EXTRA = ("n_samples", "lines", "malformed_lines")  # alertable fields besides compute()'s
 
@@ -101,13 +112,11 @@ EPILOG = """\
 Malformed reasons: not_utf8, not_json, too_deep, too_long, not_object, missing_key, bad_value,
 late (older than the window), future (further ahead than --max-skew).
 
-Exit status: 0, 3 if an alert tripped during the run, 1 on a runtime error (file not found,
-port taken), 2 on a usage error.
-
 Examples:
   tail -f preds.jsonl | streameval watch --y-true label --y-pred pred --labels cat dog bird
   streameval watch --follow scores.jsonl --y-true y --score p --threshold 0.7 --alert "recall<0.8"
-"""
+
+""" + EXIT_STATUS_HELP
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -157,7 +166,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_alert(text: str, names) -> tuple[str, str, float]:
+def parse_alert(text: str, names: Iterable[str]) -> tuple[str, str, float]:
     """("recall", "<", 0.8) from "recall<0.8"; UsageError for bad syntax or an unknown metric."""
     match = _ALERT.match(text)
     if not match:
@@ -168,7 +177,7 @@ def parse_alert(text: str, names) -> tuple[str, str, float]:
     return name, op, float(number)
 
 
-def build_window(args) -> Windowed:
+def build_window(args: argparse.Namespace) -> Windowed:
     """The Windowed accumulator the options describe; UsageError if they do not fit together."""
     if args.labels and args.score:
         raise UsageError("--labels is for label predictions (--y-pred), --score for a binary task: give one")
@@ -187,6 +196,7 @@ def build_window(args) -> Windowed:
     size = int(args.window) if args.window == int(args.window) else args.window
     skew = {} if args.max_skew is _DEFAULT else {"max_skew": args.max_skew}
     try:
+        template: Binary | Multiclass
         if args.labels:
             template = Multiclass(labels=list(dict.fromkeys(_label_text(v) for v in args.labels)))
         else:
@@ -197,7 +207,7 @@ def build_window(args) -> Windowed:
         raise UsageError(" ".join(str(exc).split())) from None
 
 
-def _label_text(value) -> str:
+def _label_text(value: str) -> str:
     """A label as watch counts it: the text of canonical_label (JSON 1, 1.0 and "1" are "1")."""
     try:
         return str(canonical_label(value))
@@ -205,7 +215,7 @@ def _label_text(value) -> str:
         raise UsageError(f"--labels {value!r}: {exc}") from None
 
 
-def _timestamp(value) -> float:
+def _timestamp(value: Any) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
             return float(value)
@@ -228,14 +238,14 @@ def _timestamp(value) -> float:
 class Watcher:
     """The state of one ``watch`` run: the window, the line counts and the alerts."""
 
-    def __init__(self, args):
+    def __init__(self, args: argparse.Namespace):
         self.args = args
         self.window = build_window(args)
         self.pred_key = args.score or args.y_pred or "y_pred"
         self.multiclass = bool(args.labels)
         self.pos_label = None if self.multiclass else 1 if args.pos_label is None else args.pos_label
         self.zero_one = self.pos_label == 1  # 0/1 labels, where true/false and yes/no are 1/0
-        self.negative = None  # with another pos_label: the one other label seen
+        self.negative: Any = None  # with another pos_label: the one other label seen
         self.lines = 0
         self.malformed: dict[str, int] = {}
         names = set(self.window.compute()) | set(_EXTRA)
@@ -244,9 +254,9 @@ class Watcher:
         self.active = [False] * len(self.alerts)
         self.tripped = False
 
-    def feed(self, raw) -> None:
+    def feed(self, raw: bytes | str | _Marker) -> None:
         """Count one line; a malformed one is counted as such and changes nothing else."""
-        if raw is _TOO_LONG:
+        if isinstance(raw, _Marker):  # _TOO_LONG, the one marker fed
             self.lines += 1
             self._bad("too_long")
             return
@@ -297,7 +307,7 @@ class Watcher:
         self.negative = negative
 
     @staticmethod
-    def _label(value, yes_no: bool = False):
+    def _label(value: Any, yes_no: bool = False) -> Any:
         """The label a JSON value stands for, read as evaluate reads it."""
         if value is None or isinstance(value, (dict, list)):
             raise Malformed("bad_value", f"{value!r} is not a label")
@@ -306,7 +316,7 @@ class Watcher:
         except ValueError as exc:
             raise Malformed("bad_value", str(exc)) from None
 
-    def _binary_label(self, value):
+    def _binary_label(self, value: Any) -> Any:
         """A label of the binary task: 0 or 1 (1.0, "1", true, "yes" are 1), or with another
         --pos-label any label."""
         label = self._label(value, yes_no=self.zero_one)
@@ -314,7 +324,7 @@ class Watcher:
             raise Malformed("bad_value", f"{label!r} is not a 0/1 label")
         return label
 
-    def _negative(self, *labels):
+    def _negative(self, *labels: Any) -> Any:
         """The one label besides --pos-label, with these labels; Malformed if they bring a second:
         a binary task counts the positive label against one other (Binary sees one line at a time)."""
         negative = self.negative
@@ -329,7 +339,7 @@ class Watcher:
         return negative
 
     @staticmethod
-    def _score(value):
+    def _score(value: Any) -> float:
         """A score (a number, or text that reads as one) from a JSON value."""
         if isinstance(value, str) and NUMBER_TEXT.fullmatch(value.strip()):
             value = float(value)
@@ -340,7 +350,7 @@ class Watcher:
         except OverflowError:
             raise Malformed("bad_value", "the score is too large") from None
 
-    def metrics(self) -> dict:
+    def metrics(self) -> dict[str, Any]:
         """The current window's compute() with n_samples, lines and malformed line counts."""
         out = {"n_samples": int(self.window.n_samples), **self.window.compute()}
         out["lines"] = self.lines
@@ -348,7 +358,7 @@ class Watcher:
         out["malformed"] = dict(sorted(self.malformed.items()))
         return out
 
-    def check_alerts(self, metrics: dict) -> None:
+    def check_alerts(self, metrics: dict[str, Any]) -> None:
         """Log to stderr each alert that trips or clears; remember whether any tripped."""
         if metrics["n_samples"] < self.args.min_samples:
             return
@@ -365,7 +375,10 @@ class Watcher:
 # --- input -----------------------------------------------------------------------------------------
 
 
-def _put(lines: queue.Queue, item, stop: threading.Event | None = None) -> bool:
+Lines = queue.Queue[Union[bytes, _Marker]]  # lines read, _TOO_LONG in place of an overlong one, then _EOF
+
+
+def _put(lines: Lines, item: bytes | _Marker, stop: threading.Event | None = None) -> bool:
     """Put item, waiting while the queue is full (backpressure); False if stop was set meanwhile."""
     while stop is None or not stop.is_set():
         try:
@@ -376,14 +389,14 @@ def _put(lines: queue.Queue, item, stop: threading.Event | None = None) -> bool:
     return False
 
 
-def _read_stream(stream, lines: queue.Queue, max_bytes: int) -> None:
+def _read_stream(stream: BinaryIO, lines: Lines, max_bytes: int) -> None:
     """Put each line of stream (or _TOO_LONG for a line longer than max_bytes, read past in pieces)."""
     for raw in read_lines(stream, max_bytes):
         _put(lines, _TOO_LONG if raw is None else raw)
     _put(lines, _EOF)
 
 
-def _follow(f, path: str, lines: queue.Queue, stop: threading.Event, max_bytes: int) -> None:
+def _follow(f: BinaryIO, path: str, lines: Lines, stop: threading.Event, max_bytes: int) -> None:
     """Put each complete line of the open file f as it is written; start over if it is truncated.
 
     A line longer than max_bytes is dropped as it is read (never held whole) and put as _TOO_LONG.
@@ -417,7 +430,7 @@ _TABLE_KEYS = ("n_samples", "accuracy", "balanced_accuracy", "precision", "recal
                "recall_macro", "f1_macro", "matthews_corrcoef", "lines", "malformed_lines")
 
 
-def _table_rows(metrics: dict, watcher: Watcher) -> list[tuple[str, str]]:
+def _table_rows(metrics: dict[str, Any], watcher: Watcher) -> list[tuple[str, str]]:
     """(name, value text) of the table views: counts as integers, metrics with 4 digits."""
     rows = [(k, f"{metrics[k]:.4f}" if isinstance(metrics[k], float) else str(metrics[k]))
             for k in _TABLE_KEYS if k in metrics]
@@ -429,7 +442,7 @@ def _table_title(watcher: Watcher) -> str:
     return f"streameval watch  window {watcher.args.window:g} {watcher.args.unit}  {time.strftime('%H:%M:%S')}"
 
 
-def render_table(metrics: dict, watcher: Watcher) -> str:
+def render_table(metrics: dict[str, Any], watcher: Watcher) -> str:
     """The plain terminal view: ANSI clear and home, then a two-column table."""
     rows = _table_rows(metrics, watcher)
     width = max(len(k) for k, _ in rows)
@@ -437,19 +450,25 @@ def render_table(metrics: dict, watcher: Watcher) -> str:
     return f"\x1b[H\x1b[2J{_table_title(watcher)}\n{body}\n"
 
 
-def _json_line(metrics: dict) -> str:
+def _json_line(metrics: dict[str, Any]) -> str:
     """One JSON line; undefined metrics (NaN, as accuracy of an empty window) are null."""
     clean = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in metrics.items()}
     return json.dumps(clean, allow_nan=False) + "\n"
 
 
+class _View(Protocol):
+    def show(self, metrics: dict[str, Any], watcher: Watcher) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class _Lines:
     """Output as text on stdout: one JSON line, or the plain table, per interval."""
 
-    def __init__(self, render):
+    def __init__(self, render: Callable[[dict[str, Any], Watcher], str]):
         self.render = render
 
-    def show(self, metrics: dict, watcher: Watcher) -> None:
+    def show(self, metrics: dict[str, Any], watcher: Watcher) -> None:
         sys.stdout.write(self.render(metrics, watcher))
         sys.stdout.flush()
 
@@ -460,14 +479,14 @@ class _Lines:
 class _RichTable:
     """rich's live table, redrawn in place on the terminal."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         from rich.console import Console
         from rich.live import Live
 
         self.live = Live(console=Console(), auto_refresh=False)
         self.live.start()
 
-    def show(self, metrics: dict, watcher: Watcher) -> None:
+    def show(self, metrics: dict[str, Any], watcher: Watcher) -> None:
         from rich.console import Group
         from rich.table import Table
         from rich.text import Text
@@ -483,7 +502,7 @@ class _RichTable:
         self.live.stop()
 
 
-def make_view(args):
+def make_view(args: argparse.Namespace) -> _View:
     """JSON lines when piped (or --format json); on a terminal rich's live table, or the plain one
     without rich; --format table on a pipe also gets the plain one."""
     if args.format == "json" or (args.format == "auto" and not sys.stdout.isatty()):
@@ -515,7 +534,7 @@ class _Prometheus:
         self.seen_lines = self.seen_malformed = 0
         self.server, _ = prom.start_http_server(port, addr=addr, registry=self.registry)
 
-    def publish(self, metrics: dict, watcher: Watcher) -> None:
+    def publish(self, metrics: dict[str, Any], watcher: Watcher) -> None:
         for name, gauge in self.gauges.items():
             gauge.set(metrics[name])
         self.samples.set(metrics["n_samples"])
@@ -533,19 +552,19 @@ class _Stop(Exception):
     pass
 
 
-def _on_signal(signum, frame):
+def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> ExitCode:
     """Run ``streameval watch`` with parsed args; returns the exit status."""
     try:
         watcher = Watcher(args)
     except UsageError as exc:
         print(f"streameval watch: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     max_bytes = limits.MAX_LINE_BYTES if args.max_line_bytes is None else args.max_line_bytes
-    lines: queue.Queue = queue.Queue(maxsize=QUEUE_LINES)
+    lines: Lines = queue.Queue(maxsize=QUEUE_LINES)
     stop = threading.Event()
     prometheus = None
     try:
@@ -562,10 +581,10 @@ def run(args) -> int:
     except OSError as exc:
         where = f" (--prometheus-port {args.prometheus_port})" if prometheus is None and args.prometheus_port else ""
         print(f"streameval watch: error: {' '.join(str(exc).split())}{where}", file=sys.stderr)
-        return EXIT_ERROR
+        return ExitCode.FAILED
     except ImportError as exc:
         print(f"streameval watch: error: --prometheus-port needs prometheus_client: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return ExitCode.FAILED
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
                 if threading.current_thread() is threading.main_thread()}
     view = make_view(args)
@@ -599,7 +618,7 @@ def run(args) -> int:
         pass
     except BrokenPipeError:
         view.close()
-        return EXIT_ERROR
+        return ExitCode.FAILED
     finally:
         stop.set()
         for sig, handler in previous.items():
@@ -615,10 +634,10 @@ def run(args) -> int:
     if bad:
         detail = ", ".join(f"{k}: {v}" for k, v in sorted(watcher.malformed.items()))
         print(f"{PROG} watch: {counted(bad, 'malformed line')} of {watcher.lines:,} ({detail})", file=sys.stderr)
-    return EXIT_ALERT if watcher.tripped else EXIT_OK
+    return ExitCode.ALERT if watcher.tripped else ExitCode.OK
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m streameval.watch``: the same command without the ``streameval`` front end."""
     with quiet_warnings():
         parser = add_arguments(argparse.ArgumentParser(prog=f"{PROG} watch", description=DESCRIPTION, epilog=EPILOG,

@@ -4,6 +4,18 @@ input kind, what a stream's samples are in scikit-learn's terms, and a corpus of
 Everything here reads accumulators through their public API only (``to_dict()``, ``to_bytes()``,
 ``update()``...): the middle layer may change under it. tests/conftest.py hands the registry to
 tests as their ``configuration`` argument; tests/test_contract.py checks every entry.
+
+Registering a new accumulator, option, wrapper or storage is one line in CONFIGURATIONS below::
+
+    C("binary-bins-torch", lambda: Binary(bins=8, device="cpu"), "scores", "binary"),
+
+name (the test id), a factory of a fresh empty object, the input kind its streams are drawn from
+(BATCH_KINDS; a new kind of input is a branch in ``_draw``), the scikit-learn family it is checked
+against, and what it does not support (``**LOCAL``: no merge, no state vector; ``**TABLE``: no
+state vector; ``commutes=False`` / ``associates=False`` where the documentation says so). Every
+contract test, and every test that takes a ``configuration`` argument or iterates a view of the
+registry (``select(where=...)``, ``plain()``, ``scored()``, ``replicated()``), then runs it. A new
+wrapper also needs its coverage rule in ``_coverage`` (which samples count, with what factor).
 """
 
 from __future__ import annotations
@@ -107,10 +119,16 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
     C("binary-bins", lambda: Binary(bins=8), "scores", "binary"),
     C("binary-bins-weighted", lambda: Binary(bins=[0.2, 0.5, 0.7], weighted=True), "scores", "binary"),
     C("binary-bins-range", lambda: Binary(0.0, bins=8, score_range=(-2, 2)), "scores", "binary"),
+    C("binary-bins-threshold", lambda: Binary(0.3, bins=8), "scores", "binary"),
+    C("binary-bins-strict", lambda: Binary(bins=[0.05, 0.2, 0.5, 0.7, 0.99], inclusive=False), "scores", "binary"),
+    C("binary-bins-strict-weighted", lambda: Binary(bins=[0.05, 0.2, 0.5, 0.7, 0.99], inclusive=False, weighted=True),
+      "scores", "binary"),
     C("binary-exact", lambda: Binary(exact=True), "scores", "binary", **TABLE),
     C("binary-exact-weighted", lambda: Binary(exact=True, weighted=True), "scores", "binary", **TABLE),
     C("binary-exact-compacting", lambda: Binary(exact=True, max_distinct=6), "scores", "binary", associates=False,
       **TABLE),
+    C("binary-exact-compacting-weighted", lambda: Binary(exact=True, max_distinct=6, weighted=True), "scores", "binary",
+      associates=False, **TABLE),
     C("binary-bootstrap", lambda: Binary(bootstrap=3, seed=1), "scores", "binary"),
     C("binary-bins-bootstrap", lambda: Binary(bins=4, bootstrap=3, seed=1), "scores", "binary"),
     C("binary-exact-bootstrap", lambda: Binary(exact=True, bootstrap=3, seed=1), "scores", "binary", **TABLE),
@@ -121,6 +139,7 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
     C("multiclass-ignore", lambda: Multiclass(5, ignore_index=-100), "classes", "multiclass"),
     C("multiclass-labels", lambda: Multiclass(labels=[10, 20, 30]), "classes", "multiclass"),
     C("multiclass-str-labels", lambda: Multiclass(labels=["a", "b", "c"]), "classes", "multiclass"),
+    C("multiclass-two-labels", lambda: Multiclass(labels=["a", "b"]), "classes", "multiclass"),
     C("multiclass-int-labels", lambda: Multiclass(labels=[10, 3, 7]), "classes", "multiclass"),
     C("multiclass-int-labels-weighted", lambda: Multiclass(labels=[10, 3, 7], weighted=True), "classes", "multiclass"),
     C("multiclass-scores", lambda: Multiclass(3), "matrix", "multiclass"),
@@ -128,8 +147,12 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
     C("multiclass-bins-simplex", lambda: Multiclass(4, bins=8), "matrix", "multiclass"),
     C("multiclass-bins-weighted", lambda: Multiclass(3, bins=[0.3, 0.6], weighted=True), "matrix", "multiclass"),
     C("multiclass-top-k", lambda: Multiclass(3, top_k=2), "matrix", "multiclass"),
+    C("multiclass-top-k-weighted", lambda: Multiclass(4, top_k=3, weighted=True), "matrix", "multiclass"),
     C("multiclass-bins-top-k", lambda: Multiclass(labels=["a", "b", "c", "d"], bins=[0.1, 0.4, 0.6], top_k=2),
       "matrix", "multiclass"),
+    C("multiclass-bins-top-k-weighted",
+      lambda: Multiclass(labels=["a", "b", "c", "d"], bins=[0.1, 0.4, 0.6], top_k=2, weighted=True), "matrix",
+      "multiclass"),
     C("multiclass-bootstrap", lambda: Multiclass(3, bootstrap=3, seed=1), "classes", "multiclass"),
     C("multiclass-bins-bootstrap", lambda: Multiclass(3, bins=5, bootstrap=3, seed=1), "matrix", "multiclass"),
     C("multiclass-auto", lambda: Multiclass(labels="auto"), "auto", "multiclass"),
@@ -144,6 +167,8 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
     C("multilabel-threshold", lambda: Multilabel(3, threshold=0.25, inclusive=False), "multilabel", "multilabel"),
     C("multilabel-bins", lambda: Multilabel(3, bins=6), "multilabel", "multilabel"),
     C("multilabel-bins-weighted", lambda: Multilabel(3, bins=[0.25, 0.5], weighted=True), "multilabel", "multilabel"),
+    C("multilabel-bins-strict", lambda: Multilabel(4, bins=[0.0, 0.33, 0.5, 1.0], inclusive=False), "multilabel",
+      "multilabel"),
     C("multilabel-bins-range", lambda: Multilabel(2, 0.0, bins=4, score_range=(-1, 1)), "multilabel", "multilabel"),
     C("multilabel-bootstrap", lambda: Multilabel(3, bootstrap=3, seed=1), "multilabel", "multilabel"),
     C("multilabel-bins-bootstrap", lambda: Multilabel(3, bins=4, bootstrap=3, seed=1), "multilabel", "multilabel"),
@@ -193,6 +218,65 @@ def select(*names: str, where: Callable[[Configuration], bool] | None = None) ->
         raise KeyError(f"no registered configuration named {unknown}: see CONFIGURATIONS in tests/helpers.py")
     chosen = [REGISTRY[name] for name in names] if names else list(CONFIGURATIONS)
     return [c for c in chosen if where is None or where(c)]
+
+
+# Views of the registry by what a configuration is (each a predicate, for select(where=...) and
+# @pytest.mark.configs(where=...)): a new registered line joins every view it belongs to.
+
+
+def is_plain(configuration: Configuration) -> bool:
+    """An accumulator itself (Binary, Multiclass, Multilabel), not a wrapper of one."""
+    return layout_of(configuration.make()).wrapper is None
+
+
+def keeps_scores(configuration: Configuration) -> bool:
+    """A plain accumulator with a score state: histograms (bins), an exact table or top-k counts."""
+    layout = layout_of(configuration.make())
+    config = layout.config
+    return layout.wrapper is None and (layout.bins is not None or bool(config.get("exact")) or
+                                       config.get("top_k") is not None)
+
+
+def is_replicated(configuration: Configuration) -> bool:
+    """A plain accumulator that keeps bootstrap replicates."""
+    layout = layout_of(configuration.make())
+    return layout.wrapper is None and "bootstrap" in layout.config
+
+
+def reads_probabilities(configuration: Configuration) -> bool:
+    """A plain accumulator that refuses scores outside [0, 1] (see _reads_probabilities)."""
+    layout = layout_of(configuration.make())
+    return layout.wrapper is None and _reads_probabilities(layout)
+
+
+def plain() -> list[Configuration]:
+    return select(where=is_plain)
+
+
+def scored() -> list[Configuration]:
+    return select(where=keeps_scores)
+
+
+def replicated() -> list[Configuration]:
+    return select(where=is_replicated)
+
+
+def remade(acc, **changes):
+    """A fresh, empty plain accumulator of acc's class and configuration, with changes (through the
+    constructor, which takes the keys to_dict() gives): its weighted twin, another bootstrap..."""
+    layout = layout_of(acc)
+    if layout.wrapper is not None:
+        raise TypeError(f"remade() rebuilds plain accumulators, not a {layout.wrapper}")
+    return type(acc)(**{**layout.config, **changes})
+
+
+def twin(configuration: Configuration, **changes) -> Configuration:
+    """A registered plain configuration with changes (e.g. weighted=True): a derived test case,
+    named after its original; not a registry entry, so the contract suite does not run it."""
+    suffix = "-".join(f"{key}={value}" for key, value in changes.items())
+    return Configuration(f"{configuration.name}[{suffix}]", lambda: remade(configuration.make(), **changes),
+                         configuration.batches, configuration.reference, configuration.merges, configuration.sums,
+                         configuration.commutes, configuration.associates)
 
 
 # --- what an object counts, read from its to_dict() -------------------------------------------------

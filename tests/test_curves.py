@@ -25,7 +25,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import sklearn.metrics as skm
-from helpers import assert_same
+from helpers import assert_same, draw_stream, keeps_scores, layout_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.calibration import calibration_curve as sk_calibration_curve
@@ -899,44 +899,10 @@ def test_out_of_range_property_of_multiclass_and_multilabel(make):
 # --- merge and serialization of every score state ------------------------------------------
 
 
-STATES = {
-    "binary-bins": lambda w: Binary(0.3, bins=8, weighted=w),
-    "binary-bins-explicit-strict": lambda w: Binary(bins=[0.05, 0.2, 0.5, 0.7, 0.99], inclusive=False, weighted=w),
-    "binary-exact": lambda w: Binary(exact=True, weighted=w),
-    "binary-exact-compacted": lambda w: Binary(exact=True, max_distinct=16, weighted=w),
-    "multiclass-bins": lambda w: Multiclass(4, bins=6, weighted=w),
-    "multiclass-top-k": lambda w: Multiclass(4, top_k=3, weighted=w),
-    "multiclass-bins-top-k": lambda w: Multiclass(labels=["a", "b", "c", "d"], bins=[0.1, 0.4, 0.6], top_k=2,
-                                                  weighted=w),
-    "multilabel-bins": lambda w: Multilabel(4, bins=7, weighted=w),
-    "multilabel-bins-explicit": lambda w: Multilabel(4, bins=[0.0, 0.33, 0.5, 1.0], inclusive=False, weighted=w),
-}
-
-
-def _state_data(acc, rng, n, weighted):
-    """Scores inside [0, 1] (see test_serialization_of_negative_scores), with ties."""
-    w = rng.uniform(0, 2, n) if weighted else None
-    if isinstance(acc, Multilabel):
-        return rng.integers(0, 2, (n, 4)), np.round(rng.random((n, 4)), 2), w
-    if isinstance(acc, Multiclass):
-        labels = np.array(acc.labels)
-        return labels[rng.integers(0, 4, n)], np.round(rng.random((n, 4)), 2), w
-    return rng.integers(0, 2, n), np.round(rng.random(n), 3), w
-
-
-def _feed(acc, data, lo, hi):
-    y, p, w = data
-    acc.update(y[lo:hi], p[lo:hi], None if w is None else w[lo:hi])
-
-
-def _assert_same_state(ours, ref):
-    assert ours._config() == ref._config()
-    for name, a, b in zip(ref._state_spec(**ref._config()), ours._arrays(), ref._arrays()):
-        assert a.shape == b.shape and a.dtype == b.dtype, name
-        if a.dtype == np.int64 or name == "_table_scores":
-            assert np.array_equal(a, b), name
-        else:
-            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=name)
+# Merging and serializing every score state (histograms, exact tables, top-k counts, with every
+# option) is checked for every registered configuration in tests/test_contract.py: any split merged
+# in any order equals one pass (test_any_split_equals_one_pass), merge laws, round trips. Here: the
+# score metrics of a copy, for each registered configuration that keeps scores (helpers.scored()).
 
 
 def _round_trips(acc):
@@ -945,61 +911,32 @@ def _round_trips(acc):
     yield pickle.loads(pickle.dumps(acc))
 
 
-@given(st.sampled_from(sorted(STATES)), SEEDS, st.lists(st.integers(0, 40), min_size=1, max_size=6), st.booleans(),
-       st.randoms(use_true_random=False))
-@settings(max_examples=30)
-def test_any_split_any_order_equals_one_pass_and_round_trips(name, seed, sizes, weighted, random):
-    rng = np.random.default_rng(seed)
-    n = sum(sizes)
-    one_pass = STATES[name](weighted)
-    data = _state_data(one_pass, rng, n, weighted)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _feed(one_pass, data, 0, n)
-        workers = []
-        for lo, hi in _bounds(sizes):
-            worker = STATES[name](weighted)
-            _feed(worker, data, lo, hi)
-            workers.append(worker)
-        random.shuffle(workers)
-        originals = [worker.copy() for worker in workers]
-        merged = sum(workers)
-    for worker, original in zip(workers, originals):
-        assert worker == original  # merging never changes its argument
-    if name == "binary-exact-compacted" and not (merged.is_exact and one_pass.is_exact):
-        # compaction depends on the order of the data: the invariants are the counts at the kept thresholds
-        y, p, w = data
-        _check_compacted_counts(merged, y, p, w)
-    else:
-        _assert_same_state(merged, one_pass)
-    for acc in (merged, one_pass):
-        for copy in _round_trips(acc):
-            assert type(copy) is type(acc)
-            assert copy == acc
-            assert copy.to_bytes() == acc.to_bytes()
-
-
 @pytest.mark.parametrize("n", [0, 200])
-@pytest.mark.parametrize("name", sorted(STATES))
-def test_round_trip_keeps_the_score_metrics(name, n, rng):
-    acc = STATES[name](False)
+@pytest.mark.configs(where=keeps_scores)
+def test_round_trip_keeps_the_score_metrics(configuration, n):
+    acc = configuration.make()
+    batches = draw_stream(layout_of(acc), configuration.batches, np.random.default_rng(12345), [n // 2, n - n // 2])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _feed(acc, _state_data(acc, rng, n, False), 0, n)
+        for batch in batches:
+            batch.feed(acc)
+    name = configuration.name
     assert acc.is_empty == (n == 0)
     for copy in _round_trips(acc):
-        if isinstance(acc, Multiclass) and acc.top_k is not None:
-            assert_same([copy.accuracy(top_k=j) for j in range(1, acc.top_k + 1)],
-                        [acc.accuracy(top_k=j) for j in range(1, acc.top_k + 1)], True, name)
-        if acc.bins is not None or getattr(acc, "exact", False):
-            assert_same(copy.roc_auc(average=None) if not isinstance(acc, Binary) else copy.roc_auc(),
-                        acc.roc_auc(average=None) if not isinstance(acc, Binary) else acc.roc_auc(), True, name)
-            assert np.array_equal(copy.roc_auc_bounds(), acc.roc_auc_bounds(), equal_nan=True)
-        if isinstance(acc, Binary):
-            for a, b in zip(copy.roc_curve(), acc.roc_curve()):
-                assert np.array_equal(a, b, equal_nan=True)
-            assert copy.out_of_range == acc.out_of_range
-            assert copy.is_exact == acc.is_exact
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            if isinstance(acc, Multiclass) and acc.top_k is not None:
+                assert_same([copy.accuracy(top_k=j) for j in range(1, acc.top_k + 1)],
+                            [acc.accuracy(top_k=j) for j in range(1, acc.top_k + 1)], True, name)
+            if acc.bins is not None or getattr(acc, "exact", False):
+                assert_same(copy.roc_auc(average=None) if not isinstance(acc, Binary) else copy.roc_auc(),
+                            acc.roc_auc(average=None) if not isinstance(acc, Binary) else acc.roc_auc(), True, name)
+                assert np.array_equal(copy.roc_auc_bounds(), acc.roc_auc_bounds(), equal_nan=True)
+            if isinstance(acc, Binary):
+                for a, b in zip(copy.roc_curve(), acc.roc_curve()):
+                    assert np.array_equal(a, b, equal_nan=True)
+                assert copy.out_of_range == acc.out_of_range
+                assert copy.is_exact == acc.is_exact
 
 
 @pytest.mark.parametrize("how", ["bytes", "dict"])

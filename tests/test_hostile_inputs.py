@@ -22,6 +22,7 @@ import streameval.limits
 from streameval import Binary, Multiclass, Multilabel
 from streameval import _scores
 
+from helpers import MIXED_LABELS, binary_pool, class_labels, is_plain, layout_of, reads_probabilities
 from memlimit import run_limited
 
 torch = pytest.importorskip("torch")
@@ -50,36 +51,26 @@ def _logits(n=2000, seed=0):
     return y, rng.normal(0, 2, n) + 2.0 * y  # logits: well outside [0, 1]
 
 
-READS_PROBABILITIES = {
-    "binary": lambda: Binary(),
-    "binary-weighted": lambda: Binary(weighted=True),
-    "binary-bins": lambda: Binary(bins=100),
-    "binary-bins-explicit": lambda: Binary(bins=[0.2, 0.5, 0.8]),
-    "binary-exact": lambda: Binary(exact=True),
-    "binary-bootstrap": lambda: Binary(bootstrap=4, seed=0),
-    "binary-pos-label": lambda: Binary(pos_label=3),
-    "multilabel": lambda: Multilabel(2),
-    "multilabel-bins": lambda: Multilabel(2, bins=10, weighted=True),
-    "multiclass-bins": lambda: Multiclass(2, bins=10),
-}
-
-
-@pytest.mark.parametrize("name", READS_PROBABILITIES)
+@pytest.mark.configs(where=reads_probabilities)
 @pytest.mark.parametrize("as_tensor", [False, True], ids=["numpy", "torch"])
-def test_logits_are_refused_where_probabilities_are_read(name, as_tensor):
-    acc = READS_PROBABILITIES[name]()
+def test_logits_are_refused_where_probabilities_are_read(configuration, as_tensor):
+    acc = configuration.make()
     y, logits = _logits(50)
-    if isinstance(acc, Multilabel):
-        y, logits = np.stack([y, 1 - y], axis=1), np.stack([logits, -logits], axis=1)
-    elif isinstance(acc, Multiclass):
-        logits = np.stack([-logits, logits], axis=1)
-    if isinstance(acc, Binary) and acc.pos_label == 3:
-        y = np.where(y == 1, 3, 2)
+    if isinstance(acc, Multilabel):  # labels alternate y, 1 - y; their scores logits, -logits
+        flip = np.arange(acc.num_labels) % 2
+        y, logits = np.abs(y[:, None] - flip), logits[:, None] * (1 - 2 * flip)
+    elif isinstance(acc, Multiclass):  # class 1 by the logits, the others against them
+        y = y if acc.num_classes == 2 else np.where(y == 1, 1, 0)
+        logits = np.where(np.arange(acc.num_classes) == 1, logits[:, None], -logits[:, None])
+        y = np.array(acc.labels)[y]
+    elif isinstance(acc, Binary):  # its labels: pos_label and another
+        y = np.array(binary_pool(layout_of(acc).config))[y]
     w = np.ones(len(y)) if acc.weighted else None
     acc.update(y[:1], np.full((1, *logits.shape[1:]), 0.5), None if w is None else w[:1])
     first = int(np.argmax((logits < 0) | (logits > 1)) // (logits[0].size))
-    if as_tensor:
-        y, logits = torch.as_tensor(y), torch.as_tensor(logits, dtype=torch.float32)
+    if as_tensor:  # torch holds no strings: labels that are strings stay numpy
+        y = y if y.dtype.kind in "USO" else torch.as_tensor(y)
+        logits = torch.as_tensor(logits, dtype=torch.float32)
     error = unchanged(acc, lambda: acc.update(y, logits, w), ValueError)
     message = str(error)
     assert re.match(rf"^y_pred\[{first}(, \d)?\] = -?[\d.e+-]+ is not a probability", message), message
@@ -380,92 +371,81 @@ def _y(n=5):
 
 P = np.array([0.1, 0.8, 0.6, 0.3, 0.9])
 P3 = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.3, 0.4, 0.3], [0.5, 0.25, 0.25]])
-Y3 = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 0], [1, 0, 0]])
 
-# Every accumulator configuration, once: name -> (factory, kind of batch it takes)
-CONFIGS = {
-    "binary": (lambda: Binary(), "scores"),
-    "binary-weighted": (lambda: Binary(weighted=True), "scores"),
-    "binary-labels": (lambda: Binary(), "labels"),
-    "binary-spam": (lambda: Binary(pos_label="spam"), "text"),
-    "binary-logits": (lambda: Binary(0.0, score_range=(-10, 10)), "scores"),
-    "binary-bins": (lambda: Binary(bins=8), "scores"),
-    "binary-bins-weighted": (lambda: Binary(bins=[0.2, 0.5, 0.7], weighted=True), "scores"),
-    "binary-exact": (lambda: Binary(exact=True), "scores"),
-    "binary-exact-weighted": (lambda: Binary(exact=True, weighted=True), "scores"),
-    "binary-exact-compacting": (lambda: Binary(exact=True, max_distinct=6), "scores"),
-    "binary-bootstrap": (lambda: Binary(bootstrap=3, seed=1), "scores"),
-    "binary-bins-bootstrap": (lambda: Binary(bins=4, bootstrap=3, seed=1), "scores"),
-    "binary-exact-bootstrap": (lambda: Binary(exact=True, bootstrap=3, seed=1), "scores"),
-    "multiclass": (lambda: Multiclass(3), "classes"),
-    "multiclass-weighted": (lambda: Multiclass(3, weighted=True), "classes"),
-    "multiclass-ignore": (lambda: Multiclass(3, ignore_index=-100), "classes"),
-    "multiclass-labels": (lambda: Multiclass(labels=[10, 20, 30]), "labels10"),
-    "multiclass-scores": (lambda: Multiclass(3), "matrix"),
-    "multiclass-bins": (lambda: Multiclass(3, bins=5), "matrix"),
-    "multiclass-bins-weighted": (lambda: Multiclass(3, bins=[0.3, 0.6], weighted=True), "matrix"),
-    "multiclass-top-k": (lambda: Multiclass(3, top_k=2), "matrix"),
-    "multiclass-bootstrap": (lambda: Multiclass(3, bootstrap=3, seed=1), "classes"),
-    "multiclass-bins-bootstrap": (lambda: Multiclass(3, bins=5, bootstrap=3, seed=1), "matrix"),
-    "multiclass-auto": (lambda: Multiclass(labels="auto"), "auto"),
-    "multiclass-auto-weighted": (lambda: Multiclass(labels="auto", weighted=True, ignore_index="pad"), "auto"),
-    "multiclass-auto-bootstrap": (lambda: Multiclass(labels="auto", bootstrap=3, seed=1, max_labels=4), "auto"),
-    "multilabel": (lambda: Multilabel(3), "multilabel"),
-    "multilabel-weighted": (lambda: Multilabel(3, weighted=True), "multilabel"),
-    "multilabel-bins": (lambda: Multilabel(3, bins=6), "multilabel"),
-    "multilabel-bins-weighted": (lambda: Multilabel(3, bins=[0.25, 0.5], weighted=True), "multilabel"),
-    "multilabel-bootstrap": (lambda: Multilabel(3, bootstrap=3, seed=1), "multilabel"),
-    "multilabel-bins-bootstrap": (lambda: Multilabel(3, bins=4, bootstrap=3, seed=1), "multilabel"),
-}
 
-GOOD = {
-    "scores": (_y(), P),
-    "labels": (_y(), np.array([0, 1, 0, 0, 1])),
-    "text": (np.array(["spam", "ham", "spam", "spam", "ham"]), np.array(["spam", "spam", "ham", "ham", "ham"])),
-    "classes": (np.array([0, 1, 2, 1, 0]), np.array([0, 2, 2, 1, 1])),
-    "labels10": (np.array([10, 20, 30, 20, 10]), np.array([10, 30, 30, 20, 20])),
-    "matrix": (np.array([0, 1, 2, 1, 0]), P3),
-    "auto": (np.array(["x", "y", "x", "y", "x"]), np.array(["x", "x", "y", "z", "x"])),
-    "multilabel": (Y3, P3),
-}
+def _good(configuration) -> tuple:
+    """Five valid samples of a plain registered configuration (tests/helpers.py CONFIGURATIONS), of
+    its input kind; sample 3 is counted (never ignored), and cell [3, 1] exists."""
+    layout, kind = layout_of(configuration.make()), configuration.batches
+    picks, guesses = _y(), np.array([0, 1, 0, 0, 1])
+    if kind in ("scores", "labels", "text"):
+        pool = np.array(binary_pool(layout.config))
+        return pool[picks], P if kind == "scores" else pool[guesses]
+    if kind in ("classes", "matrix"):
+        labels = np.array(class_labels(layout))
+        k = len(labels)
+        y = labels[np.array([0, 1, 2, 1, 0]) % k]
+        if kind == "classes":
+            return y, labels[np.array([0, 2, 2, 1, 1]) % k]
+        # probabilities of k classes, a different class ahead in each row
+        return y, np.array([np.roll(np.r_[0.6, np.full(k - 1, 0.4 / (k - 1))], i) for i in range(5)])
+    if kind == "auto":
+        return np.array(["x", "y", "x", "y", "x"]), np.array(["x", "x", "y", "z", "x"])
+    if kind == "auto-mixed":
+        labels = np.array(MIXED_LABELS, dtype=object)
+        return labels[[0, 1, 2, 1, 0]], labels[[0, 0, 1, 2, 0]]
+    n_labels = layout.config["num_labels"]
+    cells = np.arange(5 * n_labels).reshape(5, n_labels)
+    return (cells * 7 % 3 == 0).astype(int), np.round(cells * 0.37 % 1, 2)
 
 
 def _replace(arr, index, value, dtype=None):
     out = np.array(arr, dtype=dtype if dtype is not None else (object if isinstance(value, str) else None))
     if out.dtype.kind in "iu" and isinstance(value, float):
         out = out.astype(np.float64)
+    if out.dtype.kind in "US" and not isinstance(value, str):  # a string array would hold NaN as "n"
+        out = out.astype(object)
     out[index] = value
     return out
 
 
-def _bad_batches(kind, acc):
+def _bad_batches(configuration, acc):
     """(case, y_true, y_pred, sample_weight, exception, regex naming the argument and position)."""
-    y, p = GOOD[kind]
+    kind = configuration.batches
+    y, p = _good(configuration)
     w = np.ones(len(y)) if acc.weighted else None
     at = (3, 1) if np.ndim(p) == 2 else 3
     where = r"\[3, 1\]" if np.ndim(p) == 2 else r"\[3\]"
     true_at = r"\[3, 1\]" if np.ndim(y) == 2 else r"\[3\]"
-    bad_label = {"text": None, "labels10": 11, "auto": None}.get(kind, 7)
+    # a label that is no class (none for text, whose other labels are negatives, nor for auto labels)
+    bad_label = None if kind in ("text", "auto", "auto-mixed") else 7
+    if kind in ("classes", "matrix"):
+        labels = class_labels(layout_of(acc))
+        bad_label = "zzz" if all(isinstance(c, str) for c in labels) else max(labels) + 1
     cases = [("length", y, p[:4], w, ValueError, r"^y_pred has 4 samples but y_true has 5"),
              ("y_pred 3-d", y, p.reshape(5, 1, -1), w, ValueError, r"^y_pred has shape \(5, 1, ")]
+    shown = re.escape(repr(bad_label))
+    bad_true, bad_pred = rf"^y_true{true_at} = {shown} is not", rf"^y_pred\[3\] = {shown} is not"
+    if isinstance(acc, Binary) and acc.pos_label != 1:  # a third label is a fault of the batch, not of one argument
+        bad_true = bad_pred = rf"^this batch holds the labels \[.*{shown}\] but Binary\(pos_label="
     if bad_label is not None:
         cases.append(("bad y_true", _replace(y, (3, 1) if np.ndim(y) == 2 else 3, bad_label), p, w, ValueError,
-                      rf"^y_true{true_at} = {bad_label} is not"))
-    if kind in ("labels", "classes", "labels10"):
-        cases.append(("bad y_pred", y, _replace(p, 3, bad_label), w, ValueError, rf"^y_pred\[3\] = {bad_label} is not"))
+                      bad_true))
+    if kind in ("labels", "classes"):
+        cases.append(("bad y_pred", y, _replace(p, 3, bad_label), w, ValueError, bad_pred))
         cases.append(("nan y_pred", y, _replace(p, 3, nan), w, ValueError, r"^y_pred\[3\] = nan is"))
     if kind in ("scores", "matrix", "multilabel"):
         for value in (nan, inf):
             cases.append((f"{value} score", y, _replace(p, at, value), w, ValueError, rf"^y_pred{where} = {value} is not"))
-        if acc._bounds == streameval._inputs.PROBABILITY:
+        if reads_probabilities(configuration):
             cases.append(("logit", y, _replace(p, at, 3.5), w, ValueError, rf"^y_pred{where} = 3\.5 is not a probability"))
         if acc.bins is not None or getattr(acc, "exact", False):
             cases.append(("int scores", y, (p > 0.5).astype(int), w, TypeError, r"^y_pred has dtype int"))
             cases.append(("bool scores", y, p > 0.5, w, TypeError, r"^y_pred has dtype bool"))
-    if kind in ("text", "auto"):
+    if kind in ("text", "auto", "auto-mixed"):
         cases.append(("missing y_true", _replace(y, 3, None, object), p, w, ValueError, r"^y_true\[3\] = None is missing"))
         cases.append(("missing y_pred", y, _replace(p, 3, nan, object), w, ValueError, r"^y_pred\[3\] = nan is missing"))
-    if kind == "auto":
+    if kind in ("auto", "auto-mixed"):
         cases.append(("unhashable", y, _replace(p, 3, [1], object), w, TypeError, r"^y_pred\[3\] = \[1\] is not a label"))
         if acc.max_labels == 4:
             cases.append(("max_labels", y, np.array(["a", "b", "c", "d", "e"]), w, ValueError, r"more than max_labels=4"))
@@ -482,36 +462,32 @@ def _bad_batches(kind, acc):
     return cases
 
 
-def _contract_cases():
-    for name, (make, kind) in CONFIGS.items():
-        for case in _bad_batches(kind, make()):
-            yield pytest.param(name, case[0], id=f"{name}-{case[0]}")
+def _case_names(configuration) -> list[str]:
+    return [case[0] for case in _bad_batches(configuration, configuration.make())]
 
 
-@pytest.mark.parametrize("name, case", list(_contract_cases()))
-def test_a_failed_update_changes_nothing(name, case):
-    make, kind = CONFIGS[name]
-    acc = make()
-    y, p = GOOD[kind]
+@pytest.mark.configs(where=is_plain, each=_case_names)
+def test_a_failed_update_changes_nothing(configuration, case):
+    acc = configuration.make()
+    y, p = _good(configuration)
     acc.update(y, p, np.ones(len(y)) if acc.weighted else None)
     acc.update(y, p, np.ones(len(y)) if acc.weighted else None)
-    (_, y_true, y_pred, w, exc, match), = [c for c in _bad_batches(kind, acc) if c[0] == case]
+    (_, y_true, y_pred, w, exc, match), = [c for c in _bad_batches(configuration, acc) if c[0] == case]
     if exc is OverflowError and match == r"sample_weight|would take":
         match = r"would take the total of _\w+ past the largest float64"
     unchanged(acc, lambda: acc.update(y_true, y_pred, w), exc, match)
     if acc.bootstrap is not None:  # a refused batch draws no replicate: the next valid one draws as if it never came
-        twin = make()
+        twin = configuration.make()
         for _ in range(3):
             twin.update(y, p)
         acc.update(y, p)
         assert acc.to_bytes() == twin.to_bytes()
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
-def test_counts_past_max_count_are_refused_before_anything_is_counted(name, monkeypatch):
-    make, kind = CONFIGS[name]
-    acc = make()
-    y, p = GOOD[kind]
+@pytest.mark.configs(where=is_plain)
+def test_counts_past_max_count_are_refused_before_anything_is_counted(configuration, monkeypatch):
+    acc = configuration.make()
+    y, p = _good(configuration)
     if acc.weighted:  # float64 sums have no limit to lower: weights whose sum is inf
         acc.update(y, p, np.ones(len(y)))
         unchanged(acc, lambda: acc.update(y, p, np.full(len(y), 1e308)), OverflowError,

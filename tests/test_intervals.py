@@ -22,6 +22,7 @@ import zlib
 
 import numpy as np
 import pytest
+from helpers import bad_batches, draw_stream, is_replicated, layout_of, remade
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
@@ -531,20 +532,19 @@ def test_bad_bootstrap_arguments(make, exc, match):
 
 # --- merge, serialization, seeds, failed updates ------------------------------------------------------
 
-ACCUMULATORS = {
-    "binary": (lambda **kw: Binary(**kw), lambda rng, n: (rng.integers(0, 2, n), rng.random(n))),
-    "binary-bins": (lambda **kw: Binary(bins=8, **kw), lambda rng, n: (rng.integers(0, 2, n), rng.random(n))),
-    "multiclass": (lambda **kw: Multiclass(labels=["x", "y", "z"], **kw),
-                   lambda rng, n: tuple(np.array(["x", "y", "z"])[rng.integers(0, 3, (2, n))])),
-    "multiclass-auto": (lambda **kw: Multiclass(labels="auto", **kw), lambda rng, n: tuple(rng.integers(0, 4, (2, n)))),
-    "multilabel": (lambda **kw: Multilabel(3, **kw), lambda rng, n: (rng.integers(0, 2, (n, 3)), rng.random((n, 3)))),
-}
+# Every registered configuration that keeps bootstrap replicates (tests/helpers.py replicated()).
 
 
-def _filled(name, rng, seed, n=60, bootstrap=30):
-    make, batch = ACCUMULATORS[name]
-    acc = make(bootstrap=bootstrap, seed=seed)
-    acc.update(*batch(rng, n))
+def _batch(acc, kind, rng, n):
+    """n samples for acc, of the registered input kind, as (y_true, y_pred)."""
+    (batch,) = draw_stream(layout_of(acc), kind, rng, [n])
+    return batch.y_true, batch.y_pred
+
+
+def _filled(configuration, rng, seed, n=60):
+    acc = configuration.make()
+    acc.reseed(seed)
+    acc.update(*_batch(acc, configuration.batches, rng, n))
     return acc
 
 
@@ -552,20 +552,19 @@ def _replicates(acc):
     return [getattr(acc, name) for _, name in acc._spec.replicated]  # the declared (array, replicates) pairs
 
 
-@pytest.mark.parametrize("name", ACCUMULATORS)
-def test_merge_adds_the_replicates(name, rng):
-    a, b = _filled(name, rng, seed=(11, 0)), _filled(name, rng, seed=(11, 1))
-    if name == "multiclass-auto":  # same labels, so that the replicates line up as they are
-        assert a.labels == b.labels == (0, 1, 2, 3)
+@pytest.mark.configs(where=is_replicated)
+def test_merge_adds_the_replicates(configuration, rng):
+    a, b = _filled(configuration, rng, seed=(11, 0)), _filled(configuration, rng, seed=(11, 1))
+    if layout_of(a).config.get("labels") == "auto":
+        assert a.labels == b.labels  # the same labels, so that the replicates line up as they are
     merged = a + b
     for total, x, y in zip(_replicates(merged), _replicates(a), _replicates(b)):
         np.testing.assert_array_equal(total, x + y)
     assert merged.n_samples == a.n_samples + b.n_samples
     with pytest.raises(IncompatibleError):
-        a.merge(_filled(name, rng, seed=0, bootstrap=31))
-    plain = ACCUMULATORS[name][0]()
+        a.merge(remade(a, bootstrap=a.bootstrap + 1))
     with pytest.raises(IncompatibleError):
-        a.merge(plain)
+        a.merge(remade(a, bootstrap=None))
 
 
 def test_merged_workers_replicate_the_whole_stream(rng):
@@ -596,12 +595,12 @@ def test_auto_labels_carry_the_replicates_along(rng):
     np.testing.assert_array_equal(merged._boot_cm[:, 3, 0], other._boot_cm[:, 1, 0])
 
 
-@pytest.mark.parametrize("name", ACCUMULATORS)
-def test_serialization_keeps_the_replicates(name, rng):
-    acc = _filled(name, rng, seed=21)
+@pytest.mark.configs(where=is_replicated)
+def test_serialization_keeps_the_replicates(configuration, rng):
+    acc = _filled(configuration, rng, seed=21)
     for back in (streameval.from_bytes(acc.to_bytes()), streameval.from_dict(acc.to_dict()),
                  pickle.loads(pickle.dumps(acc))):
-        assert back == acc and back._config()["bootstrap"] == 30
+        assert back == acc and back.bootstrap == acc.bootstrap == layout_of(back).config["bootstrap"]
         for mine, theirs in zip(_replicates(acc), _replicates(back)):
             np.testing.assert_array_equal(mine, theirs)
         assert back.interval("f1", method="bootstrap") == acc.interval("f1", method="bootstrap")
@@ -609,7 +608,7 @@ def test_serialization_keeps_the_replicates(name, rng):
     x, y = streameval.from_bytes(acc.to_bytes()), streameval.from_bytes(acc.to_bytes())
     x.reseed(5)
     y.reseed(5)
-    batch = ACCUMULATORS[name][1](rng, 40)
+    batch = _batch(acc, configuration.batches, rng, 40)
     x.update(*batch)
     y.update(*batch)
     assert x == y and x != acc
@@ -629,7 +628,8 @@ def _forged(acc, config=None, arrays=None):
 
 
 def test_corrupt_bootstrap_payloads_raise_serialization_error(rng):
-    acc = _filled("multiclass", rng, seed=31)
+    acc = Multiclass(labels=["x", "y", "z"], bootstrap=30, seed=31)
+    acc.update(*tuple(np.array(["x", "y", "z"])[rng.integers(0, 3, (2, 60))]))
     arrays = [a.copy() for a in acc._arrays()]
     negative = [a.copy() for a in arrays]
     negative[-1][3, 0, 0] = -1
@@ -655,7 +655,7 @@ def test_corrupt_bootstrap_payloads_raise_serialization_error(rng):
 
 
 def test_seeds_copies_and_reset(rng):
-    batch = ACCUMULATORS["multiclass"][1](rng, 50)
+    batch = tuple(np.array(["x", "y", "z"])[rng.integers(0, 3, (2, 50))])
     a, b, c = (Multiclass(labels=["x", "y", "z"], bootstrap=25, seed=s) for s in (1, 1, 2))
     for acc in (a, b, c):
         acc.update(*batch)
@@ -672,26 +672,23 @@ def test_seeds_copies_and_reset(rng):
         Multiclass(3).reseed(1)
 
 
-FAILING = {
-    "binary": ([0, 1, 2], [1, 0, 1]),
-    "binary-bins": ([0, 1, 1], [0.5, np.nan, 0.2]),
-    "multiclass": (["x", "y", "w"], ["x", "x", "x"]),
-    "multiclass-auto": ([1, 2, 3], [1, np.nan, 2.0]),
-    "multilabel": ([[0, 1, 1], [1, 1, 2]], [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]),
-}
+# A bad value at sample 3 of a valid batch (the contract's corpus, tests/helpers.py bad_batches).
+FAILING = ("y_true not a class", "y_true 2", "y_pred missing")
 
 
-@pytest.mark.parametrize("name", ACCUMULATORS)
-def test_a_failed_update_changes_neither_counts_nor_replicates(name, rng):
-    acc = _filled(name, rng, seed=41)
+@pytest.mark.configs(where=is_replicated)
+def test_a_failed_update_changes_neither_counts_nor_replicates(configuration, rng):
+    acc = _filled(configuration, rng, seed=41)
     before = acc.copy()
     saved = [r.copy() for r in _replicates(acc)]
-    with pytest.raises(ValueError, match=r"\[[12]\]|\[1, 2\]"):
-        acc.update(*FAILING[name])
+    (good,) = draw_stream(layout_of(acc), configuration.batches, rng, [6])
+    bad = next(c.batch for c in bad_batches(layout_of(acc), configuration.batches, good) if c.name in FAILING)
+    with pytest.raises(ValueError, match=r"\[3\]|\[3, 1\]"):
+        acc.update(bad.y_true, bad.y_pred)
     assert acc == before
     for mine, kept in zip(_replicates(acc), saved):
         np.testing.assert_array_equal(mine, kept)
-    if name == "multiclass":  # the small-batch fast path of integer labels too
+    if configuration.name == "multiclass-bootstrap":  # the small-batch fast path of integer labels too
         fast = Multiclass(3, bootstrap=10, seed=1)
         fast.update(np.array([0, 1]), np.array([1, 1]))
         kept = fast.copy()

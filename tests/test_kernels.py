@@ -271,3 +271,93 @@ def test_count_binary_scored_reports_the_first_bad_sample_and_counts_nothing():
         assert K.count_binary_scored(y, s, w, weighted, 0.5, True, *PROBABILITY, edges, True, False, 1e-7, *state) == 1500
         s[700] = np.nan
     assert not any(a.any() for a in state)
+
+
+# --- slots: each sample counted into its slot, a leading axis of the state (windows, slices) -------
+
+
+def _slots(seed, n, s):
+    return np.random.default_rng(seed).integers(0, s, n).astype(np.int64)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 200), st.integers(1, 5), st.integers(1, 4), st.booleans())
+def test_count_pairs_with_slots_matches_add_at(seed, n, k, s, use_ignore):
+    yt, yp, slots = _labels(seed, n, k), _labels(seed + 1, n, k), _slots(seed + 2, n, s)
+    start = np.random.default_rng(seed).integers(0, 5, (s, k, k))
+    ring = start.copy()
+    assert K.count_pairs_in_slots(yt, yp, k, 0, use_ignore, ring, slots) == -1
+    keep = yt != 0 if use_ignore else np.ones(n, bool)
+    ref = start.copy()
+    np.add.at(ref, (slots[keep], yt[keep], yp[keep]), 1)
+    assert np.array_equal(ring, ref)
+    weighted = start.astype(np.float64)
+    w = np.random.default_rng(seed + 3).random(n)
+    assert K.count_pairs_weighted(yt, yp, w, k, 0, use_ignore, weighted, slots) == -1
+    ref = start.astype(np.float64)
+    np.add.at(ref, (slots[keep], yt[keep], yp[keep]), w[keep])
+    np.testing.assert_allclose(weighted, ref, rtol=1e-14)
+
+
+def test_slotted_kernels_undo_or_refuse_a_bad_sample_in_any_slot():
+    yt, yp, slots = _labels(0, 500, 4), _labels(1, 500, 4, bad_at=333, bad_value=9), _slots(2, 500, 3)
+    ring = np.ones((3, 4, 4), dtype=np.int64)
+    assert K.count_pairs_in_slots(yt, yp, 4, 0, False, ring, slots) == 333
+    assert (ring == 1).all()
+    scores = np.random.default_rng(3).random(500)
+    scores[444] = 2.0
+    binary = np.ones((3, 2, 2), dtype=np.int64)
+    assert K.count_scores_in_slots(yt % 2, scores, 0.5, True, *PROBABILITY, binary, slots) == 444
+    assert (binary == 1).all()
+    weighted = np.ones((3, 2, 2))
+    assert K.count_scores_weighted(yt % 2, scores, np.ones(500), 0.5, True, *PROBABILITY, weighted, slots) == 444
+    assert (weighted == 1).all()
+
+
+def test_slotted_score_kernels_equal_the_plain_kernel_on_each_slot():
+    """Histograms, calibration sums, multilabel matrices and Binary's one-pass binned count: with
+    slots, each slot holds what the plain kernel counts from that slot's samples."""
+    rng = np.random.default_rng(7)
+    n, c, s = 300, 3, 4
+    scores, truth, slots = rng.random((n, c)), rng.integers(0, 2, (n, c)), _slots(8, n, s)
+    w = rng.random(n)
+    edges = np.linspace(0, 1, 6)
+    for weight, use in ((np.empty(0), False), (w, True)):
+        dtype = np.float64 if use else np.int64
+        hist, sums = np.zeros((s, c, 2, 7), dtype), np.zeros((s, c, 7))
+        K.histogram_scores(scores, truth, weight, use, edges, True, False, True, hist, sums, slots)
+        calib = np.zeros((s, 3))
+        K.calibration_sums(truth, scores, weight, use, 1e-15, calib, slots)
+        mcm, sample_sums = np.zeros((s, c, 2, 2), dtype), np.zeros((s, K.N_SAMPLE_SUMS))
+        if use:
+            K.count_multilabel_weighted(truth, scores, w, True, 0.5, True, mcm, sample_sums, slots)
+        else:
+            K.count_multilabel(truth, scores, True, 0.5, True, mcm, sample_sums, slots)
+        for j in range(s):
+            mine = slots == j
+            part = weight[mine] if use else weight
+            ref_hist, ref_sums = np.zeros((c, 2, 7), dtype), np.zeros((c, 7))
+            K.histogram_scores(scores[mine], truth[mine], part, use, edges, True, False, True, ref_hist, ref_sums)
+            ref_calib = np.zeros(3)
+            K.calibration_sums(truth[mine], scores[mine], part, use, 1e-15, ref_calib)
+            ref_mcm, ref_sample_sums = np.zeros((c, 2, 2), dtype), np.zeros(K.N_SAMPLE_SUMS)
+            if use:
+                K.count_multilabel_weighted(truth[mine], scores[mine], part, True, 0.5, True, ref_mcm, ref_sample_sums)
+            else:
+                K.count_multilabel(truth[mine], scores[mine], True, 0.5, True, ref_mcm, ref_sample_sums)
+            assert np.array_equal(hist[j], ref_hist) and np.array_equal(mcm[j], ref_mcm)
+            np.testing.assert_allclose(sums[j], ref_sums, rtol=1e-12)
+            np.testing.assert_allclose(calib[j], ref_calib, rtol=1e-12)
+            np.testing.assert_allclose(sample_sums[j], ref_sample_sums, rtol=1e-12)
+    y, score = truth[:, 0], scores[:, 0] * 1.4 - 0.2  # some scores outside the edges and [0, 1]
+    for weight, use in ((np.empty(0), False), (w, True)):
+        dtype = np.float64 if use else np.int64
+        states = (np.zeros((s, 2, 2), dtype), np.zeros((s, 1, 2, 7), dtype), np.zeros((s, 1, 7)), np.zeros((s, 3)),
+                  np.zeros((s, 2), dtype))
+        args = (use, 0.5, True, *ANY_SCORE, edges, True, False, 1e-15)
+        assert K.count_binary_scored(y, score, weight, *args, *states, slots) == -1
+        for j in range(s):
+            mine = slots == j
+            ref = (np.zeros((2, 2), dtype), np.zeros((1, 2, 7), dtype), np.zeros((1, 7)), np.zeros(3), np.zeros(2, dtype))
+            assert K.count_binary_scored(y[mine], score[mine], weight[mine] if use else weight, *args, *ref) == -1
+            for ours, theirs in zip(states, ref):
+                np.testing.assert_allclose(ours[j], theirs, rtol=1e-12)

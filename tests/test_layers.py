@@ -182,7 +182,10 @@ def test_an_accumulator_of_prediction_counts_and_bins_alone():
 
 def test_plot_imports_no_accumulator():
     source = pathlib.Path(streameval.__file__).with_name("plot.py").read_text()
-    imported = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)}
+    # what it imports when it runs: imports read only by the type checker (under TYPE_CHECKING) do not count
+    run_time = [node for node in ast.parse(source).body
+                if not (isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING")]
+    imported = {node.module for top in run_time for node in ast.walk(top) if isinstance(node, ast.ImportFrom)}
     assert not imported & {"binary", "multiclass", "multilabel", "accumulator", "windows"}
 
 
@@ -216,3 +219,53 @@ def test_every_state_array_attribute_reads_the_storage():
         assert getattr(acc, name) is acc._storage.host(name)
     with pytest.raises(AttributeError, match="no state array '_table_scores'"):
         acc._table_scores
+
+
+# --- slots: a wrapper's stacked states, counted through a view ----------------------------------
+
+
+def test_a_slot_view_counts_into_one_slot_or_one_per_sample_and_refuses_past_a_slots_share():
+    from streameval._slots import stacked_spec
+    from streameval._storage import SlotView
+
+    inner = Multiclass(3)._spec
+    ring = NumpyStorage.zeros(Spec(stacked_spec(inner, 4, "a test ring")))
+    refusals = []
+
+    def refuse(name: str) -> Exception:
+        refusals.append(name)
+        return OverflowError(f"{name} past its share")
+
+    view = SlotView(inner, ring, leading=True, share=4, refuse=refuse)
+    yt, yp = np.array([0, 1, 2, 2]), np.array([0, 1, 1, 2])
+    assert view.aim(slot=2).count_pairs("_cm", yt, yp, None, 3, 0, False, mass=4) == -1
+    slots = np.array([0, 0, 3, 3])
+    assert view.aim(slots=slots, touched=[0, 3]).count_pairs("_cm", yt, yp, None, 3, 0, False, mass=4) == -1
+    expected = np.zeros((4, 3, 3), np.int64)
+    np.add.at(expected, (np.full(4, 2), yt, yp), 1)
+    np.add.at(expected, (slots, yt, yp), 1)
+    assert np.array_equal(ring.host("_cm"), expected)
+    view.zero([2])
+    assert ring.host("_cm")[2].sum() == 0 and ring.host("_cm")[0].sum() == 2
+    # A slot may total MAX_COUNT / 4: a batch that would pass it is refused before anything is counted.
+    before = ring.host("_cm").copy()
+    with pytest.raises(OverflowError, match="_cm past its share"):
+        view.aim(slot=0).count_pairs("_cm", yt, yp, None, 3, 0, False, mass=limits.MAX_COUNT // 3)
+    assert refusals == ["_cm"] and np.array_equal(ring.host("_cm"), before)
+
+
+def test_wrapper_slots_grow_and_merge_slot_by_slot():
+    """What Sliced will do with new keys and merges: more slots, ours kept first; add by slot."""
+    from streameval._slots import stacked_spec
+
+    window = Windowed(Multiclass(2), 4, buckets=2)
+    window.update([0, 1, 1], [0, 1, 0])
+    ring = window._cm.copy()
+    bigger = Spec({**stacked_spec(Multiclass(2)._spec, 5, "a test ring"), "_position": window._spec["_position"]})
+    window._grow_slots(bigger)
+    assert window._cm.shape == (5, 2, 2) and np.array_equal(window._cm[:2], ring) and not window._cm[2:].any()
+    assert window._position.tolist() == [1, 3]
+    other = Windowed(Multiclass(2), 4, buckets=2)
+    other.update([1, 1], [1, 1])
+    window._add_slots(other, np.array([4]), np.array([0]))
+    assert np.array_equal(window._cm[4], other._cm[0]) and np.array_equal(window._cm[:2], ring)

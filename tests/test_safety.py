@@ -3,8 +3,11 @@
 import os
 import threading
 
+import warnings
+
 import numpy as np
 import pytest
+from helpers import assert_same_state, draw_stream, is_plain, layout_of
 
 import streameval
 from streameval import checkpoint
@@ -47,6 +50,34 @@ def test_updates_from_many_threads_give_the_exact_total():
     _run_threads(lambda i: [acc.update(yt, yp) for yt, yp in work[i]])
     expected = sum(np.bincount(yt * k + yp, minlength=k * k) for batches in work for yt, yp in batches)
     assert np.array_equal(acc.confusion_matrix().ravel(), expected)
+
+
+def _cells(acc) -> dict:
+    labels, cm = list(acc.labels), acc.confusion_matrix()
+    return {(t, p): cm[i, j] for i, t in enumerate(labels) for j, p in enumerate(labels)}
+
+
+@pytest.mark.configs(where=is_plain)
+def test_every_registered_configuration_counts_as_one_thread_from_many(configuration):
+    """Four threads feeding one object count what one thread feeding their batches does: the same
+    state where the order of batches does not matter, the same counts where it does (bootstrap
+    draws, a compacting table's groups, labels that do not sort)."""
+    layout = layout_of(configuration.make())
+    work = [draw_stream(layout, configuration.batches, np.random.default_rng([3, i]), [300] * 8) for i in range(4)]
+    acc, one_thread = configuration.make(), configuration.make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an exact table's compaction warning
+        _run_threads(lambda i: [batch.feed(acc) for batch in work[i]], n=4)
+        for batches in work:
+            for batch in batches:
+                batch.feed(one_thread)
+    assert acc.n_samples == one_thread.n_samples
+    if not configuration.commutes:  # labels in their order of arrival: the count of each (true, predicted) pair
+        assert _cells(acc) == _cells(one_thread)
+    elif configuration.associates and "bootstrap" not in layout.config:
+        assert_same_state(acc, one_thread, "threads")
+    else:
+        assert np.array_equal(acc.confusion_matrix(), one_thread.confusion_matrix())
 
 
 def test_binned_scores_from_many_threads_give_the_exact_histogram():

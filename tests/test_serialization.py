@@ -1,7 +1,8 @@
-"""Serialization: round trips, a golden version-1 payload, and hostile payloads.
+"""Serialization: a golden version-1 payload, and hostile payloads.
 
 - Round trips through to_bytes / from_bytes, to_dict / JSON / from_dict, pickle and copy give an
-  equal, independent accumulator that keeps producing the same metrics.
+  equal, independent accumulator that keeps producing the same metrics: for every registered
+  configuration, in tests/test_contract.py (test_round_trips).
 - from_bytes must turn every corrupted or forged payload into SerializationError: truncations,
   bit flips, byte overwrites, and payloads rebuilt with a correct CRC-32 but lying lengths, shapes,
   dtypes, kinds and configurations. Never another exception, never a large allocation.
@@ -14,7 +15,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import pickle
 import struct
 import tracemalloc
 import warnings
@@ -30,14 +30,6 @@ import streameval
 from streameval import Binary, Multiclass, Multilabel, SerializationError
 
 # --- accumulators and random data ---------------------------------------------------------------
-
-# The configurations these tests run: declared once, in tests/helpers.py CONFIGURATIONS.
-CONFIGS = (
-    "binary", "binary-weighted", "binary-spam", "binary-spam-weighted", "binary-threshold", "multiclass-5",
-    "multiclass-str-labels", "multiclass-int-labels", "multiclass-int-labels-weighted", "multiclass-ignore",
-    "multiclass-weighted", "multilabel", "multilabel-weighted",
-)
-
 
 def random_batch(acc, rng, n):
     """A valid (y_true, y_pred, sample_weight) for acc: labels or scores, weights or none."""
@@ -94,59 +86,10 @@ def assert_same_metrics(a, b):
     np.testing.assert_equal(metrics_of(a), metrics_of(b))  # NaN equals NaN here
 
 
-# --- round trips --------------------------------------------------------------------------------
-
-ROUND_TRIPS = {
-    "bytes": lambda acc: streameval.from_bytes(acc.to_bytes()),
-    "bytearray": lambda acc: streameval.from_bytes(bytearray(acc.to_bytes())),
-    "memoryview": lambda acc: streameval.from_bytes(memoryview(acc.to_bytes())),
-    "dict-json": lambda acc: streameval.from_dict(json.loads(json.dumps(acc.to_dict(), allow_nan=False))),
-    "dict": lambda acc: streameval.from_dict(acc.to_dict()),
-    "pickle": lambda acc: pickle.loads(pickle.dumps(acc)),
-    "pickle-protocol-0": lambda acc: pickle.loads(pickle.dumps(acc, protocol=0)),
-    "deepcopy": copy.deepcopy,
-    "copy": lambda acc: acc.copy(),
-}
-
-
-@pytest.mark.parametrize("empty", [False, True], ids=["filled", "empty"])
-@pytest.mark.parametrize("how", ROUND_TRIPS)
-@pytest.mark.configs(*CONFIGS)
-def test_round_trip(configuration, how, empty):
-    name = configuration.name
-    acc = configuration.make() if empty else filled(name, seed=len(name))
-    original_bytes = acc.to_bytes()
-    restored = ROUND_TRIPS[how](acc)
-
-    assert restored is not acc
-    assert type(restored) is type(acc)
-    assert restored == acc and acc == restored
-    assert restored.to_dict()["config"] == acc.to_dict()["config"]
-    assert restored.weighted == acc.weighted
-    assert restored.is_empty == empty == acc.is_empty
-    assert restored.to_bytes() == original_bytes  # byte-identical re-serialization
-    assert [a.dtype for a in restored._arrays()] == [a.dtype for a in acc._arrays()]
-    assert_same_metrics(restored, acc)
-
-    # The copy is independent: updating it leaves the original alone...
-    rng = np.random.default_rng(99)
-    batch = random_batch(acc, rng, 25)
-    restored.update(*batch)
-    assert acc.to_bytes() == original_bytes
-    # ...and it keeps counting like the original.
-    acc.update(*batch)
-    assert restored == acc
-    assert_same_metrics(restored, acc)
-    # It merges with the original: same configuration after the trip.
-    assert restored + acc == acc + acc
-
-
-@pytest.mark.configs(*CONFIGS)
-def test_pickle_inside_containers(configuration):
-    acc = filled(configuration.name, seed=7)
-    restored = pickle.loads(pickle.dumps({"metrics": [acc, acc]}))
-    assert restored["metrics"][0] == acc
-    assert restored["metrics"][0] is restored["metrics"][1]  # pickle keeps the identity
+# --- round trips ---------------------------------------------------------------------------------
+# Every registered configuration (tests/helpers.py CONFIGURATIONS), filled and empty, through bytes,
+# bytearray, memoryview, dict, JSON, pickle (protocols 0 and default, inside containers), copy,
+# deepcopy and save/load: tests/test_contract.py test_round_trips.
 
 
 def test_to_dict_is_plain_json():

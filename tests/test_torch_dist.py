@@ -14,8 +14,11 @@ import sys
 import traceback
 from pathlib import Path
 
+import warnings
+
 import numpy as np
 import pytest
+from helpers import assert_same_state, draw_stream, layout_of, select
 
 import streameval
 
@@ -29,6 +32,8 @@ from streameval.torch import sync  # after the skip: torch is optional
 BATCHES = {2: (0, 3), 4: (2, 0, 5, 1)}  # batches per rank: uneven, and a rank with no data
 K = 4
 WINDOW_END = 175.0  # every rank advances its window to this time before syncing
+MERGING = select(where=lambda c: c.merges)
+REGISTRY_END = 5000.0  # past the last timestamp of a registered stream on any rank
 
 
 # --- the data: each rank's batches, rebuilt identically in the parent --------------------------
@@ -71,6 +76,24 @@ def _fed(acc, batches):
 
 def _window():
     return streameval.Windowed(streameval.Multiclass(K), 60, unit="seconds", buckets=4)
+
+
+def _registry_part(rank: int, world: int) -> list:
+    """Each registered configuration that merges (tests/helpers.py CONFIGURATIONS), fed this rank's
+    share of its stream: batches of its input kind, from the first timestamp on."""
+    parts = []
+    for configuration in MERGING:
+        acc = configuration.make()
+        layout = layout_of(acc)
+        sizes = [int(n) for n in np.random.default_rng([world, rank, 99]).integers(0, 30, BATCHES[world][rank])]
+        for batch in draw_stream(layout, configuration.batches, np.random.default_rng([world, rank]), sizes):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # an exact table's compaction warning
+                batch.feed(acc)
+        if layout.timed:
+            acc.advance(REGISTRY_END)  # windows and decays add up only at a common time
+        parts.append(acc)
+    return parts
 
 
 # --- what each rank runs -----------------------------------------------------------------------
@@ -142,6 +165,9 @@ def _scenarios(rank: int, world: int) -> dict:
     before = counted.copy(), heavy.copy()
     out["overflow"] = _outcome(lambda: sync([counted, heavy]))
     out["overflow unchanged"] = (counted, heavy) == before
+
+    # Every registered configuration that merges, in one call (windows of time at a common time).
+    out["registry"] = sync(_registry_part(rank, world))
 
     # After all that the ranks are still in step: a last sync sums correctly.
     ok = streameval.Multiclass(2)
@@ -267,6 +293,23 @@ def _same_error_everywhere(results, name, kind):
     assert outcomes[0] is not None and outcomes[0][0] == kind, outcomes[0]
     assert all(o == outcomes[0] for o in outcomes), outcomes
     return outcomes[0][1]
+
+
+def test_every_registered_configuration_syncs_as_merge_adds(group_results):
+    """sync() of every registered configuration that merges equals merge() of the ranks' objects in
+    rank order (merge itself is checked against scikit-learn in tests/test_contract.py)."""
+    world, results = group_results
+    for r in results:
+        assert len(r["registry"]) == len(MERGING)
+    ranks = [_registry_part(rank, world) for rank in range(world)]
+    for i, configuration in enumerate(MERGING):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = sum(part[i] for part in ranks)
+        for rank, r in enumerate(results):
+            assert type(r["registry"][i]) is type(expected), configuration.name
+            assert_same_state(r["registry"][i], expected, f"{configuration.name} on rank {rank}")
+            assert r["registry"][i] == results[0]["registry"][i], configuration.name
 
 
 def test_a_configuration_mismatch_raises_the_same_error_on_every_rank(group_results):

@@ -725,3 +725,122 @@ def test_threads_share_a_window():
     for thread in threads:
         thread.join()
     assert window.n_samples == 1000 and seen == [1000]  # the window [-900, 100) closed at the 100th update
+
+
+# --- the slot protocol: one pass per batch, queries written out ------------------------------------
+
+
+def test_a_batch_spanning_buckets_is_counted_in_one_kernel_call(monkeypatch):
+    """Samples 0..9 of a window of 12 in buckets of 3 fall in 4 buckets: one call of the counting
+    kernel, each sample into its bucket's slot; the window equals sklearn on the samples it covers."""
+    calls = []
+    for name, takes_slots in (("count_pairs", False), ("count_pairs_in_slots", True)):
+        def counted(*args, kernel=getattr(streameval._kernels, name), takes_slots=takes_slots):
+            calls.append(args[-1] if takes_slots else None)  # the slots argument
+            return kernel(*args)
+
+        monkeypatch.setattr(streameval._kernels, name, counted)
+    rng = np.random.default_rng(3)
+    window = Windowed(Multiclass(3), 12, buckets=4, step=3)
+    y_true, y_pred = rng.integers(0, 3, (2, 10))
+    window.update(y_true, y_pred)
+    assert len(calls) == 1 and calls[0] is not None and calls[0].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3]
+    assert np.array_equal(window._cm.sum(axis=(1, 2)), [3, 3, 3, 1])
+    assert np.array_equal(window.confusion_matrix(), skm.confusion_matrix(y_true, y_pred, labels=[0, 1, 2]))
+    more_true, more_pred = rng.integers(0, 3, (2, 2))  # inside the latest bucket: counted into its slot
+    calls.clear()
+    window.update(more_true, more_pred)
+    assert len(calls) == 1 and calls[0] is None
+    covered = slice(0, 12)
+    assert np.array_equal(window.confusion_matrix(), skm.confusion_matrix(
+        np.r_[y_true, more_true][covered], np.r_[y_pred, more_pred][covered], labels=[0, 1, 2]))
+
+
+@pytest.mark.parametrize("unit", ["samples", "updates", "seconds"])
+def test_windows_of_batches_spanning_buckets_equal_sklearn_on_the_covered_samples(unit):
+    """Multiclass with top-k ranks, weighted binned Binary and Multilabel with bins: after each
+    update the window's counts equal scikit-learn's (and numpy's histogram) on the samples it covers."""
+    rng = np.random.default_rng(11)
+    size = {"samples": 24, "updates": 4, "seconds": 40.0}[unit]
+    windows = [Windowed(Multiclass(4, top_k=2), size, unit=unit, buckets=4),
+               Windowed(Binary(weighted=True, bins=5), size, unit=unit, buckets=4),
+               Windowed(Multilabel(3, bins=4), size, unit=unit, buckets=4)]
+    seen: list[tuple] = []  # (time or update index, first sample index, batch)
+    for step in range(12):
+        n = int(rng.integers(0, 15))
+        scores = rng.random((n, 4))
+        labels, weights, indicators = rng.integers(0, 4, n), rng.random(n) * 2, rng.integers(0, 2, (n, 3))
+        t = 10.0 * step + float(rng.random()) if unit == "seconds" else None
+        windows[0].update(labels, scores, timestamp=t)
+        windows[1].update(labels % 2, scores[:, 0], sample_weight=weights, timestamp=t)
+        windows[2].update(indicators, scores[:, :3], timestamp=t)
+        seen.append((t, labels, scores, weights, indicators))
+        # The covered samples, by the documented definitions of each unit (buckets of size / 4).
+        if unit == "samples":
+            total = sum(len(b[1]) for b in seen)
+            start = covered_from(total, 24, 6)
+            covered = [np.r_[tuple(b[i] for b in seen)] if i != 2 else np.concatenate([b[2] for b in seen])
+                       for i in (1, 2, 3, 4)]
+            covered = [part[start:] for part in covered]
+        else:
+            if unit == "updates":
+                first = covered_from(len(seen), 4, 1)
+                batches = seen[first:]
+            else:
+                latest = max(b[0] for b in seen)
+                start_time = (math.floor(latest / 10.0) + 1) * 10.0 - 40.0
+                batches = [b for b in seen if b[0] >= start_time]
+            covered = [np.concatenate([b[i] for b in batches]) if batches else np.empty((0,) + seen[0][i].shape[1:])
+                       for i in (1, 2, 3, 4)]
+        labels_c, scores_c, weights_c, indicators_c = covered
+        labels_c = labels_c.astype(np.int64)
+        pred = scores_c.argmax(axis=1) if len(scores_c) else np.empty(0, np.int64)
+        assert np.array_equal(windows[0].confusion_matrix(), skm.confusion_matrix(labels_c, pred, labels=range(4)))
+        if len(labels_c):
+            ranks = (scores_c > scores_c[np.arange(len(labels_c)), labels_c][:, None]).sum(axis=1)
+            assert windows[0].accuracy(top_k=2) == pytest.approx(float(np.mean(ranks < 2)))
+        binary = windows[1].confusion_matrix()
+        reference = skm.confusion_matrix(labels_c % 2, scores_c[:, 0] >= 0.5, labels=[0, 1],
+                                         sample_weight=weights_c) if len(labels_c) else np.zeros((2, 2))
+        np.testing.assert_allclose(binary, reference, rtol=1e-12, atol=1e-12)
+        for positive in (0, 1):
+            mine = labels_c % 2 == positive
+            histogram = np.histogram(scores_c[mine, 0], bins=np.linspace(0, 1, 6), weights=weights_c[mine])[0]
+            np.testing.assert_allclose(windows[1]._current()._hist[0, positive, 1:-1], histogram, rtol=1e-12,
+                                       atol=1e-12)
+        assert np.array_equal(windows[2].confusion_matrix(), skm.multilabel_confusion_matrix(
+            indicators_c, scores_c[:, :3] >= 0.5, labels=range(3)) if len(labels_c) else np.zeros((3, 2, 2)))
+
+
+def test_wrappers_write_out_every_query_of_the_accumulators():
+    """The queries are members of the wrapper classes (help, dir, IDEs, type checkers see them),
+    with no __getattr__; the list covers every public member of the accumulators that the
+    wrappers do not define themselves, and each one works on a wrapper as on the accumulator."""
+    from streameval._slots import Queries
+
+    own = {"update", "merge", "reset", "copy", "to_bytes", "to_dict", "save", "snapshot", "state_vector",
+           "fingerprint", "load_state_vector", "unsummable_reason", "follows_stream_order"}
+    public = set()
+    for acc in (Binary(), Multiclass(2), Multilabel(1)):
+        public |= {name for name in dir(acc) if not name.startswith("_")}
+    assert public - own == {name for name in vars(Queries) if not name.startswith("_")}
+    for cls in (Windowed, Decayed):
+        assert "__getattr__" not in {name for klass in cls.__mro__ for name in vars(klass)}
+        assert {"accuracy", "roc_auc", "n_samples", "num_classes"} <= set(dir(cls))
+        assert cls.accuracy.__doc__ == Multiclass.accuracy.__doc__ or "accuracy" in cls.accuracy.__doc__
+    window = Windowed(Multiclass(3), 4, buckets=2)
+    window.update([0, 1, 2], [0, 1, 1])
+    assert window.num_classes == 3 and window.labels == (0, 1, 2) and window.f1(average=None).shape == (3,)
+    assert not hasattr(window, "threshold_for") and not hasattr(window, "pos_label")  # a Multiclass has none
+    binary = Decayed(Binary(bins=4), 2.0)
+    binary.update([1, 0], [0.9, 0.2])
+    assert binary.pos_label == 1 and binary.roc_auc() == 1.0 and not hasattr(binary, "num_classes")
+    assert window.follows_stream_order and binary.follows_stream_order and not Multiclass.follows_stream_order
+
+
+def test_the_split_modules_keep_the_import_paths():
+    import streameval.decay
+    import streameval.windows
+
+    assert streameval.windows.Decayed is streameval.decay.Decayed is streameval.Decayed
+    assert streameval.windows.Windowed is streameval.Windowed

@@ -16,6 +16,7 @@ from .._state import StateArray, replicated
 
 if TYPE_CHECKING:
     from .._stateful import Stateful
+    from ..accumulator import Accumulator, Average, DefaultAverage
     from .._storage import Storage
 
 
@@ -88,8 +89,8 @@ class Bootstrap:
         return self.rng.poisson(1.0, size=(self.replicates, n))
 
 
-def interval(acc: Any, metric: str, level: float, average: Any, options: dict[str, Any], default: Any,
-             replicated_metrics: tuple[str, ...]) -> Any:
+def interval(acc: Accumulator, metric: str, level: float, average: Average, options: dict[str, Any],
+             default: DefaultAverage, replicated_metrics: tuple[str, ...]) -> intervals.Interval:
     """The percentile interval of metric over the replicates: the metric method itself, run on a
     shallow twin of acc whose replicated arrays are one replicate's."""
     boot: Bootstrap | None = acc._boot

@@ -30,17 +30,20 @@ from .counting import (
     count_multilabel,
     count_multilabel_weighted,
     count_pairs,
+    count_pairs_in_slots,
     count_pairs_weighted,
     count_scores,
+    count_scores_in_slots,
     count_scores_weighted,
     histogram_scores,
     multilabel_first_bad,
 )
-from .summary import RATIO_NAMES, summarize_confusion
+from .summary import RATIO_NAMES, sum_weights, summarize_confusion
 
 __all__ = [
     "BLOCK", "BRIER", "EXACT", "F1_SUM", "F_UNDEF", "JAC_SUM", "LOG_LOSS", "N_SAMPLE_SUMS", "OUTSIDE_UNIT", "PREC_SUM",
     "PREC_UNDEF", "RATIO_NAMES", "REC_SUM", "REC_UNDEF", "argmax_rows", "calibration_sums", "count_binary_scored",
-    "count_multilabel", "count_multilabel_weighted", "count_pairs", "count_pairs_weighted", "count_scores",
-    "count_scores_weighted", "histogram_scores", "multilabel_first_bad", "summarize_confusion",
+    "count_multilabel", "count_multilabel_weighted", "count_pairs", "count_pairs_in_slots", "count_pairs_weighted",
+    "count_scores", "count_scores_in_slots",
+    "count_scores_weighted", "histogram_scores", "multilabel_first_bad", "sum_weights", "summarize_confusion",
 ]

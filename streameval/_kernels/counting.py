@@ -12,6 +12,14 @@ are exactly what they were before the call:
 
 The helpers they share live in this file: numba's on-disk cache is invalidated when a kernel's own
 file changes, not when a file it calls into does.
+
+Slots. Every kernel that writes counts takes an optional last argument ``slots``: None (an
+accumulator's own state), or an int64 array giving each sample's slot, a leading axis of every
+state array (a window's ring of buckets, and the slices to come). With slots, a batch spanning
+several buckets is counted in one call, each sample into its own bucket's counts. numba compiles
+a kernel once per argument types and drops the branches of ``slots is None`` that a None cannot
+take, so a plain accumulator pays only the passing of a None; the other branches are typed with
+``_plain(state, slots)`` (the state itself for None), so that they compile for both.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from typing import Any, TypeVar, cast
 
 import numba as nb
 import numpy as np
+from numba.core import types
+from numba.extending import overload
 
 Array = np.ndarray
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,9 +43,32 @@ def jit(function: F) -> F:
     return cast(F, nb.njit(cache=True, nogil=True)(function))
 
 
+def jit_inlined(function: F) -> F:
+    """jit, and inlined into the jitted functions that call it (a kernel's body shared by two
+    entry points: the one without slots then costs no call)."""
+    return cast(F, nb.njit(cache=True, nogil=True, inline="always")(function))
+
+
 def jit_reassociating(function: F) -> F:
     """jit for a sum that may be added in any order, so that it vectorizes (inf and NaN kept)."""
     return cast(F, nb.njit(cache=True, nogil=True, fastmath={"reassoc"})(function))
+
+
+def _plain(state: Array, slots: Any) -> Array:
+    """The state as an accumulator's own (slots None), typed for both kinds of call: see "Slots"."""
+    return state
+
+
+@overload(_plain)
+def _plain_overload(state: Any, slots: Any) -> Any:
+    # (the implementations' parameters must match this function's, annotations included)
+    if isinstance(slots, (types.NoneType, types.Omitted)):
+        def own(state: Any, slots: Any) -> Any:
+            return state
+    else:
+        def own(state: Any, slots: Any) -> Any:
+            return state[0]  # never read: the branch that reads it runs without slots
+    return own
 
 
 # Slots of Multilabel's per-sample sums: what average="samples" needs to stay a stream.
@@ -81,7 +114,17 @@ def _is_positive(s: float, threshold: float, inclusive: bool) -> bool:
 
 @jit
 def count_pairs(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore: bool, cm: Array) -> int:
-    """cm[y_true[i], y_pred[i]] += 1 for each sample whose y_true is not ``ignore``."""
+    """count_pairs_in_slots without slots: the commonest small batch's kernel, called with the
+    fewest arguments (numba's dispatch costs about 30 ns an argument)."""
+    return count_pairs_in_slots(y_true, y_pred, n, ignore, use_ignore, cm, None)
+
+
+@jit_inlined
+def count_pairs_in_slots(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore: bool, cm: Array,
+                         slots: Array | None) -> int:
+    """cm[y_true[i], y_pred[i]] += 1 for each sample whose y_true is not ``ignore``
+    (cm[slots[i], y_true[i], y_pred[i]] with slots)."""
+    own = _plain(cm, slots)
     for i in range(y_true.shape[0]):
         t = y_true[i]
         if not _kept(t, ignore, use_ignore):
@@ -90,16 +133,23 @@ def count_pairs(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore: b
         if not (_is_class(t, n) and _is_class(p, n)):
             for j in range(i):
                 if _kept(y_true[j], ignore, use_ignore):
-                    cm[np.int64(y_true[j]), np.int64(y_pred[j])] -= 1
+                    if slots is None:
+                        own[np.int64(y_true[j]), np.int64(y_pred[j])] -= 1
+                    else:
+                        cm[slots[j], np.int64(y_true[j]), np.int64(y_pred[j])] -= 1
             return i
-        cm[np.int64(t), np.int64(p)] += 1
+        if slots is None:
+            own[np.int64(t), np.int64(p)] += 1
+        else:
+            cm[slots[i], np.int64(t), np.int64(p)] += 1
     return -1
 
 
 @jit
 def count_pairs_weighted(y_true: Array, y_pred: Array, weight: Array, n: int, ignore: Any, use_ignore: bool,
-                         cm: Array) -> int:
+                         cm: Array, slots: Array | None = None) -> int:
     """cm[y_true[i], y_pred[i]] += weight[i], checking the whole batch first."""
+    own = _plain(cm, slots)
     for i in range(y_true.shape[0]):
         t = y_true[i]
         if not _kept(t, ignore, use_ignore):
@@ -108,8 +158,12 @@ def count_pairs_weighted(y_true: Array, y_pred: Array, weight: Array, n: int, ig
             return i
     for i in range(y_true.shape[0]):
         t = y_true[i]
-        if _kept(t, ignore, use_ignore):
-            cm[np.int64(t), np.int64(y_pred[i])] += weight[i]
+        if not _kept(t, ignore, use_ignore):
+            continue
+        if slots is None:
+            own[np.int64(t), np.int64(y_pred[i])] += weight[i]
+        else:
+            cm[slots[i], np.int64(t), np.int64(y_pred[i])] += weight[i]
     return -1
 
 
@@ -139,26 +193,44 @@ def argmax_rows(scores: Array, keep: Array, lo: float, hi: float, out: Array) ->
 @jit
 def count_scores(y_true: Array, scores: Array, threshold: float, inclusive: bool, lo: float, hi: float,
                  cm: Array) -> int:
+    """count_scores_in_slots without slots (see count_pairs)."""
+    return count_scores_in_slots(y_true, scores, threshold, inclusive, lo, hi, cm, None)
+
+
+@jit_inlined
+def count_scores_in_slots(y_true: Array, scores: Array, threshold: float, inclusive: bool, lo: float, hi: float,
+                          cm: Array, slots: Array | None) -> int:
     """cm[y_true[i], score[i] passes threshold] += 1; scores must lie in [lo, hi]."""
+    own = _plain(cm, slots)
     for i in range(y_true.shape[0]):
         t = y_true[i]
         s = scores[i]
         if not (_is_class(t, 2) and _in_range(s, lo, hi)):
             for j in range(i):
-                cm[np.int64(y_true[j]), np.int64(_is_positive(scores[j], threshold, inclusive))] -= 1
+                if slots is None:
+                    own[np.int64(y_true[j]), np.int64(_is_positive(scores[j], threshold, inclusive))] -= 1
+                else:
+                    cm[slots[j], np.int64(y_true[j]), np.int64(_is_positive(scores[j], threshold, inclusive))] -= 1
             return i
-        cm[np.int64(t), np.int64(_is_positive(s, threshold, inclusive))] += 1
+        if slots is None:
+            own[np.int64(t), np.int64(_is_positive(s, threshold, inclusive))] += 1
+        else:
+            cm[slots[i], np.int64(t), np.int64(_is_positive(s, threshold, inclusive))] += 1
     return -1
 
 
 @jit
 def count_scores_weighted(y_true: Array, scores: Array, weight: Array, threshold: float, inclusive: bool, lo: float,
-                          hi: float, cm: Array) -> int:
+                          hi: float, cm: Array, slots: Array | None = None) -> int:
+    own = _plain(cm, slots)
     for i in range(y_true.shape[0]):
         if not (_is_class(y_true[i], 2) and _in_range(scores[i], lo, hi) and _is_weight(weight[i])):
             return i
     for i in range(y_true.shape[0]):
-        cm[np.int64(y_true[i]), np.int64(_is_positive(scores[i], threshold, inclusive))] += weight[i]
+        if slots is None:
+            own[np.int64(y_true[i]), np.int64(_is_positive(scores[i], threshold, inclusive))] += weight[i]
+        else:
+            cm[slots[i], np.int64(y_true[i]), np.int64(_is_positive(scores[i], threshold, inclusive))] += weight[i]
     return -1
 
 
@@ -217,18 +289,28 @@ def _count_multilabel_sample(y_true: Array, y_pred: Array, i: int, w: Any, is_sc
 
 @jit
 def count_multilabel(y_true: Array, y_pred: Array, is_scores: bool, threshold: float, inclusive: bool, cm: Array,
-                     sums: Array) -> None:
+                     sums: Array, slots: Array | None = None) -> None:
     """Count a batch that multilabel_first_bad passed (the checks are the caller's: it checks
     once, then counts the batch and each bootstrap replicate)."""
     for i in range(y_true.shape[0]):
-        _count_multilabel_sample(y_true, y_pred, i, 1, is_scores, threshold, inclusive, cm, sums)
+        if slots is None:
+            _count_multilabel_sample(y_true, y_pred, i, 1, is_scores, threshold, inclusive, _plain(cm, slots),
+                                     _plain(sums, slots))
+        else:
+            _count_multilabel_sample(y_true, y_pred, i, 1, is_scores, threshold, inclusive, cm[slots[i]],
+                                     sums[slots[i]])
 
 
 @jit
 def count_multilabel_weighted(y_true: Array, y_pred: Array, weight: Array, is_scores: bool, threshold: float,
-                              inclusive: bool, cm: Array, sums: Array) -> None:
+                              inclusive: bool, cm: Array, sums: Array, slots: Array | None = None) -> None:
     for i in range(y_true.shape[0]):
-        _count_multilabel_sample(y_true, y_pred, i, weight[i], is_scores, threshold, inclusive, cm, sums)
+        if slots is None:
+            _count_multilabel_sample(y_true, y_pred, i, weight[i], is_scores, threshold, inclusive, _plain(cm, slots),
+                                     _plain(sums, slots))
+        else:
+            _count_multilabel_sample(y_true, y_pred, i, weight[i], is_scores, threshold, inclusive, cm[slots[i]],
+                                     sums[slots[i]])
 
 
 # --- score histograms: one (negatives, positives) histogram per column -------------------------
@@ -298,25 +380,35 @@ def _cell(s: float, edges: Array, uniform: bool, binning: tuple[float, float, fl
 
 
 @jit
+def _add_to_cell(hist: Array, score_sums: Array, c: int, t: Any, j: Any, s: float, weight: Array, i: int,
+                 use_weight: bool) -> None:
+    if use_weight:
+        hist[c, t, j] += weight[i]
+        score_sums[c, j] += weight[i] * s
+    else:
+        hist[c, t, j] += 1
+        score_sums[c, j] += s
+
+
+@jit
 def histogram_scores(scores: Array, truth: Array, weight: Array, use_weight: bool, edges: Array, uniform: bool,
-                     round32: bool, inclusive: bool, hist: Array, score_sums: Array) -> None:
+                     round32: bool, inclusive: bool, hist: Array, score_sums: Array, slots: Array | None = None) -> None:
     """hist[c, truth[i, c], cell(scores[i, c])] += w_i for every column c; score_sums[c, cell] += w_i * score.
 
     truth is an (N, C) 0/1 matrix: the labels of Multilabel, a one-hot matrix for Multiclass,
     one column for Binary. Inputs are already validated. Unweighted, hist is int64 and counts 1.
     """
     binning = _binning(edges)
+    own_hist, own_sums = _plain(hist, slots), _plain(score_sums, slots)
     for i in range(scores.shape[0]):
         for c in range(scores.shape[1]):
             s = scores[i, c]
             j = _cell(s, edges, uniform, binning, inclusive, round32)
             t = np.int64(truth[i, c])
-            if use_weight:
-                hist[c, t, j] += weight[i]
-                score_sums[c, j] += weight[i] * s
+            if slots is None:
+                _add_to_cell(own_hist, own_sums, c, t, j, s, weight, i, use_weight)
             else:
-                hist[c, t, j] += 1
-                score_sums[c, j] += s
+                _add_to_cell(hist[slots[i]], score_sums[slots[i]], c, t, j, s, weight, i, use_weight)
 
 
 # Slots of the calibration sums of a scored accumulator.
@@ -324,7 +416,8 @@ BRIER, LOG_LOSS, OUTSIDE_UNIT = range(3)
 
 
 @jit
-def calibration_sums(truth: Array, probs: Array, weight: Array, use_weight: bool, eps: float, sums: Array) -> None:
+def calibration_sums(truth: Array, probs: Array, weight: Array, use_weight: bool, eps: float, sums: Array,
+                     slots: Array | None = None) -> None:
     """Running sums of Brier and log loss terms over probabilities, as scikit-learn computes them.
 
     truth is (N, C) one-hot (C = 2 columns [negative, positive] for binary, K for multiclass);
@@ -333,6 +426,7 @@ def calibration_sums(truth: Array, probs: Array, weight: Array, use_weight: bool
     so their rows add no Brier term (a score of 1e300 would make the sum infinite); every term
     added is then at most 2 (Brier) or -log(eps) (log loss), and the sums cannot overflow.
     """
+    own = _plain(sums, slots)
     for i in range(probs.shape[0]):
         w = weight[i] if use_weight else 1.0
         brier = 0.0
@@ -345,30 +439,43 @@ def calibration_sums(truth: Array, probs: Array, weight: Array, use_weight: bool
             if t:
                 loss -= np.log(min(max(p, eps), 1 - eps))
             outside = outside or p < 0 or p > 1
-        sums[LOG_LOSS] += w * loss
-        if outside:
-            sums[OUTSIDE_UNIT] += w
+        if slots is None:
+            own[LOG_LOSS] += w * loss
+            if outside:
+                own[OUTSIDE_UNIT] += w
+            else:
+                own[BRIER] += w * brier
         else:
-            sums[BRIER] += w * brier
+            s = slots[i]
+            sums[s, LOG_LOSS] += w * loss
+            if outside:
+                sums[s, OUTSIDE_UNIT] += w
+            else:
+                sums[s, BRIER] += w * brier
 
 
 @jit
 def count_binary_scored(y_true: Array, scores: Array, weight: Array, use_weight: bool, threshold: float,
                         inclusive: bool, smin: float, smax: float, edges: Array, uniform: bool, round32: bool,
                         eps: float, cm: Array, hist: Array, score_sums: Array, calib: Array,
-                        out_of_range: Array) -> int:
+                        out_of_range: Array, slots: Array | None = None) -> int:
     """Binary(bins=...): the confusion matrix at the threshold, the score histogram, the
     calibration sums and the out-of-range counts. Checks the batch first (float sums cannot be
     undone exactly): scores must lie in [smin, smax]."""
     bad = _first_bad_scored(y_true, scores, weight, use_weight, smin, smax)
     if bad >= 0:
         return bad
-    if use_weight:
+    if slots is not None:
+        _count_scored_slotted(y_true, scores, weight, use_weight, threshold, inclusive, edges, uniform, round32, eps,
+                              cm, hist, score_sums, calib, out_of_range, slots)
+    elif use_weight:
         _count_scored_weighted(y_true, scores, weight, threshold, inclusive, edges, uniform, round32, eps,
-                               cm, hist, score_sums, calib, out_of_range)
+                               _plain(cm, slots), _plain(hist, slots), _plain(score_sums, slots),
+                               _plain(calib, slots), _plain(out_of_range, slots))
     else:
         _count_scored_blocks(y_true, scores, threshold, inclusive, edges, uniform, round32, eps,
-                             cm, hist, score_sums, calib, out_of_range)
+                             _plain(cm, slots), _plain(hist, slots), _plain(score_sums, slots),
+                             _plain(calib, slots), _plain(out_of_range, slots))
     return -1
 
 
@@ -416,6 +523,39 @@ def _count_scored_weighted(y_true: Array, scores: Array, weight: Array, threshol
     calib[BRIER] += 2.0 * brier  # both columns [1 - p, p] of scikit-learn's two-column form
     calib[LOG_LOSS] += log_loss
     calib[OUTSIDE_UNIT] += outside
+
+
+@jit
+def _count_scored_slotted(y_true: Array, scores: Array, weight: Array, use_weight: bool, threshold: float,
+                          inclusive: bool, edges: Array, uniform: bool, round32: bool, eps: float, cm: Array,
+                          hist: Array, score_sums: Array, calib: Array, out_of_range: Array, slots: Array) -> None:
+    """count_binary_scored sample by sample into each sample's slot (the arrays' leading axis)."""
+    binning = _binning(edges)
+    lo, hi = _round(edges[0], round32), _round(edges[-1], round32)
+    for i in range(y_true.shape[0]):
+        k = slots[i]
+        t = np.int64(y_true[i])
+        s = scores[i]
+        w = weight[i] if use_weight else 1.0
+        j = _cell(s, edges, uniform, binning, inclusive, round32)
+        if use_weight:
+            cm[k, t, np.int64(_is_positive(s, threshold, inclusive))] += w
+            hist[k, 0, t, j] += w
+        else:
+            cm[k, t, np.int64(_is_positive(s, threshold, inclusive))] += 1
+            hist[k, 0, t, j] += 1
+        score_sums[k, 0, j] += w * s
+        calib[k, LOG_LOSS] -= w * np.log(_clipped_probability(t, s, eps))
+        if s < 0 or s > 1:
+            calib[k, OUTSIDE_UNIT] += w
+        else:  # see calibration_sums; both columns [1 - p, p] of scikit-learn's two-column form
+            calib[k, BRIER] += 2.0 * w * (s - t) * (s - t)
+        side = 0 if s < lo else 1 if s > hi else -1
+        if side >= 0:
+            if use_weight:
+                out_of_range[k, side] += w
+            else:
+                out_of_range[k, side] += 1
 
 
 # The unweighted count runs block by block, in passes that each do one thing, so that most of

@@ -82,6 +82,13 @@ def _pairwise_sum(a: Array, start: int, n: int) -> float:
 
 
 @jit
+def sum_weights(w: Array) -> float:
+    """np.sum(w) of a contiguous float64 array, bit for bit, with no floating-point warning (an
+    overflow is inf): what a batch's weights add to the counts (_inputs.batch_mass)."""
+    return _pairwise_sum(w, 0, w.shape[0])
+
+
+@jit
 def _ratio(num: float, den: float, fill: float) -> float:
     return fill if den == 0 else num / den
 

@@ -8,6 +8,9 @@ here. This is boost-histogram's split between what is counted (the accumulator a
 components) and where counts live (the storage).
 
 ``numpy_storage.NumpyStorage`` keeps numpy arrays counted by the numba kernels of ``_kernels``.
+``slotted.SlotView`` is how a wrapper (``_slots``) counts: one accumulator's arrays seen inside
+the wrapper's storage of stacked states, aimed at one slot or at one slot per sample (the
+counting methods' ``slots`` argument, passed down to the kernels).
 A storage of torch tensors on a device (counted with torch ops, copied to the host for queries)
 is one more module here implementing the same interface: every method of ``Storage`` is written
 in terms of named arrays, never of their type, and ``host`` is the one way out. An accumulator
@@ -27,5 +30,6 @@ reserve before they count; the counting operations themselves leave the bounds a
 from .._scores import Binning
 from .base import REFUSED, Storage, fits
 from .numpy_storage import NumpyStorage
+from .slotted import SlotView
 
-__all__ = ["REFUSED", "Binning", "NumpyStorage", "Storage", "fits"]
+__all__ = ["REFUSED", "Binning", "NumpyStorage", "SlotView", "Storage", "fits"]

@@ -14,6 +14,9 @@ from .._state import Spec
 
 _FLOAT_MAX = float(np.finfo(np.float64).max)
 REFUSED = -2  # what a counting operation given a mass returns when the reservation fails
+# A per-sample slot index (int64, one per sample of the batch) into the leading axis of every
+# array counted, or None: the arrays as declared (see _kernels.counting, "Slots").
+Slots = np.ndarray | None
 
 
 def fits(total: float, is_float: bool) -> bool:
@@ -121,24 +124,50 @@ class Storage(abc.ABC):
     def scale(self, factor: float, names: Iterable[str]) -> None:
         """Multiply the named (float64) arrays by factor <= 1 (decay)."""
 
+    def scaled(self, factor: float, names: tuple[str, ...]) -> Storage:
+        """A new storage: ours with the named arrays multiplied by factor <= 1 (decay, leaving
+        this one as it was until the decayed batch is counted)."""
+        new = self.copy()
+        new.scale(factor, names)
+        return new
+
+    # --- slots: a leading axis of stacked states (a wrapper's, see _storage.slotted) ---------------
+
+    @abc.abstractmethod
+    def zero_slots(self, names: tuple[str, ...], index: int | np.ndarray) -> None:
+        """Empty these slots (indices on the leading axis) of the named arrays."""
+
+    @abc.abstractmethod
+    def add_slots(self, other: Storage, names: Iterable[str], mine: np.ndarray, theirs: np.ndarray) -> None:
+        """Add other's slots theirs to our slots mine (distinct), array by array (a merge by slot)."""
+
+    @abc.abstractmethod
+    def set_slots(self, values: Mapping[str, np.ndarray], index: int | np.ndarray) -> None:
+        """Write values[name] (as many slots as index holds) into these slots of each named array."""
+
     # --- counting a validated batch ---------------------------------------------------------------
     # Each returns -1, or the index of the first sample it could not count, changing nothing then.
+    # ``slots``: each sample's slot, a leading axis of the arrays counted (a wrapper's storage of
+    # stacked states); None for an accumulator's own arrays.
 
     @abc.abstractmethod
     def count_pairs(self, name: str, y_true: Any, y_pred: Any, weight: Any, n: int, ignore: Any,
-                    use_ignore: bool, mass: float | None = None) -> int:
+                    use_ignore: bool, mass: float | None = None, slots: Slots = None) -> int:
         """name[y_true[i], y_pred[i]] += weight[i] (or 1), skipping samples whose y_true is ignore.
         With mass, reserve(name, mass) first (the commonest update in one call): REFUSED if it fails."""
 
     @abc.abstractmethod
     def count_scores(self, name: str, y_true: Any, scores: Any, weight: Any, threshold: float, inclusive: bool,
-                     lo: float, hi: float, threads: bool = True) -> int:
+                     lo: float, hi: float, threads: bool = True, slots: Slots = None,
+                     mass: float | None = None) -> int:
         """name[y_true[i], scores[i] passes threshold] += weight[i] (or 1); scores in [lo, hi].
-        threads=False counts in one pass, whatever the batch's size (sums in a fixed order)."""
+        threads=False counts in one pass, whatever the batch's size (sums in a fixed order). With
+        mass, reserve(name, mass) first: REFUSED if it fails."""
 
     @abc.abstractmethod
     def count_binary_scored(self, names: Sequence[str | None], y_true: Any, scores: Any, weight: Any, threshold: float,
-                            inclusive: bool, lo: float, hi: float, binning: Binning, eps: float) -> int:
+                            inclusive: bool, lo: float, hi: float, binning: Binning, eps: float,
+                            slots: Slots = None) -> int:
         """Binary(bins=...) in one pass: names are the confusion matrix, the histogram, the score
         sums, the calibration sums and the out-of-range counts. A matrix name of None counts the
         rest only (the bootstrap counts the matrix aside)."""
@@ -149,16 +178,16 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def histogram(self, names: Sequence[str], scores: Any, truth: Any, weight: Any, binning: Binning,
-                  inclusive: bool) -> None:
+                  inclusive: bool, slots: Slots = None) -> None:
         """Add (N, C) scores with (N, C) 0/1 truth to the histogram names[0] (C, 2, cells) and the
         score sums names[1] (C, cells); with a third name, the scores below and above the edges."""
 
     @abc.abstractmethod
-    def calibration_sums(self, name: str, truth: Any, probs: Any, weight: Any, eps: float) -> None:
+    def calibration_sums(self, name: str, truth: Any, probs: Any, weight: Any, eps: float, slots: Slots = None) -> None:
         """Add the Brier and log-loss terms of (N, C) probabilities with (N, C) one-hot truth."""
 
     @abc.abstractmethod
-    def count_ranks(self, name: str, scores: Any, truth: Any, weight: Any) -> None:
+    def count_ranks(self, name: str, scores: Any, truth: Any, weight: Any, slots: Slots = None) -> None:
         """name[min(rank of the true class's score, len - 1)] += weight (top-k accuracy)."""
 
     @abc.abstractmethod
@@ -168,7 +197,7 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def count_multilabel(self, names: Sequence[str], y_true: Any, y_pred: Any, weight: Any, is_scores: bool,
-                         threshold: float, inclusive: bool, replicate: int | None = None) -> None:
+                         threshold: float, inclusive: bool, replicate: int | None = None, slots: Slots = None) -> None:
         """Count a checked multilabel batch into the matrices names[0] and per-sample sums
         names[1] (with replicate=r, into replicate r of them)."""
 

@@ -13,10 +13,18 @@ from .. import _kernels, _threads, limits
 from .._scores import Binning
 from .._state import Spec
 from .._threads import PARALLEL_MIN
-from .base import _FLOAT_MAX, REFUSED, Storage, fits
+from .base import _FLOAT_MAX, REFUSED, Slots, Storage, fits
 
 _NO_WEIGHT = np.empty(0)
 _NO_KEEP = np.empty(0, dtype=bool)
+
+
+def add_draws(replicates: np.ndarray, cells: np.ndarray, draws: np.ndarray) -> None:
+    """replicates[r] += draws[r] at the flat cells of each replicate's table."""
+    if cells.size:
+        index = np.unravel_index(cells, replicates.shape[1:])  # cells are distinct: += adds each once
+        where = (np.arange(replicates.shape[0])[:, None], *(i[None, :] for i in index))
+        replicates[where] += draws
 
 
 class NumpyStorage(Storage):
@@ -109,6 +117,10 @@ class NumpyStorage(Storage):
         return total
 
     def reserve(self, name: str, mass: float) -> bool:
+        return self._reserved(name, mass)
+
+    def _reserved(self, name: str, mass: float) -> bool:
+        """reserve(), called as a function by the counting methods (one Python call fewer per batch)."""
         bound = self._bounds.get(name)
         if bound is not None:  # the common case: a dict lookup and a comparison
             total = bound + mass
@@ -162,10 +174,7 @@ class NumpyStorage(Storage):
             self.arrays[name] += batch.host(name)
 
     def add_draws(self, name: str, cells: np.ndarray, draws: np.ndarray) -> None:
-        if cells.size:
-            replicates = self.arrays[name]
-            index = np.unravel_index(cells, replicates.shape[1:])  # cells are distinct: += adds each once
-            replicates[(np.arange(replicates.shape[0])[:, None], *(i[None, :] for i in index))] += draws
+        add_draws(self.arrays[name], cells, draws)
 
     def scale(self, factor: float, names: Iterable[str]) -> None:
         if factor != 1.0:
@@ -174,25 +183,67 @@ class NumpyStorage(Storage):
                 if name in self._bounds:
                     self._bounds[name] *= abs(factor)
 
+    def scaled(self, factor: float, names: tuple[str, ...]) -> NumpyStorage:
+        new = object.__new__(NumpyStorage)  # the named arrays multiplied out of place: one pass each
+        new.spec, new.arrays = self.spec, {}
+        new._bounds = {name: bound * abs(factor) if name in names else bound for name, bound in self._bounds.items()}
+        for name, array in self.arrays.items():
+            new.arrays[name] = array * factor if name in names else array.copy()
+        return new
+
+    # --- slots: a leading axis of stacked states (a wrapper's) ---------------------------------------
+
+    def zero_slots(self, names: tuple[str, ...], index: int | np.ndarray) -> None:
+        """Empty these slots (leading-axis indices) of the named arrays."""
+        for name in names:
+            self.arrays[name][index] = 0
+
+    def add_slots(self, other: Storage, names: Iterable[str], mine: np.ndarray, theirs: np.ndarray) -> None:
+        """Add other's slots theirs to our slots mine (distinct), array by array (a merge by slot)."""
+        for name in names:
+            self.arrays[name][mine] += other.host(name)[theirs]
+            self._bounds.pop(name, None)
+
+    def set_slots(self, values: Mapping[str, np.ndarray], index: int | np.ndarray) -> None:
+        """Write values[name] into these slots of each named array (values saved before)."""
+        for name, saved in values.items():
+            self.arrays[name][index] = saved
+            self._bounds.pop(name, None)
+
     # --- counting -----------------------------------------------------------------------------------
 
     def count_pairs(self, name: str, y_true: Any, y_pred: Any, weight: Any, n: int, ignore: Any,
-                    use_ignore: bool, mass: float | None = None) -> int:
-        if mass is not None and not self.reserve(name, mass):
+                    use_ignore: bool, mass: float | None = None, slots: Slots = None) -> int:
+        if mass is not None and not self._reserved(name, mass):
             return REFUSED
         table = self.arrays[name]
+        if weight is None and slots is None and y_true.shape[0] < PARALLEL_MIN:  # the fewest calls
+            bad: int = _kernels.count_pairs(y_true, y_pred, n, ignore, use_ignore, table)
+            return bad
+        if slots is not None:  # one call, whatever the batch's size: the slots' tables are the chunks' own
+            if weight is None:
+                return int(_kernels.count_pairs_in_slots(y_true, y_pred, n, ignore, use_ignore, table, slots))
+            return int(_kernels.count_pairs_weighted(y_true, y_pred, weight, n, ignore, use_ignore, table, slots))
         if weight is None:
-            if y_true.shape[0] < PARALLEL_MIN:  # the fewest calls
-                bad: int = _kernels.count_pairs(y_true, y_pred, n, ignore, use_ignore, table)
-                return bad
             return _threads.count_in_chunks(_kernels.count_pairs, (y_true, y_pred), (n, ignore, use_ignore), (table,))
         return _threads.count_in_chunks(_kernels.count_pairs_weighted, (y_true, y_pred, weight),
                                         (n, ignore, use_ignore), (table,))
 
     def count_scores(self, name: str, y_true: Any, scores: Any, weight: Any, threshold: float, inclusive: bool,
-                     lo: float, hi: float, threads: bool = True) -> int:
+                     lo: float, hi: float, threads: bool = True, slots: Slots = None,
+                     mass: float | None = None) -> int:
+        if mass is not None and not self._reserved(name, mass):
+            return REFUSED
         table = self.arrays[name]
         bad: int
+        if weight is None and slots is None and y_true.shape[0] < PARALLEL_MIN:  # the fewest calls
+            bad = _kernels.count_scores(y_true, scores, threshold, inclusive, lo, hi, table)
+            return bad
+        if slots is not None:
+            if weight is None:
+                return int(_kernels.count_scores_in_slots(y_true, scores, threshold, inclusive, lo, hi, table, slots))
+            return int(_kernels.count_scores_weighted(y_true, scores, weight, threshold, inclusive, lo, hi, table,
+                                                      slots))
         if not threads:
             if weight is None:
                 bad = _kernels.count_scores(y_true, scores, threshold, inclusive, lo, hi, table)
@@ -209,13 +260,17 @@ class NumpyStorage(Storage):
                                         (threshold, inclusive, lo, hi), (table,))
 
     def count_binary_scored(self, names: Sequence[str | None], y_true: Any, scores: Any, weight: Any, threshold: float,
-                            inclusive: bool, lo: float, hi: float, binning: Binning, eps: float) -> int:
+                            inclusive: bool, lo: float, hi: float, binning: Binning, eps: float,
+                            slots: Slots = None) -> int:
         batch = (y_true, scores, _NO_WEIGHT if weight is None else weight)
         args = (weight is not None, threshold, inclusive, lo, hi, *binning, eps)
         arrays, (matrix, hist, sums, calib, out_of_range) = self.arrays, names
         assert hist is not None and sums is not None and calib is not None and out_of_range is not None
-        states = (np.zeros((2, 2), dtype=arrays[hist].dtype) if matrix is None else arrays[matrix], arrays[hist],
-                  arrays[sums], arrays[calib], arrays[out_of_range])
+        states = (np.zeros(arrays[hist].shape[:-3] + (2, 2), dtype=arrays[hist].dtype) if matrix is None
+                  else arrays[matrix], arrays[hist], arrays[sums], arrays[calib], arrays[out_of_range])
+        if slots is not None:
+            kernel: Any = _kernels.count_binary_scored
+            return int(kernel(*batch, *args, *states, slots))
         return _threads.count_in_chunks(_kernels.count_binary_scored, batch, args, states)
 
     def argmax_rows(self, scores: Any, keep: Any, lo: float, hi: float) -> tuple[np.ndarray, int]:
@@ -224,29 +279,39 @@ class NumpyStorage(Storage):
         return pred, bad
 
     def histogram(self, names: Sequence[str], scores: Any, truth: Any, weight: Any, binning: Binning,
-                  inclusive: bool) -> None:
+                  inclusive: bool, slots: Slots = None) -> None:
         w = _NO_WEIGHT if weight is None else weight
         _kernels.histogram_scores(scores, truth, w, weight is not None, *binning, inclusive,
-                                  self.arrays[names[0]], self.arrays[names[1]])
+                                  self.arrays[names[0]], self.arrays[names[1]], slots)
         if len(names) > 2:
             edges, _, round32 = binning  # the lowest and highest edge as the kernels compare them
             lo, hi = (float(np.float32(edges[0])), float(np.float32(edges[-1]))) if round32 else (edges[0], edges[-1])
             ones = 1 if weight is None else weight.reshape(-1, *([1] * (scores.ndim - 1)))
-            self.arrays[names[2]] += [np.sum((scores < lo) * ones), np.sum((scores > hi) * ones)]
+            below, above = (scores < lo) * ones, (scores > hi) * ones
+            out = self.arrays[names[2]]
+            if slots is None:
+                out += [np.sum(below), np.sum(above)]
+            else:  # per sample, into its slot
+                rows = below.reshape(below.shape[0], -1).sum(axis=1), above.reshape(above.shape[0], -1).sum(axis=1)
+                for side, per_sample in enumerate(rows):
+                    np.add.at(out[:, side], slots, per_sample.astype(out.dtype))
 
-    def calibration_sums(self, name: str, truth: Any, probs: Any, weight: Any, eps: float) -> None:
+    def calibration_sums(self, name: str, truth: Any, probs: Any, weight: Any, eps: float, slots: Slots = None) -> None:
         w = _NO_WEIGHT if weight is None else weight
-        _kernels.calibration_sums(truth, probs, w, weight is not None, eps, self.arrays[name])
+        _kernels.calibration_sums(truth, probs, w, weight is not None, eps, self.arrays[name], slots)
 
-    def count_ranks(self, name: str, scores: Any, truth: Any, weight: Any) -> None:
+    def count_ranks(self, name: str, scores: Any, truth: Any, weight: Any, slots: Slots = None) -> None:
         ranks = self.arrays[name]
         k = scores.shape[1]
         # rank of the true class: classes scoring higher, and tied classes of higher index
         # (scikit-learn sorts with a stable argsort and reverses it)
         true_score = scores[np.arange(scores.shape[0]), truth][:, None]
         tied_after = (scores == true_score) & (np.arange(k) > truth[:, None])
-        rank = np.minimum((scores > true_score).sum(axis=1) + tied_after.sum(axis=1), ranks.shape[0] - 1)
-        ranks += np.bincount(rank, weights=weight, minlength=ranks.shape[0]).astype(ranks.dtype)
+        rank = np.minimum((scores > true_score).sum(axis=1) + tied_after.sum(axis=1), ranks.shape[-1] - 1)
+        if slots is None:
+            ranks += np.bincount(rank, weights=weight, minlength=ranks.shape[0]).astype(ranks.dtype)
+        else:
+            np.add.at(ranks, (slots, rank), 1 if weight is None else weight)
 
     def multilabel_first_bad(self, y_true: Any, y_pred: Any, weight: Any, is_scores: bool, lo: float,
                              hi: float) -> int:
@@ -255,12 +320,13 @@ class NumpyStorage(Storage):
         return bad
 
     def count_multilabel(self, names: Sequence[str], y_true: Any, y_pred: Any, weight: Any, is_scores: bool,
-                         threshold: float, inclusive: bool, replicate: int | None = None) -> None:
+                         threshold: float, inclusive: bool, replicate: int | None = None, slots: Slots = None) -> None:
         matrices, sums = self.arrays[names[0]], self.arrays[names[1]]
         if replicate is not None:
             matrices, sums = matrices[replicate], sums[replicate]
         if weight is None:
-            _kernels.count_multilabel(y_true, y_pred, is_scores, threshold, inclusive, matrices, sums)
+            _kernels.count_multilabel(y_true, y_pred, is_scores, threshold, inclusive, matrices, sums, slots)
         else:
-            _kernels.count_multilabel_weighted(y_true, y_pred, weight, is_scores, threshold, inclusive, matrices, sums)
+            _kernels.count_multilabel_weighted(y_true, y_pred, weight, is_scores, threshold, inclusive, matrices, sums,
+                                               slots)
 

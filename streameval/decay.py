@@ -1,0 +1,186 @@
+"""Decayed: exponentially decayed counts, every sample's weight halving each half-life after it.
+
+Decayed wraps a Binary, Multiclass or Multilabel accumulator used as a template and keeps the
+counts of its weighted twin (float64 sums of decayed weights), with the time of the latest
+sample for unit="seconds". It is a ``_slots.SlotWrapper`` with no slot axis: a batch's weights
+are multiplied by their decay (one multiply per sample), the counts are decayed to the batch's
+time out of place, and the batch is counted into them in one pass; the decayed counts replace
+the old ones only once the batch is counted, so a failed update changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ._slots import (
+    DEFAULT_MAX_SKEW,
+    SlotWrapper,
+    check_unit,
+    description,
+    inner_layout,
+    max_skew_of,
+    position_array,
+    positive_number,
+    template_of,
+    with_max_skew,
+)
+from ._state import Spec
+from ._stateful import StateArrayAttribute
+from .accumulator import Accumulator
+from .serialization import Kind
+
+__all__ = ["Decayed"]
+
+
+class Decayed(SlotWrapper):
+    """Exponentially decayed counts: every sample's weight halves each ``half_life`` units after it.
+
+    ``Decayed(accumulator, half_life, *, unit="samples", max_skew=86400.0, clock=time.time)``
+
+    accumulator: an empty Binary, Multiclass or Multilabel (exact=True and labels="auto" are
+    refused). The counts are those of its weighted twin (same configuration, weighted=True):
+    float64 sums of decayed weights. The decay applies to the counts, never to metric values, so
+    every metric equals scikit-learn's with sample_weight = the decayed weights:
+
+    - unit="samples": the i-th of n samples so far (0-based) weighs w_i * 0.5 ** ((n - 1 - i) / half_life);
+    - unit="updates": the samples of the u-th of m update() calls weigh w * 0.5 ** ((m - 1 - u) / half_life);
+    - unit="seconds": a sample counted at time t weighs w * 0.5 ** ((T - t) / half_life), T the
+      latest time seen (a timestamp passed to update, else clock(), or advance()). Timestamps
+      may arrive in any order, but one more than ``max_skew`` seconds (default one day) ahead of
+      both T and ``clock()`` raises ``TimestampError`` with ``reason="future"``, changing
+      nothing: it would decay every count seen so far to nothing. The rules are those of
+      Windowed (``max_skew=None`` removes the bound).
+
+    w is the sample's sample_weight (1 if none): the template must be weighted=True to take one,
+    as an accumulator must. Queries are the wrapped accumulator's, on the decayed counts;
+    snapshot() returns them as a plain (weighted) accumulator. Ratios do not depend on T;
+    n_samples and the raw counts do, so call advance() to decay them to now.
+
+    Merging (unit="seconds" only) brings both to the later T and adds: the result equals one
+    Decayed fed both streams. Sample and update positions have no common clock: IncompatibleError.
+    An update or merge whose counts would no longer be finite raises OverflowError and changes
+    nothing.
+
+    >>> import streameval
+    >>> d = Decayed(streameval.Binary(), half_life=1, unit="updates")
+    >>> d.update([1, 1], [1, 0])
+    >>> d.update([1], [1])  # the first update now weighs half
+    >>> d.n_samples, d.recall()
+    (2.0, 0.75)
+    """
+
+    _KIND = Kind.DECAYED
+    _LEADING = False
+    _time = StateArrayAttribute()
+    half_life: float
+
+    def __init__(self, accumulator: Any, half_life: Any, *, unit: str = "samples",
+                 max_skew: float | None = DEFAULT_MAX_SKEW, clock: Any = time.time):
+        template = template_of(accumulator)
+        self.half_life = positive_number("half_life", half_life)
+        self.unit = check_unit(unit)
+        self.max_skew = max_skew_of(max_skew, unit)
+        self._profile = np.ones(0)  # 0.5 ** (k / half_life) for k = m - 1 ... 1, 0: the decay of the k-th newest sample
+        self._begin(template, template_of(description(template), weighted=True), clock)
+
+    def _config(self) -> dict[str, Any]:
+        config = {"accumulator": description(self._template), "half_life": self.half_life, "unit": self.unit}
+        return with_max_skew(config, self.max_skew)
+
+    @classmethod
+    def _state_spec(cls, accumulator: Any, half_life: Any, *, unit: Any = "samples",
+                    max_skew: Any = DEFAULT_MAX_SKEW) -> Spec:
+        inner_layout(accumulator)
+        _, _, spec = inner_layout(accumulator, weighted=True)
+        positive_number("half_life", half_life)
+        max_skew_of(max_skew, unit)
+        # _time = (1.0 once a time was seen, else 0.0; the latest time T)
+        return Spec({**spec, "_time": position_array((2,), np.float64)} if check_unit(unit) == "seconds" else spec)
+
+    def _check_state(self) -> None:
+        if self.unit == "seconds" and not (self._time[0] == 1 or self._time.tolist() == [0.0, 0.0]):
+            raise ValueError(f"decay time {self._time.tolist()} is not (1, T) or (0, 0)")
+
+    def _counts(self) -> Accumulator:
+        return self._holding(self._count_arrays())
+
+    def _latest_time(self) -> float | None:
+        return float(self._time[1]) if self.unit == "seconds" and self._time[0] else None
+
+    _latest_seen = _latest_time
+
+    def _decay(self, n: int) -> np.ndarray:
+        """0.5 ** ((n - 1 - i) / half_life) for i < n: the weight of the i-th of n samples once all
+        are counted (computed once for the longest batch so far, then read as a contiguous tail)."""
+        m = self._profile.shape[0]
+        if m < n:
+            m = max(n, 2 * m)
+            with np.errstate(over="ignore"):  # a tiny half_life: ages of inf half-lives weigh 0, as they should
+                self._profile = 0.5 ** (np.arange(m - 1, -1, -1, dtype=np.float64) / self.half_life)
+        return self._profile[m - n:]
+
+    def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None, timestamp: Any = None) -> None:
+        """Decay the counts, then count a batch, as the wrapped accumulator's update();
+        unit="seconds" counts it at ``timestamp`` (epoch seconds), or at clock() when None.
+
+        A failed update raises the wrapped accumulator's error for the batch as given (a
+        ValueError for a bad timestamp, TimestampError for one too far ahead, OverflowError for
+        counts that would overflow) and changes nothing.
+        """
+        given = (y_true, y_pred, sample_weight)
+        t = self._time_of(timestamp)
+        latest = self._latest_time()
+        batch = self._prepare(given)
+        n = batch.n
+        if self.unit == "samples":
+            batch = batch.weighted_by(self._decay(n))
+            before = 0.5 ** (n / self.half_life)
+        elif self.unit == "updates":
+            before = 0.5 ** (1 / self.half_life)
+        elif latest is not None and t is not None and t < latest:  # a late sample: it decays, the counts do not
+            batch = batch.weighted_by(np.full(n, 0.5 ** ((latest - t) / self.half_life)))
+            before = 1.0
+        else:
+            before = 0.5 ** ((t - latest) / self.half_life) if latest is not None and t is not None else 1.0
+        counter, view = self._view()
+        decayed = self._storage.scaled(before, self._count_names) if before != 1.0 else self._storage
+        view.over(decayed)  # counted into the decayed counts, which replace ours once the batch is in
+        try:
+            self._count_into(counter, batch, given)
+        except BaseException:
+            view.over(self._storage)
+            raise
+        if t is not None:
+            decayed.host("_time")[:] = (1.0, t if latest is None else max(t, latest))
+        self._storage = decayed
+        self._cached = None
+
+    def advance(self, timestamp: Any = None) -> None:
+        """unit="seconds": decay the counts to timestamp (default clock()) without counting.
+        An earlier time than the latest changes nothing."""
+        if self.unit != "seconds":
+            raise ValueError(f"advance() is for unit='seconds': counts of {self.unit} decay as they are counted")
+        t, latest = self._time_of(timestamp), self._latest_time()
+        assert t is not None
+        if latest is None or t > latest:
+            self._storage.scale(1.0 if latest is None else 0.5 ** ((t - latest) / self.half_life), self._count_names)
+            self._time[:] = (1.0, t)
+            self._cached = None
+
+    def _check_merge_room(self, other: Decayed) -> None:
+        # Both sides are scaled by at most 1 before they are added.
+        self._check_sums_fit(zip(self._count_names, self._count_arrays(), other._count_arrays()))
+
+    def _merge_state(self, other: Any) -> None:
+        theirs = other._latest_time()
+        if theirs is None:
+            return
+        latest = self._latest_time()
+        now = theirs if latest is None else max(latest, theirs)
+        self._storage.scale(1.0 if latest is None else 0.5 ** ((now - latest) / self.half_life), self._count_names)
+        self._storage.add(other._storage.scaled(0.5 ** ((now - theirs) / self.half_life), self._count_names),
+                          self._count_names)
+        self._time[:] = (1.0, now)
