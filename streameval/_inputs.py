@@ -328,7 +328,8 @@ def score_error(name: str, arr: np.ndarray, index: Any, hint: str | None = None)
 
 def probability_hint(owner: str, threshold: bool) -> str:
     """What to do about a score outside [0, 1], for score_error (owner: the accumulator)."""
-    return (f"{owner} reads scores as probabilities in [0, 1]. For decision scores or logits, pass "
+    return (f"{owner} reads scores as probabilities in [0, 1]. For logits, pass from_logits=True (the "
+            "sigmoid or softmax is then applied for you); for other decision scores, pass "
             "their range as score_range=(lo, hi)" + (" with a threshold= on that scale" if threshold else ""))
 
 

@@ -13,7 +13,7 @@ from .accumulator import Accumulator
 
 
 def check_template(accumulator: Any) -> None:
-    if isinstance(accumulator, Stateful) and accumulator.follows_stream_order:  # Windowed, Decayed
+    if isinstance(accumulator, Stateful) and accumulator._follows_stream_order:  # Windowed, Decayed
         raise TypeError(
             f"accumulator={type(accumulator).__name__}(...) is not supported: a window or decay follows one "
             "stream's order, which partitions counted in parallel do not have. Evaluate the accumulator it "

@@ -15,7 +15,7 @@ declared) plus the wrapper's own metadata (a position, a time). What that gives,
 - merge by slot (``_add_slots``), growth (``_grow_slots``: more slots, as Sliced discovers keys);
 - queries: every public query of the wrapped accumulators, written out below (``Queries``), runs
   on an accumulator holding the current counts (``_counts``), built once per change of state;
-- ``follows_stream_order``: True for a wrapper whose counts depend on the order samples arrive
+- ``_follows_stream_order``: True for a wrapper whose counts depend on the order samples arrive
   in (a window, a decay), which partitions counted in parallel (dask, spark) do not have.
 
 A subclass provides ``_config``, ``_state_spec``, ``_check_state``, ``_counts`` (the current
@@ -137,6 +137,7 @@ class Queries:
     # the wrapped accumulator's configuration
     bootstrap: Any = Query()
     exact: Any = Query()
+    from_logits: Any = Query()
     ignore_index: Any = Query()
     inclusive: Any = Query()
     labels: Any = Query()
@@ -167,7 +168,7 @@ def position_array(shape: tuple[int, ...], dtype: type) -> StateArray:
 class SlotWrapper(Queries, Stateful):
     """What Windowed, Decayed and Sliced share (see the module docstring). Not instantiated directly."""
 
-    follows_stream_order: ClassVar[bool] = True
+    _follows_stream_order: ClassVar[bool] = True
     _LEADING: ClassVar[bool] = True  # the state arrays have a slot axis (Decayed: no)
     unit: str
     max_skew: float | None

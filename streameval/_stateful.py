@@ -118,7 +118,7 @@ class Stateful(Summable, StateVector):
     _STORAGE: ClassVar[type[Storage]] = NumpyStorage
     # True when the counts depend on the order samples arrive in (a window, a decay: the slot
     # wrappers of _slots), so that partitions counted in parallel cannot stand for the stream.
-    follows_stream_order: ClassVar[bool] = False
+    _follows_stream_order: ClassVar[bool] = False
     _spec: Spec
     _storage: Storage
     _frozen_config: dict[str, Any]

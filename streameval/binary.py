@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _inputs, _scores, _threads, curves, limits
-from ._batch import Layout, Prepared
+from . import _inputs, _scores, _threads, curves, errors, limits
+from ._batch import Layout, Prepared, check_logits, relocated, sigmoid
 from ._components import calibration, confusion
 from ._components.bins import BinsMethods, ScoreBins, largest_score
 from ._components.bootstrap import Bootstrap
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 DEFAULT_RANGE = (0.0, 1.0)
 _KIND_OF = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
 _SCORED = ("_cm", "_hist", "_score_sums", "_calib", "_out_of_range")  # what a binned batch adds to, in one pass
+_SCORED_LOGITS = ("_cm", "_hist", "_score_sums", None, "_out_of_range")  # from_logits: calibration apart
 
 
 def _probability_bounds(score_range: tuple[float, float], reads_probabilities: bool) -> tuple[float, float]:
@@ -110,10 +111,12 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
         max_distinct: int = 1_000_000,
         bootstrap: int | None = None,
         seed: Any = None,
+        from_logits: bool = False,
     ):
         pos_label = _inputs.canonical(pos_label)
         spec = self._state_spec(threshold, pos_label, inclusive, weighted, bins, score_range, exact, max_distinct,
-                                bootstrap)
+                                bootstrap, from_logits)
+        self.from_logits = bool(from_logits)
         self.threshold = float(threshold)
         self.pos_label = pos_label
         self.inclusive = bool(inclusive)
@@ -129,10 +132,10 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
         # With pos_label=1 labels are read as they are (0/1), which also catches multiclass labels.
         self._labels_are_01 = not isinstance(pos_label, str) and pos_label == 1
         self._plain = bins is None and not exact  # no score state: the matrix at the threshold only
-        self._fast = self._labels_are_01 and self._plain
+        self._fast = self._labels_are_01 and self._plain and not self.from_logits
         self._bounds = _probability_bounds(self.score_range, bins is not None or 0 < self.threshold < 1)
         self._thresholds: dict[str, float] = {}  # score dtype -> threshold rounded to it
-        self._layout = Layout(self.weighted, fast=_inputs.LABEL_OR_SCORE_DTYPES if self._fast else None)
+        self._layout = Layout(self.weighted, fast=_inputs.LABEL_OR_SCORE_DTYPES if self._fast else None, any_rank=True)
         self._start(spec)
 
     def _config(self) -> dict[str, Any]:
@@ -145,13 +148,16 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
             config.update(exact=True, max_distinct=self.max_distinct)
         if self.bootstrap is not None:
             config["bootstrap"] = self.bootstrap
+        if self.from_logits:  # only when set: the bytes of other configurations stay as they were
+            config["from_logits"] = True
         return config
 
     @classmethod
     def _state_spec(cls, threshold: Any = 0.5, pos_label: Any = 1, inclusive: Any = True, weighted: Any = False,
                     bins: Any = None, score_range: Any = (0.0, 1.0), exact: Any = False, max_distinct: Any = 1_000_000,
-                    bootstrap: Any = None) -> Spec:
+                    bootstrap: Any = None, from_logits: Any = False) -> Spec:
         _inputs.check_threshold(threshold)
+        _inputs.check_flags(from_logits=from_logits)
         pos_label = _inputs.canonical(pos_label)
         if not isinstance(pos_label, (int, float, str)) or isinstance(pos_label, float) and not np.isfinite(pos_label):
             raise TypeError(f"pos_label={_inputs.show(pos_label)} is not valid: expected an integer, a boolean or a string")
@@ -196,16 +202,26 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
             if yp.dtype.kind == "f":
                 return self._count_scores(batch.y_true, yp, None, batch.kind or _KIND_OF[yp.dtype])
             return self._count_pairs(batch.y_true, yp, None, 2)
+        if batch.shape is not None:  # inputs of any rank, flattened: errors name the user's positions
+            try:
+                return self._count(batch._replace(shape=None))
+            except (errors.InputError, errors.InputTypeError) as error:
+                raise relocated(error, batch.shape) from None
         yt, w = batch.y_true, batch.weight
         is_scores = yp.dtype.kind == "f"
         if self._scored and not is_scores:
             raise TypeError(f"y_pred has dtype {yp.dtype}, but a Binary with bins or exact=True needs float scores")
-        if is_scores and not (self._labels_are_01 or self._scored or isinstance(self.pos_label, str)):
+        if is_scores and not (self._labels_are_01 or self._scored or self.from_logits
+                              or isinstance(self.pos_label, str)):
             with np.errstate(invalid="ignore"):
                 is_scores = not (yp % 1 == 0).all()  # all integers: labels, as scikit-learn reads them
         if batch.n == 0:
             return None
-        if is_scores:
+        if is_scores and self.from_logits:
+            (yt,) = self._binarize(("y_true", yt))
+            check_logits(yp)
+            self._count_scores(yt, sigmoid(yp), w, "float64", yp)  # thresholds and bins on probabilities
+        elif is_scores:
             assert batch.kind is not None
             (yt,) = self._binarize(("y_true", yt))
             self._count_scores(yt, yp, w, batch.kind)
@@ -244,9 +260,12 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
                 )
         return positives
 
-    def _count_scores(self, y_true: np.ndarray, scores: np.ndarray, weight: np.ndarray | None, kind: str) -> None:
+    def _count_scores(self, y_true: np.ndarray, scores: np.ndarray, weight: np.ndarray | None, kind: str,
+                      logits: np.ndarray | None = None) -> None:
         """Count scores (at the threshold, and into the score state) with the right kernels;
-        raise naming the first bad sample, or OverflowError, before anything is written."""
+        raise naming the first bad sample, or OverflowError, before anything is written.
+        from_logits=True: scores are the probabilities of logits, whose calibration sums are
+        counted from the logits."""
         threshold = self._thresholds.get(kind)
         if threshold is None:
             threshold = self._thresholds[kind] = float(_scores.round_to(self.threshold, kind))
@@ -273,23 +292,37 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
             self._raise_bad_scores(bad, y_true, scores, weight)
             return self._resample(batch)
         if self._bins is None:
-            return self._count_exact(y_true, scores, weight, kind, at_threshold, mass)
-        masses = [*self._bins.masses(1, mass, largest_score(scores, self._bounds)), calibration.mass(mass)]
+            return self._count_exact(y_true, scores, weight, kind, at_threshold, mass, logits)
+        calibrated = calibration.mass(mass) if logits is None else calibration.logit_mass(mass, logits)
+        masses = [*self._bins.masses(1, mass, largest_score(scores, self._bounds)), calibrated]
         args = (y_true, scores, weight, *at_threshold, self._bins.binning(kind), _scores.EPS[kind])
+        names = _SCORED if logits is None else _SCORED_LOGITS
+
+        def calibrate() -> None:
+            if logits is not None:  # the log loss from the logits: log1p(exp(-|x|)) forms
+                storage.logit_calibration_sums(calibration.NAME, y_true, logits, weight, False)
+
         if self._boot is None:
             self._reserve_all([("_cm", mass), *masses])
-            return self._raise_bad_scores(storage.count_binary_scored(_SCORED, *args), y_true, scores, weight)
+            self._raise_bad_scores(storage.count_binary_scored(names, *args), y_true, scores, weight)
+            return calibrate()
         batch = storage.scratch(("_cm",))
         self._raise_bad_scores(batch.count_scores("_cm", y_true, scores, weight, *at_threshold), y_true, scores, weight)
         self._reserve_all(masses)
-        return self._resample(batch, lambda: storage.count_binary_scored((None, *_SCORED[1:]), *args))
+
+        def commit() -> None:
+            storage.count_binary_scored((None, *names[1:]), *args)
+            calibrate()
+
+        return self._resample(batch, commit)
 
     def _resample(self, batch: Storage, commit: Callable[[], Any] | None = None) -> None:
         assert self._boot is not None
         self._boot.resample(self, batch, commit)
 
     def _count_exact(self, y_true: np.ndarray, scores: np.ndarray, weight: np.ndarray | None, kind: str,
-                     at_threshold: tuple[float, bool, float, float], mass: float) -> None:
+                     at_threshold: tuple[float, bool, float, float], mass: float,
+                     logits: np.ndarray | None = None) -> None:
         """exact=True: count the matrix aside, build the new table (its compaction may warn, and
         under warnings.simplefilter("error") raise), check the sums fit, and only then write."""
         assert self._table is not None
@@ -299,13 +332,17 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
                                y_true, scores, weight)
         positive = np.asarray(y_true, dtype=np.int8)
         table = self._table.with_batch(storage, scores, positive, weight)
-        masses = [("_table_counts", mass), calibration.mass(mass)]
+        masses = [("_table_counts", mass),
+                  calibration.mass(mass) if logits is None else calibration.logit_mass(mass, logits)]
         self._reserve_all(masses if self._boot is not None else [("_cm", mass), *masses])
 
         def commit() -> None:
-            truth = np.stack([1 - positive, positive], axis=1)
-            probs = np.stack([1 - scores.astype(np.float64), scores], axis=1)
-            storage.calibration_sums(calibration.NAME, truth, probs, weight, _scores.EPS[kind])
+            if logits is not None:
+                storage.logit_calibration_sums(calibration.NAME, positive, logits, weight, False)
+            else:
+                truth = np.stack([1 - positive, positive], axis=1)
+                probs = np.stack([1 - scores.astype(np.float64), scores], axis=1)
+                storage.calibration_sums(calibration.NAME, truth, probs, weight, _scores.EPS[kind])
             ExactTable.commit(storage, table)
 
         if self._boot is not None:

@@ -118,6 +118,9 @@ def add_evaluate_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--score-range", nargs=2, type=float_option(), metavar=("LO", "HI"),
                     help="range of the scores when they are not probabilities in [0, 1] (logits, "
                          "decision values): the bins span it")
+    ev.add_argument("--from-logits", action="store_true",
+                    help="the --score columns are logits: the sigmoid (one column) or softmax (one per class) "
+                         "is applied before the threshold, bins and losses (Binary/Multiclass(from_logits=True))")
     ev.add_argument("--input-format", choices=INPUT_FORMATS, metavar="FORMAT",
                     help=f"format of stdin (default csv) and of files whose extension does not say one: "
                          f"{', '.join(INPUT_FORMATS)}")
@@ -185,6 +188,8 @@ def check_usage(ev: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         ev.error("--bins needs --score")
     if args.score_range is not None and args.score is None:
         ev.error("--score-range needs --score")
+    if args.from_logits and args.score is None:
+        ev.error("--from-logits needs --score")
     if args.score_range is not None and not args.score_range[0] < args.score_range[1]:
         ev.error(f"--score-range {plain(args.score_range[0])} {plain(args.score_range[1])}: expected LO < HI")
     if args.threshold is not None and not one_score:
@@ -234,6 +239,8 @@ def make_accumulator(ev: argparse.ArgumentParser, args: argparse.Namespace) -> B
 
     weighted = args.weight is not None
     extra: dict[str, Any] = {} if args.score_range is None else {"score_range": tuple(args.score_range)}
+    if args.from_logits:
+        extra["from_logits"] = True
     try:
         if args.score and len(args.score) == 1:
             threshold = 0.5 if args.threshold is None else args.threshold
@@ -415,7 +422,7 @@ class Evaluation:
         col = ({"y_true": a.y_true, "sample_weight": a.weight}.get(bad.argument)
                or self.pred_columns[min(score_column, len(self.pred_columns) - 1)])
         # finite scores refused by the accumulator lie outside its score range
-        hint = (" (command line: --score-range LO HI, with --threshold on that scale)"
+        hint = (" (command line: --from-logits for logits; --score-range LO HI, with --threshold on that scale)"
                 if a.score and bad.argument == "y_pred" and a.score_range is None else "")
         return CliError(f"{name}: row {row}: column {col!r} = {one_line_text(f'{show(bad.value)} {bad.problem}')}{hint}",
                         name, row, col)

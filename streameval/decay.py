@@ -5,7 +5,11 @@ counts of its weighted twin (float64 sums of decayed weights), with the time of 
 sample for unit="seconds". It is a ``_slots.SlotWrapper`` with no slot axis: a batch's weights
 are multiplied by their decay (one multiply per sample), the counts are decayed to the batch's
 time out of place, and the batch is counted into them in one pass; the decayed counts replace
-the old ones only once the batch is counted, so a failed update changes nothing.
+the old ones only once the batch is counted, so a failed update changes nothing. The common
+batch of a Decayed(Multiclass) (integer labels, no weights, unit "samples" or "updates") takes a
+shorter way with the same arithmetic: the storage checks it, then decays and counts in place in
+one kernel call (``_kernels.decay``); a bad batch changes nothing and takes the general path,
+which raises its error.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from ._slots import (
     with_max_skew,
 )
 from ._state import Spec
+from ._components import confusion
 from ._stateful import StateArrayAttribute
 from .accumulator import Accumulator
+from .multiclass import Multiclass
 from .serialization import Kind
 
 __all__ = ["Decayed"]
@@ -85,6 +91,12 @@ class Decayed(SlotWrapper):
         self.max_skew = max_skew_of(max_skew, unit)
         self._profile = np.ones(0)  # 0.5 ** (k / half_life) for k = m - 1 ... 1, 0: the decay of the k-th newest sample
         self._begin(template, template_of(description(template), weighted=True), clock)
+        self._per_update = 0.5 ** (1 / self.half_life)
+        # a Multiclass counting integer labels (no bins, top_k or bootstrap): its plain batches are
+        # decayed and counted by the storage in one call, (name, num_classes, ignore, use_ignore)
+        fused = getattr(self._empty, "_fused", None)
+        self._pairs = ((confusion.NAME, *fused[:3]) if isinstance(self._empty, Multiclass) and fused is not None
+                       and self.unit != "seconds" and self._count_names == (confusion.NAME,) else None)
 
     def _config(self) -> dict[str, Any]:
         config = {"accumulator": description(self._template), "half_life": self.half_life, "unit": self.unit}
@@ -131,9 +143,25 @@ class Decayed(SlotWrapper):
         counts that would overflow) and changes nothing.
         """
         given = (y_true, y_pred, sample_weight)
+        pairs, batch = self._pairs, None
+        if pairs is not None and timestamp is None:  # (pairs: unit "samples" or "updates", which take no time)
+            batch = self._prepare(given)
+            if batch.plain:  # the common batch: checked, decayed and counted in place in one call
+                n = batch.n
+                if self.unit == "samples":
+                    weight, before = self._decay(n), 0.5 ** (n / self.half_life)
+                else:
+                    weight, before = None, self._per_update
+                name, k, ignore, use_ignore = pairs
+                if self._storage.decay_count_pairs(name, batch.y_true, batch.y_pred, weight, k, ignore, use_ignore,
+                                                   before, n) == -1:
+                    self._cached = None
+                    return
+                # nothing changed: the general path below counts it, or raises its error
         t = self._time_of(timestamp)
         latest = self._latest_time()
-        batch = self._prepare(given)
+        if batch is None:
+            batch = self._prepare(given)
         n = batch.n
         if self.unit == "samples":
             batch = batch.weighted_by(self._decay(n))

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _inputs, _scores, curves, limits
-from ._batch import Layout, Prepared
+from . import _inputs, _scores, curves, errors, limits
+from ._batch import Layout, Prepared, check_logits, relocated
 from ._components import calibration, confusion
 from ._components.bins import HISTOGRAM, OneVsRestCurves, ScoreBins, largest_score
 from ._components.bootstrap import Bootstrap
@@ -16,9 +16,11 @@ from ._components.confusion import ConfusionMetrics
 from ._components.topk import TopKRanks
 from ._state import Spec, count_dtype
 from ._stateful import StateArrayAttribute
-from ._storage import Storage
+from ._storage import REFUSED, Storage
 from .accumulator import counting_update
 from .serialization import Kind
+
+_FUSED_SCORES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})  # (N, K) scores count_argmax reads as they are
 
 CONFIDENCE = ("_conf_hist", "_conf_sums")  # bins of the top-label confidence (calibration)
 
@@ -96,10 +98,11 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
     def __init__(self, num_classes: int | None = None, *, labels: Any = None, ignore_index: Any = None,
                  weighted: bool = False, bins: Any = None, score_range: tuple[float, float] = (0.0, 1.0),
                  top_k: int | None = None, discovered: Any = None, bootstrap: int | None = None, seed: Any = None,
-                 max_labels: int = limits.DEFAULT_MAX_LABELS):
+                 max_labels: int = limits.DEFAULT_MAX_LABELS, from_logits: bool = False):
         ignore_index = None if ignore_index is None else _inputs.canonical(ignore_index)
         spec = self._state_spec(num_classes, labels, ignore_index, weighted, bins, score_range, top_k, discovered,
-                                bootstrap, max_labels)
+                                bootstrap, max_labels, from_logits)
+        self.from_logits = bool(from_logits)
         self.max_labels = int(max_labels)
         self.score_range = (float(score_range[0]), float(score_range[1]))
         self._bins = None if bins is None else ScoreBins(bins, self.score_range)
@@ -120,8 +123,11 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
         self._ignoring = (ignore_index or 0, ignore_index is not None)  # the kernels' (ignore, use_ignore)
         self.weighted = bool(weighted)
         self._fast = not self._auto and self._index.is_range and bins is None and top_k is None
-        reads_probabilities = bins is not None and self.score_range == (0.0, 1.0)
+        reads_probabilities = bins is not None and self.score_range == (0.0, 1.0) and not self.from_logits
         self._bounds = _inputs.PROBABILITY if reads_probabilities else _inputs.ANY_SCORE
+        # (k, ignore, use_ignore, lo, hi): count_argmax's arguments for (N, K) float scores with no
+        # weights, when that kernel counts them all (no bootstrap), else None
+        self._fused = (self.num_classes, *self._ignoring, *self._bounds) if self._fast and self._boot is None else None
         self._layout = self._make_layout()
         if self._auto:  # no label yet, then the labels a serialized auto accumulator had found
             self.reset()
@@ -142,26 +148,31 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
             config["discovered"] = list(self.labels)
         if self.bootstrap is not None:
             config["bootstrap"] = self.bootstrap
+        if self.from_logits:  # only when set: the bytes of other configurations stay as they were
+            config["from_logits"] = True
         return config
 
     @classmethod
     def _state_spec(cls, num_classes: Any = None, labels: Any = None, ignore_index: Any = None, weighted: Any = False,
                     bins: Any = None, score_range: Any = (0.0, 1.0), top_k: Any = None, discovered: Any = None,
-                    bootstrap: Any = None, max_labels: Any = limits.DEFAULT_MAX_LABELS) -> Spec:
+                    bootstrap: Any = None, max_labels: Any = limits.DEFAULT_MAX_LABELS,
+                    from_logits: Any = False) -> Spec:
         if (num_classes is None) == (labels is None):
             raise ValueError("give exactly one of num_classes and labels")
         auto = isinstance(labels, str) and labels == "auto"
         if discovered is not None and not auto:
             raise ValueError('discovered= is only for labels="auto"')
         _inputs.check_count("max_labels", max_labels)
+        _inputs.check_flags(from_logits=from_logits)
         if max_labels != limits.DEFAULT_MAX_LABELS and not auto:
             raise ValueError(f'max_labels={_inputs.show(max_labels)} is for labels="auto": fixed classes are counted as given')
         if num_classes is not None:
             _inputs.check_count("num_classes", num_classes)
             k = int(num_classes)
         elif auto:
-            if bins is not None or top_k is not None:
-                raise ValueError('labels="auto" cannot be combined with bins= or top_k=: score columns need a fixed set of classes')
+            if bins is not None or top_k is not None or from_logits:
+                raise ValueError('labels="auto" cannot be combined with bins= or top_k= (nor from_logits=True): '
+                                 'score columns need a fixed set of classes')
             k = len(_inputs.check_discovered([] if discovered is None else discovered))
             if k > max_labels:
                 raise ValueError(f"discovered holds {k} labels, more than max_labels={_inputs.show(max_labels)}")
@@ -204,6 +215,8 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
 
     update = counting_update("""Count a batch: y_true (N,) labels, y_pred (N,) labels or (N, K) scores, sample_weight (N,).
 
+        Any rank: y_true (N, d1, ...) with y_pred (N, d1, ...) labels or (N, K, d1, ...) scores
+        (the class axis second), each element a sample; sample_weight (N,) or y_true's shape.
         A failed update raises and leaves the counts exactly as they were.
         """)
 
@@ -213,17 +226,39 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
             return Layout(self.weighted, pred_shape='(n_samples,) labels (labels="auto" takes no scores)',
                           any_labels=True, reads_kind=False)
         k = self.num_classes
+        reduced = self._index.is_range and self._bins is None and self._ranks is None
         return Layout(self.weighted, pred_ndims=(1, 2), pred_shape=f"(n_samples,) labels or (n_samples, {k}) scores",
                       columns=k, reads_kind=self._bins is not None,
-                      fast=_inputs.LABEL_DTYPES if self._fast else None)
+                      fast=_inputs.LABEL_DTYPES if self._fast else None, any_rank=True,
+                      argmax=self._ignoring if reduced else None,
+                      scores=_FUSED_SCORES if self._fused is not None else None)
 
     def _count(self, batch: Prepared) -> None:
         """Count a prepared batch into this accumulator's storage (or the one a wrapper gives it)."""
         if batch.plain:  # the common case (integer label arrays, no weights) in the fewest Python steps
             return self._count_pairs(batch.y_true, batch.y_pred, None, self.num_classes, *self._ignoring)
+        fused, yp = self._fused, batch.y_pred
+        if (fused is not None and batch.weight is None and batch.shape is None and yp.ndim == 2
+                and yp.dtype in _FUSED_SCORES and batch.y_true.dtype in _inputs.LABEL_DTYPES):
+            # (N, K) float scores and integer labels, unweighted: nothing to check before the fused
+            # kernel (it checks every value); on a bad sample it counts nothing, and the general
+            # path below names it
+            bad = self._storage.count_argmax(confusion.NAME, batch.y_true, yp, *fused, batch.n)
+            if bad == -1:
+                return None
+            return self._count_batch(batch, bad)
+        return self._count_batch(batch, None)
+
+    def _count_batch(self, batch: Prepared, fused_bad: int | None) -> None:
+        """_count's general path; fused_bad: count_argmax's answer when _count ran it already."""
         k = self.num_classes
         if self._auto:
             return self._update_auto(batch)
+        if batch.shape is not None:  # inputs of any rank, flattened: errors name the user's positions
+            try:
+                return self._count_batch(batch._replace(shape=None), None)
+            except (errors.InputError, errors.InputTypeError) as error:
+                raise relocated(error, batch.shape) from None
         yt, yp, w, kind = batch.y_true, batch.y_pred, batch.weight, batch.kind
         is_scores = yp.ndim == 2
         if (self._bins is not None or self._ranks is not None) and not is_scores:
@@ -250,9 +285,20 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
             ignore = -1
         if not is_scores:
             return self._count_pairs(yt, yp, w, k, ignore, use_ignore)
+        if w is None and self._boot is None and self._bins is None and self._ranks is None:
+            # argmax and counting in one kernel call; on a bad sample it counts nothing, and the
+            # steps below name it
+            bad = fused_bad if fused_bad is not None else self._storage.count_argmax(
+                confusion.NAME, yt, yp, k, ignore, use_ignore, *self._bounds, yt.shape[0])
+            if bad == -1:
+                return None
+            if bad == REFUSED:
+                self._refuse_batch(confusion.NAME)
         keep = None if skip is None else ~skip
         pred_index, bad = self._storage.argmax_rows(yp, keep, *self._bounds)
         if bad >= 0:
+            if self.from_logits:
+                check_logits(yp, "y_pred", keep)
             hint = _inputs.probability_hint(self._describe(), threshold=False)
             raise _inputs.diagnose(bad, [_inputs.score_check("y_pred", yp, self._bounds, hint)])
         if self._bins is None and self._ranks is None:
@@ -269,9 +315,9 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
         """Bounds on what a batch of total weight mass adds to each score state (see Storage.reserve)."""
         masses = []
         if self._bins is not None and self._confidence is not None:
-            largest = largest_score(scores, self._bounds)
+            largest = 1.0 if self.from_logits else largest_score(scores, self._bounds)
             masses += [*self._bins.masses(self.num_classes, mass, largest), *self._confidence.masses(1, mass, largest),
-                       calibration.mass(mass)]
+                       calibration.logit_mass(mass, scores) if self.from_logits else calibration.mass(mass)]
         if self._ranks is not None:
             masses.append(TopKRanks.mass(mass))
         return masses
@@ -282,11 +328,16 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
         if self._bins is not None and self._confidence is not None:
             assert kind is not None  # read from the input when bins are kept
             onehot = (truth[:, None] == np.arange(self.num_classes)).astype(np.int8)
-            self._bins.count(storage, scores, onehot, w, kind, True)
-            confidence = scores[np.arange(scores.shape[0]), pred]
+            probs = storage.softmax_rows(scores) if self.from_logits else scores
+            kind = "float64" if self.from_logits else kind  # the probabilities of logits: float64
+            self._bins.count(storage, probs, onehot, w, kind, True)
+            confidence = probs[np.arange(probs.shape[0]), pred]
             correct = (pred == truth).astype(np.int8)
             self._confidence.count(storage, confidence[:, None], correct[:, None], w, kind, True)
-            storage.calibration_sums(calibration.NAME, onehot, scores, w, _scores.EPS[kind])
+            if self.from_logits:  # the log loss from the logits: log-sum-exp
+                storage.logit_calibration_sums(calibration.NAME, truth, scores, w, True)
+            else:
+                storage.calibration_sums(calibration.NAME, onehot, scores, w, _scores.EPS[kind])
         if self._ranks is not None:
             TopKRanks.count(storage, scores, truth, w)
 

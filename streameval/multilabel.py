@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _inputs, _scores, limits, metrics
-from ._batch import Layout, Prepared
+from . import _inputs, _scores, errors, limits, metrics
+from ._batch import Layout, Prepared, check_logits, relocated, sigmoid
 from ._components import samples
 from ._components.bins import OneVsRestCurves, ScoreBins, largest_score
 from ._components.bootstrap import Bootstrap
@@ -70,8 +70,9 @@ class Multilabel(OneVsRestCurves, Accumulator):
 
     def __init__(self, num_labels: int, threshold: float = 0.5, *, inclusive: bool = True, weighted: bool = False,
                  bins: Any = None, score_range: tuple[float, float] = (0.0, 1.0), bootstrap: int | None = None,
-                 seed: Any = None):
-        spec = self._state_spec(num_labels, threshold, inclusive, weighted, bins, score_range, bootstrap)
+                 seed: Any = None, from_logits: bool = False):
+        spec = self._state_spec(num_labels, threshold, inclusive, weighted, bins, score_range, bootstrap, from_logits)
+        self.from_logits = bool(from_logits)
         self.score_range = (float(score_range[0]), float(score_range[1]))
         self._bins = None if bins is None else ScoreBins(bins, self.score_range)
         Bootstrap.check_seed(bootstrap, seed)
@@ -85,7 +86,8 @@ class Multilabel(OneVsRestCurves, Accumulator):
         self._bounds = _inputs.PROBABILITY if reads_probabilities else _inputs.ANY_SCORE
         self._thresholds: dict[str, float] = {}  # score dtype -> threshold rounded to it
         shape = f"(n_samples, {self.num_labels})"
-        self._layout = Layout(self.weighted, (2,), shape, (2,), shape, self.num_labels, both_columns=True)
+        self._layout = Layout(self.weighted, (2,), shape, (2,), shape, self.num_labels, both_columns=True,
+                              any_rank=True)
         self._start(spec)
 
     def _config(self) -> dict[str, Any]:
@@ -97,12 +99,16 @@ class Multilabel(OneVsRestCurves, Accumulator):
             config["score_range"] = list(self.score_range)
         if self.bootstrap is not None:
             config["bootstrap"] = self.bootstrap
+        if self.from_logits:  # only when set: the bytes of other configurations stay as they were
+            config["from_logits"] = True
         return config
 
     @classmethod
     def _state_spec(cls, num_labels: Any, threshold: Any = 0.5, inclusive: Any = True, weighted: Any = False,
-                    bins: Any = None, score_range: Any = (0.0, 1.0), bootstrap: Any = None) -> Spec:
+                    bins: Any = None, score_range: Any = (0.0, 1.0), bootstrap: Any = None,
+                    from_logits: Any = False) -> Spec:
         _inputs.check_count("num_labels", num_labels)
+        _inputs.check_flags(from_logits=from_logits)
         _inputs.check_threshold(threshold)
         _inputs.check_flags(inclusive=inclusive, weighted=weighted)
         _scores.check_range(score_range)
@@ -116,14 +122,25 @@ class Multilabel(OneVsRestCurves, Accumulator):
 
     update = counting_update("""Count a batch: y_true (N, L) indicators, y_pred (N, L) indicators or float scores.
 
+        Any rank: (N, L, d1, ...) both (the label axis second), each element (n, d1, ...) a sample
+        of L labels (moved to (N * d1 * ..., L) rows: a copy); sample_weight (N,) or (N, d1, ...).
+
         A failed update raises and leaves the counts exactly as they were.
         """)
 
     def _count(self, batch: Prepared) -> None:
         """Count a prepared batch into this accumulator's storage (or the one a wrapper gives it)."""
+        if batch.shape is not None:  # inputs of any rank, flattened: errors name the user's positions
+            try:
+                return self._count(batch._replace(shape=None))
+            except (errors.InputError, errors.InputTypeError) as error:
+                raise relocated(error, batch.shape) from None
         yt, yp, w, kind = batch.y_true, batch.y_pred, batch.weight, batch.kind
         assert kind is not None
         is_scores = yp.dtype.kind == "f"
+        if self.from_logits and is_scores:  # (labels, 0/1 indicators, are read as they are)
+            check_logits(yp)
+            yp, kind = sigmoid(yp), "float64"  # thresholds and bins on the probabilities
         if self._bins is not None and not is_scores:
             raise TypeError(f"y_pred has dtype {yp.dtype}, but a Multilabel with bins needs float scores")
         if yt.shape[0] == 0:

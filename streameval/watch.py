@@ -134,6 +134,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                              "labels (true/false and yes/no read as 1/0); default 1 with --score")
     parser.add_argument("--threshold", type=float_option(), metavar="T",
                         help="with --score: positive when score >= T (default 0.5)")
+    parser.add_argument("--from-logits", action="store_true",
+                        help="with --score: the scores are logits, positive when sigmoid(score) >= --threshold")
     parser.add_argument("--time", metavar="KEY", help="key of an event time (epoch seconds or ISO 8601); "
                         "with --unit seconds (default: arrival time)")
     parser.add_argument("--window", type=float_option(positive=True), default=1000, metavar="SIZE",
@@ -186,6 +188,8 @@ def build_window(args: argparse.Namespace) -> Windowed:
                          "binary one: give one")
     if args.threshold is not None and not args.score:
         raise UsageError("--threshold is for --score: labels under --y-pred are compared as they are")
+    if args.from_logits and not args.score:
+        raise UsageError("--from-logits is for --score: labels under --y-pred are compared as they are")
     if args.time and args.unit != "seconds":
         raise UsageError("--time needs --unit seconds")
     if args.max_skew is not _DEFAULT and not args.time:
@@ -201,7 +205,8 @@ def build_window(args: argparse.Namespace) -> Windowed:
             template = Multiclass(labels=list(dict.fromkeys(_label_text(v) for v in args.labels)))
         else:
             template = Binary(threshold=0.5 if args.threshold is None else args.threshold,
-                              pos_label=1 if args.pos_label is None else args.pos_label)
+                              pos_label=1 if args.pos_label is None else args.pos_label,
+                              from_logits=bool(args.from_logits))
         return Windowed(template, size, unit=args.unit, buckets=args.buckets, **skew)
     except (TypeError, ValueError, OverflowError) as exc:
         raise UsageError(" ".join(str(exc).split())) from None

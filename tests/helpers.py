@@ -130,6 +130,8 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
     C("binary-exact-compacting-weighted", lambda: Binary(exact=True, max_distinct=6, weighted=True), "scores", "binary",
       associates=False, **TABLE),
     C("binary-bootstrap", lambda: Binary(bootstrap=3, seed=1), "scores", "binary"),
+    C("binary-from-logits", lambda: Binary(from_logits=True), "scores", "binary"),
+    C("binary-from-logits-bins", lambda: Binary(0.3, bins=8, from_logits=True, weighted=True), "scores", "binary"),
     C("binary-bins-bootstrap", lambda: Binary(bins=4, bootstrap=3, seed=1), "scores", "binary"),
     C("binary-exact-bootstrap", lambda: Binary(exact=True, bootstrap=3, seed=1), "scores", "binary", **TABLE),
     # Multiclass: num_classes, labels, ignore_index, scores, bins, top_k, bootstrap, labels="auto"
@@ -154,6 +156,8 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
       lambda: Multiclass(labels=["a", "b", "c", "d"], bins=[0.1, 0.4, 0.6], top_k=2, weighted=True), "matrix",
       "multiclass"),
     C("multiclass-bootstrap", lambda: Multiclass(3, bootstrap=3, seed=1), "classes", "multiclass"),
+    C("multiclass-from-logits", lambda: Multiclass(3, from_logits=True, ignore_index=-100), "matrix", "multiclass"),
+    C("multiclass-from-logits-bins", lambda: Multiclass(4, bins=8, top_k=2, from_logits=True), "matrix", "multiclass"),
     C("multiclass-bins-bootstrap", lambda: Multiclass(3, bins=5, bootstrap=3, seed=1), "matrix", "multiclass"),
     C("multiclass-auto", lambda: Multiclass(labels="auto"), "auto", "multiclass"),
     C("multiclass-auto-weighted", lambda: Multiclass(labels="auto", weighted=True, ignore_index="pad"), "auto",
@@ -172,6 +176,8 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
     C("multilabel-bins-range", lambda: Multilabel(2, 0.0, bins=4, score_range=(-1, 1)), "multilabel", "multilabel"),
     C("multilabel-bootstrap", lambda: Multilabel(3, bootstrap=3, seed=1), "multilabel", "multilabel"),
     C("multilabel-bins-bootstrap", lambda: Multilabel(3, bins=4, bootstrap=3, seed=1), "multilabel", "multilabel"),
+    C("multilabel-from-logits-bins", lambda: Multilabel(3, bins=6, from_logits=True, weighted=True), "multilabel",
+      "multilabel"),
     # Windowed: samples, updates, seconds
     C("windowed-samples-multiclass", lambda: Windowed(Multiclass(3), 8, buckets=4), "classes", "multiclass", **LOCAL),
     C("windowed-samples-binary-bins-weighted", lambda: Windowed(Binary(weighted=True, bins=4), 12, buckets=3), "scores",
@@ -317,6 +323,9 @@ class Layout:
     def bins(self):
         return self.config.get("bins")
 
+    def _replace_config(self, **changes) -> Layout:
+        return Layout(self.kind, {**self.config, **changes}, self.wrapper, self.window)
+
 
 def layout_of(obj) -> Layout:
     described = obj.to_dict()
@@ -363,7 +372,16 @@ def class_labels(layout: Layout) -> list:
 
 def cell_scores(layout: Layout) -> np.ndarray:
     """Scores to draw from: with bins, one per histogram cell (its midpoint), so binned curves
-    equal scikit-learn's; otherwise a grid of the range with the threshold on it (ties)."""
+    equal scikit-learn's; otherwise a grid of the range with the threshold on it (ties).
+    from_logits=True: the logits of those probabilities (of the open ones: 0 and 1 have none)."""
+    values = _cell_probabilities(layout)
+    if not layout.config.get("from_logits"):
+        return values
+    values = values[(values > 0) & (values < 1)]
+    return np.log(values) - np.log1p(-values)
+
+
+def _cell_probabilities(layout: Layout) -> np.ndarray:
     lo, hi = layout.score_range
     bins = layout.bins
     probabilities = (lo, hi) == (0.0, 1.0)
@@ -417,7 +435,8 @@ def _draw(layout: Layout, kind: str, rng, n: int) -> tuple:
         if isinstance(layout.bins, int) and k % 2 == 0 and layout.score_range == (0.0, 1.0):
             # rows of bin midpoints (a + 1/2) / bins summing to 1: probabilities for Brier and log loss
             parts = rng.multinomial(layout.bins - k // 2, np.ones(k) / k, size=n)
-            return y_true, (parts + 0.5) / layout.bins
+            probabilities = (parts + 0.5) / layout.bins
+            return y_true, np.log(probabilities) if layout.config.get("from_logits") else probabilities
         values = cell_scores(layout)
         return y_true, values[rng.integers(0, len(values), (n, k))]
     if kind == "multilabel":
@@ -485,9 +504,29 @@ def _positive(values, config: dict) -> np.ndarray:
     return np.array([v == config["pos_label"] for v in values.tolist()], dtype=bool)
 
 
+def _sigmoid(x) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+def _softmax(x) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def _reference_rows(layout: Layout, batch: Batch) -> dict:
-    """One batch, row by row: what each sample means, and the rows that count (not ignored)."""
+    """One batch, row by row: what each sample means, and the rows that count (not ignored).
+    from_logits=True: the sigmoid (softmax) of the logits, and the argmax of the logits."""
     config = layout.config
+    if config.get("from_logits") and np.asarray(batch.y_pred).dtype.kind == "f":
+        logits = np.asarray(batch.y_pred)
+        if layout.kind == "Multiclass":
+            rows = _reference_rows(layout._replace_config(from_logits=False), batch._replace(y_pred=logits.argmax(1)))
+            # rounded to 12 decimals: equal probabilities drawn in two rows stay tied (a row's own
+            # max and sum of exp would part them by an ulp, which a bin cannot see)
+            rows["scores"] = np.round(_softmax(logits), 12) if len(logits) else np.zeros((0, logits.shape[1]))
+            return rows
+        return _reference_rows(layout._replace_config(from_logits=False), batch._replace(y_pred=_sigmoid(logits)))
     n = len(batch.y_true)
     weight = np.ones(n) if batch.sample_weight is None else np.asarray(batch.sample_weight, dtype=np.float64)
     if layout.kind == "Binary":
@@ -609,7 +648,7 @@ def _replaced(values, index, value) -> np.ndarray:
 def _reads_probabilities(layout: Layout) -> bool:
     """Scores are checked to lie in [0, 1]: the default score_range, and bins kept (or, for
     Binary and Multilabel, a threshold inside (0, 1))."""
-    if layout.score_range != (0.0, 1.0):
+    if layout.score_range != (0.0, 1.0) or layout.config.get("from_logits"):
         return False
     return layout.bins is not None or layout.kind != "Multiclass" and 0 < layout.config["threshold"] < 1
 

@@ -308,7 +308,8 @@ def test_first_bad_position_wins():
 SHAPE_CASES = [
     ("binary", [0, 1, 1, 0], [0, 1, 1], r"^y_pred has 3 samples but y_true has 4"),
     ("binary", [0, 1], [0, 1, 1], r"^y_pred has 3 samples but y_true has 2"),
-    ("binary", [[0, 1]], [[0, 1]], r"^y_true has shape \(1, 2\): expected \(n_samples,\)$"),
+    # inputs of any rank (issue 14): (N, d1, ...) labels take y_pred of the same shape
+    ("binary", [[0, 1]], [0, 1], r"^y_pred has shape \(2,\): expected y_true's shape; y_true has \(1, 2\)$"),
     ("binary", 1, 1, r"^y_true has shape \(\): expected \(n_samples,\)$"),
     (
         "binary",
@@ -320,7 +321,8 @@ SHAPE_CASES = [
     ("multiclass", [0, 1, 2], np.zeros((2, 3)), r"^y_pred has 2 samples but y_true has 3"),
     ("multiclass", [0, 1, 2], np.zeros((3, 4)), r"^y_pred has shape \(3, 4\): scores need 3 columns, one per class$"),
     ("multiclass", [0, 1, 2], np.zeros((3, 2)), r"^y_pred has shape \(3, 2\): scores need 3 columns"),
-    ("multiclass", [[0], [1]], [0, 1], r"^y_true has shape \(2, 1\): expected \(n_samples,\)$"),
+    ("multiclass", [[0], [1]], [0, 1], r"^y_pred has shape \(2,\): expected y_true's shape \(labels\) or "
+                                       r"\(2, 3, 1\) \(scores\); y_true has \(2, 1\)$"),
     (
         "multiclass",
         [0, 1],

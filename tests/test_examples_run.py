@@ -38,6 +38,12 @@ def test_monitoring():
     assert "ALERT" not in before_drift
 
 
+def test_segmentation():
+    out = run_example("segmentation.py")
+    assert out.count("pixel accuracy") == 4  # one line per batch
+    assert "segmentation metrics match scikit-learn: OK" in out
+
+
 def test_threshold_by_cost():
     out = run_example("threshold_by_cost.py")
     assert "brute force with sklearn.metrics.confusion_matrix agrees: OK" in out

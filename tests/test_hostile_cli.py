@@ -595,7 +595,7 @@ def test_logits_are_refused_as_probabilities_and_read_with_score_range(tmp_path)
     first = int(np.argmax((logit < 0) | (logit > 1)))
     line = one_error_line(*run("evaluate", path, "--y-true", "y", "--score", "s", "--bins", "100")[::2])
     assert f"logits.csv: row {first + 1}: column 's' = {float(logit[first])!r} is not a probability" in line
-    assert line.endswith("(command line: --score-range LO HI, with --threshold on that scale)")
+    assert line.endswith("(command line: --from-logits for logits; --score-range LO HI, with --threshold on that scale)")
     data, _ = json_out("evaluate", path, "--y-true", "y", "--score", "s", "--bins", "1000", "--score-range", "-10", "10",
                        "--threshold", "0")
     assert data["accuracy"] == pytest.approx(skm.accuracy_score(y, logit >= 0))

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from streameval import _kernels as K
 from streameval._inputs import ANY_SCORE, PROBABILITY
+from streameval._storage.numpy_storage import score_bits
 
 NO_KEEP = np.empty(0, dtype=bool)
 
@@ -54,24 +55,86 @@ def test_count_pairs_weighted_checks_before_counting():
     assert np.array_equal(cm, before)
 
 
-@given(st.integers(0, 2**32 - 1), st.integers(0, 50), st.integers(1, 6))
-def test_argmax_rows_matches_numpy(seed, n, k):
-    scores = np.random.default_rng(seed).integers(0, 3, (n, k)).astype(np.float32)  # many ties
+def _argmax_rows(scores, keep, lo, hi, out):
+    """K.argmax_rows with the integer view of long float rows the storage passes."""
+    bits, lo_key, hi_key = score_bits(scores, lo, hi)
+    return K.argmax_rows(scores, bits, keep, lo, hi, lo_key, hi_key, out)
+
+
+def _count_argmax(y_true, scores, n, ignore, use_ignore, lo, hi, cm):
+    bits, lo_key, hi_key = score_bits(scores, lo, hi)
+    return K.count_argmax(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key, cm)
+
+
+# rows shorter than argmax.WIDE are scanned; longer float rows are searched by integer keys, in
+# chunks of argmax.CHUNK (a partial chunk at the end)
+WIDTHS = st.sampled_from([1, 2, 3, 6, 10, K.argmax.WIDE - 1, K.argmax.WIDE, 100, K.argmax.CHUNK,
+                          2 * K.argmax.CHUNK + 1, 1000])
+SCORE_DTYPES = st.sampled_from([np.float32, np.float64, np.int64])
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 50), WIDTHS, SCORE_DTYPES)
+def test_argmax_rows_matches_numpy(seed, n, k, dtype):
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(-2, 3, (n, k)).astype(dtype)  # many ties
+    if dtype != np.int64 and n:
+        scores[rng.random((n, k)) < 0.2] = -0.0  # signed zeros tie with 0.0: the first of either wins
     out = np.empty(n, dtype=np.int64)
-    assert K.argmax_rows(scores, NO_KEEP, *ANY_SCORE, out) == -1
+    assert _argmax_rows(scores, NO_KEEP, *ANY_SCORE, out) == -1
     assert np.array_equal(out, scores.argmax(axis=1))
+    assert _argmax_rows(scores[:, ::-1], NO_KEEP, *ANY_SCORE, out) == -1  # not contiguous: the scan
+    assert np.array_equal(out, scores[:, ::-1].argmax(axis=1))
 
 
-def test_argmax_rows_reports_non_finite_and_out_of_range_but_skips_rows_not_kept():
-    scores = np.zeros((4, 3))
+@pytest.mark.parametrize("k", [3, 100])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_argmax_rows_reports_non_finite_and_out_of_range_but_skips_rows_not_kept(k, dtype):
+    scores = np.zeros((4, k), dtype=dtype)
     scores[2, 1] = np.nan
+    scores[1, 2] = -0.0  # in [0, 1]
     out = np.empty(4, dtype=np.int64)
-    assert K.argmax_rows(scores, NO_KEEP, *ANY_SCORE, out) == 2
+    assert _argmax_rows(scores, NO_KEEP, *ANY_SCORE, out) == 2
     keep = np.array([True, True, False, True])
-    assert K.argmax_rows(scores, keep, *ANY_SCORE, out) == -1
+    assert _argmax_rows(scores, keep, *ANY_SCORE, out) == -1
     scores[3, 0] = 1.5
-    assert K.argmax_rows(scores, keep, *ANY_SCORE, out) == -1
-    assert K.argmax_rows(scores, keep, *PROBABILITY, out) == 3
+    assert _argmax_rows(scores, keep, *ANY_SCORE, out) == -1
+    assert _argmax_rows(scores, keep, *PROBABILITY, out) == 3
+    for bad in (np.inf, -np.inf, -np.nan, np.finfo(dtype).max):
+        scores[3, 0] = bad
+        assert _argmax_rows(scores, keep, *PROBABILITY, out) == 3
+        assert _argmax_rows(scores, keep, *ANY_SCORE, out) == (-1 if np.isfinite(bad) else 3)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2000), WIDTHS, SCORE_DTYPES, st.booleans())
+def test_count_argmax_matches_numpy(seed, n, k, dtype, use_ignore):
+    rng = np.random.default_rng(seed)
+    scores = rng.standard_normal((n, k)).astype(dtype) if dtype != np.int64 else rng.integers(0, 4, (n, k))
+    yt = rng.integers(0, k, n)
+    start = rng.integers(0, 5, (k, k))
+    cm = start.copy()
+    assert _count_argmax(yt, scores, k, 0, use_ignore, *ANY_SCORE, cm) == -1
+    keep = yt != 0 if use_ignore else np.ones(n, bool)
+    ref = start + np.bincount(yt[keep] * k + scores[keep].argmax(axis=1), minlength=k * k).reshape(k, k)
+    assert np.array_equal(cm, ref)
+
+
+@pytest.mark.parametrize("k", [4, 10, 100])
+@pytest.mark.parametrize("bad", ["label", "nan", "inf", "range"])
+def test_count_argmax_undoes_on_bad_sample(k, bad):
+    rng = np.random.default_rng(k)
+    n = 3000  # several blocks before the bad sample
+    scores = rng.random((n, k)).astype(np.float32)
+    yt = rng.integers(0, k, n)
+    if bad == "label":
+        yt[2345] = k
+    else:
+        scores[2345, k - 1] = {"nan": np.nan, "inf": np.inf, "range": 1.5}[bad]
+    cm = np.ones((k, k), dtype=np.int64)
+    assert _count_argmax(yt, scores, k, 0, False, *PROBABILITY, cm) == 2345
+    assert (cm == 1).all()
+    yt[2345] = 0  # ignored: its scores are not read, its label is no class
+    assert _count_argmax(yt, scores, k, 0, True, *PROBABILITY, cm) == -1
+    assert cm.sum() == k * k + (yt != 0).sum()
 
 
 @given(st.integers(0, 2**32 - 1), st.integers(0, 200), st.sampled_from([0.0, 0.25, 0.5, 1.0]), st.booleans())
@@ -361,3 +424,23 @@ def test_slotted_score_kernels_equal_the_plain_kernel_on_each_slot():
             assert K.count_binary_scored(y[mine], score[mine], weight[mine] if use else weight, *args, *ref) == -1
             for ours, theirs in zip(states, ref):
                 np.testing.assert_allclose(ours[j], theirs, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [K.argmax.CHUNK, 3 * K.argmax.CHUNK + 5, 1000])
+def test_wide_argmax_first_maximum_across_chunks(k, dtype):
+    """The maximum repeated in several chunks (and in the partial chunk at the end), -0.0 before
+    0.0, and negative rows: the first index of the maximum, as numpy's argmax."""
+    rows = []
+    for first, others in ((5, (k - 1, k // 2)), (k - 1, ()), (K.argmax.CHUNK - 1, (min(K.argmax.CHUNK, k - 1), k - 1))):
+        row = np.linspace(-2.0, -1.0, k)
+        row[[first, *others]] = 0.5
+        rows.append(row)
+    zeros = np.full(k, -1.0)
+    zeros[[3, k - 1]] = 0.0
+    zeros[2] = -0.0
+    rows += [zeros, -np.arange(k, dtype=float), np.arange(k, dtype=float) % 7]
+    scores = np.array(rows, dtype=dtype)
+    out = np.empty(len(rows), dtype=np.int64)
+    assert _argmax_rows(scores, NO_KEEP, *ANY_SCORE, out) == -1
+    assert out.tolist() == scores.argmax(axis=1).tolist()

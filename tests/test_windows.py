@@ -24,6 +24,7 @@ from streameval import (
     Binary,
     Decayed,
     IncompatibleError,
+    InputError,
     Multiclass,
     Multilabel,
     SerializationError,
@@ -819,7 +820,7 @@ def test_wrappers_write_out_every_query_of_the_accumulators():
     from streameval._slots import Queries
 
     own = {"update", "merge", "reset", "copy", "to_bytes", "to_dict", "save", "snapshot", "state_vector",
-           "fingerprint", "load_state_vector", "unsummable_reason", "follows_stream_order"}
+           "fingerprint", "load_state_vector", "unsummable_reason", "_follows_stream_order"}
     public = set()
     for acc in (Binary(), Multiclass(2), Multilabel(1)):
         public |= {name for name in dir(acc) if not name.startswith("_")}
@@ -835,7 +836,7 @@ def test_wrappers_write_out_every_query_of_the_accumulators():
     binary = Decayed(Binary(bins=4), 2.0)
     binary.update([1, 0], [0.9, 0.2])
     assert binary.pos_label == 1 and binary.roc_auc() == 1.0 and not hasattr(binary, "num_classes")
-    assert window.follows_stream_order and binary.follows_stream_order and not Multiclass.follows_stream_order
+    assert window._follows_stream_order and binary._follows_stream_order and not Multiclass._follows_stream_order
 
 
 def test_the_split_modules_keep_the_import_paths():
@@ -844,3 +845,37 @@ def test_the_split_modules_keep_the_import_paths():
 
     assert streameval.windows.Decayed is streameval.decay.Decayed is streameval.Decayed
     assert streameval.windows.Windowed is streameval.Windowed
+
+
+@pytest.mark.parametrize("unit", ["samples", "updates"])
+@pytest.mark.parametrize("ignore_index", [None, 3])
+def test_decayed_multiclass_labels_match_the_definition(unit, ignore_index):
+    # Decayed(Multiclass) on plain integer labels (counted in place in one kernel call) against the
+    # documented weights 0.5 ** (age / half_life), summed with numpy
+    rng = np.random.default_rng(7)
+    k, half_life = 6, 2.5
+    d = Decayed(streameval.Multiclass(k, ignore_index=ignore_index), half_life, unit=unit)
+    batches = [(rng.integers(0, k, n), rng.integers(0, k, n)) for n in (5, 0, 17, 1, 40, 3)]
+    for yt, yp in batches:
+        d.update(yt, yp)
+    yt_all, yp_all = np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+    if unit == "samples":
+        age = np.arange(len(yt_all) - 1, -1, -1, dtype=np.float64)
+    else:
+        age = np.concatenate([np.full(len(b[0]), len(batches) - 1 - u, dtype=np.float64)
+                              for u, b in enumerate(batches)])
+    w = 0.5 ** (age / half_life)
+    keep = yt_all != ignore_index if ignore_index is not None else np.ones(len(yt_all), bool)
+    expected = np.zeros((k, k))
+    np.add.at(expected, (yt_all[keep], yp_all[keep]), w[keep])
+    np.testing.assert_allclose(d.snapshot().confusion_matrix(), expected, rtol=1e-12, atol=0)
+    assert d.n_samples == pytest.approx(w[keep].sum(), rel=1e-12)
+    np.testing.assert_allclose(d.recall(average="macro", zero_division=0),
+                               skm.recall_score(yt_all[keep], yp_all[keep], labels=range(k), average="macro",
+                                                sample_weight=w[keep], zero_division=0), rtol=1e-12)
+    # a bad label (out of range in y_pred, after good samples) raises naming it and changes nothing
+    before = d.to_bytes()
+    with pytest.raises(InputError) as info:
+        d.update(np.array([1, 2, 0]), np.array([0, 1, k]))
+    assert info.value.argument == "y_pred" and info.value.index == 2
+    assert d.to_bytes() == before

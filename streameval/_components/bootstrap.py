@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _inputs, _locking, intervals, limits
+from .._kernels import sampling
 from .._state import StateArray, replicated
 
 if TYPE_CHECKING:
@@ -74,9 +75,9 @@ class Bootstrap:
             replicates = owner._spec[name].replicated_by
             assert replicates is not None
             table = batch.host(name)
-            cells, drawn = intervals.poisson_draws(table, self.replicates, self.rng)
+            cells, drawn, total = poisson_draws(table, self.replicates, self.rng)
             draws.append((replicates, cells, drawn))
-            masses += [(name, int(table.sum())), (replicates, int(drawn.sum()))]
+            masses += [(name, int(table.sum())), (replicates, total)]
         owner._reserve_all(masses)
         if commit is not None:
             commit()
@@ -86,7 +87,38 @@ class Bootstrap:
 
     def per_sample(self, n: int) -> np.ndarray:
         """(R, n) Poisson(1) weights: each replicate's weight of each sample of a batch."""
-        return self.rng.poisson(1.0, size=(self.replicates, n))
+        out = np.empty((self.replicates, n), dtype=np.int64)
+        sampling.poisson_counts(np.ones(n, dtype=np.int64), self.replicates, seed(self.rng), sampling.CDF,
+                                sampling.GUIDE, out)
+        return out
+
+
+def seed(rng: np.random.Generator) -> int:
+    """A seed of the sampling kernels' own generator, drawn from rng (one draw per batch: the
+    same generator state gives the same replicates)."""
+    return int(rng.integers(0, 2**63 - 1, dtype=np.int64))
+
+
+def poisson_draws(table: np.ndarray, replicates: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+    """(cells, draws, total): the flat indices of the table's non-zero cells, for each of R
+    replicates an independent Poisson(count) draw of each, shape (R, cells), and the draws' sum.
+    A Poisson(0) is 0, so only those cells are drawn: O(R * non-zero cells). The sampling kernel
+    draws the counts up to its SMALL_MEAN; larger ones (a few cells of large batches) come from
+    rng's own Poisson sampler. Nothing is added yet (the storage's add_draws), so a caller can
+    check that the sums fit first."""
+    flat = table.reshape(-1)
+    cells = np.flatnonzero(flat)
+    means = flat[cells].astype(np.int64, copy=False)
+    drawn = np.empty((replicates, cells.size), dtype=np.int64)
+    if not cells.size:
+        return cells, drawn, 0
+    total = int(sampling.poisson_counts(means, replicates, seed(rng), sampling.CDF, sampling.GUIDE, drawn))
+    large = np.flatnonzero(means > sampling.SMALL_MEAN)
+    if large.size:
+        big = rng.poisson(means[large], size=(replicates, large.size))
+        drawn[:, large] = big
+        total += int(big.sum())
+    return cells, drawn, total
 
 
 def interval(acc: Accumulator, metric: str, level: float, average: Average, options: dict[str, Any],

@@ -31,6 +31,14 @@ def mass(batch_mass: float) -> tuple[str, float]:
     return NAME, PER_SAMPLE * batch_mass
 
 
+def logit_mass(batch_mass: float, logits: np.ndarray) -> tuple[str, float]:
+    """mass() for from_logits=True, whose log loss is not clipped: a sample adds at most 2 (Brier)
+    and max(x) - x[y] + log(K) <= 2 max|x| + log(K) (log-sum-exp; softplus(|x|) <= |x| + log 2)."""
+    largest = float(np.max(np.abs(logits), initial=0.0)) if logits.size else 0.0
+    columns = logits.shape[1] if logits.ndim == 2 else 2
+    return NAME, batch_mass * (3.0 + 2.0 * largest + float(np.log(max(columns, 2))))
+
+
 class CalibrationMetrics:
     """Brier score, log loss and reliability of probabilities (Binary: the scores; Multiclass:
     the score rows and the top-label confidence), from running sums and histograms.
@@ -68,7 +76,9 @@ class CalibrationMetrics:
 
     def log_loss(self) -> float:
         """Cross-entropy of the probabilities, as sklearn.metrics.log_loss: each probability clipped
-        to [eps, 1 - eps], eps of the scores' dtype as given (float16 scores: float16's eps)."""
+        to [eps, 1 - eps], eps of the scores' dtype as given (float16 scores: float16's eps). With
+        from_logits=True it is computed from the logits, unclipped and stable (log-sum-exp;
+        log1p(exp(-|x|))): equal to scikit-learn on the probabilities while they are not clipped."""
         total = self._checked_total("log_loss")
         return float(self._storage.host(NAME)[_kernels.LOG_LOSS] / total) if total else float("nan")
 

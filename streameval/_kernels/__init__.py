@@ -1,9 +1,11 @@
 """Numba kernels: plain arrays in, counts written in place, no Python objects, no policy.
 
-- ``counting``: a validated batch into count arrays (class pairs, scores at a threshold, argmax,
+- ``counting``: a validated batch into count arrays (class pairs, scores at a threshold,
   Multilabel's matrices and per-sample sums, score histograms, calibration sums, Binary's binned
   scores in one pass). Each returns -1, or the first sample it could not count, with the counts
   as they were.
+- ``argmax``: the predicted class of score rows (checked once per row), alone or counted with
+  the labels in one call (``count_argmax``).
 - ``summary``: every confusion-matrix metric at once, for compute().
 
 Only the storage (``_storage.numpy_storage``) calls the counting kernels. Each kernel has a plain
@@ -24,7 +26,6 @@ from .counting import (
     PREC_UNDEF,
     REC_SUM,
     REC_UNDEF,
-    argmax_rows,
     calibration_sums,
     count_binary_scored,
     count_multilabel,
@@ -38,12 +39,15 @@ from .counting import (
     histogram_scores,
     multilabel_first_bad,
 )
+from . import argmax
+from .argmax import argmax_rows, count_argmax
 from .summary import RATIO_NAMES, sum_weights, summarize_confusion
 
 __all__ = [
     "BLOCK", "BRIER", "EXACT", "F1_SUM", "F_UNDEF", "JAC_SUM", "LOG_LOSS", "N_SAMPLE_SUMS", "OUTSIDE_UNIT", "PREC_SUM",
-    "PREC_UNDEF", "RATIO_NAMES", "REC_SUM", "REC_UNDEF", "argmax_rows", "calibration_sums", "count_binary_scored",
-    "count_multilabel", "count_multilabel_weighted", "count_pairs", "count_pairs_in_slots", "count_pairs_weighted",
+    "PREC_UNDEF", "RATIO_NAMES", "REC_SUM", "REC_UNDEF", "argmax", "argmax_rows", "calibration_sums",
+    "count_argmax", "count_binary_scored", "count_multilabel", "count_multilabel_weighted", "count_pairs",
+    "count_pairs_in_slots", "count_pairs_weighted",
     "count_scores", "count_scores_in_slots",
     "count_scores_weighted", "histogram_scores", "multilabel_first_bad", "sum_weights", "summarize_confusion",
 ]

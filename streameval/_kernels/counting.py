@@ -167,26 +167,6 @@ def count_pairs_weighted(y_true: Array, y_pred: Array, weight: Array, n: int, ig
     return -1
 
 
-@jit
-def argmax_rows(scores: Array, keep: Array, lo: float, hi: float, out: Array) -> int:
-    """out[i] = first index of the maximum of scores[i]; returns the first row with a score outside
-    [lo, hi]. With a non-empty keep, rows where keep[i] is False are not read (out[i] = 0)."""
-    use_keep = keep.shape[0] > 0
-    for i in range(scores.shape[0]):
-        best = 0
-        if use_keep and not keep[i]:
-            out[i] = 0
-            continue
-        for k in range(scores.shape[1]):
-            s = scores[i, k]
-            if not _in_range(s, lo, hi):
-                return i
-            if s > scores[i, best]:
-                best = k
-        out[i] = best
-    return -1
-
-
 # --- Binary scores: y_true in {0, 1}, a score per sample ---------------------------------------
 
 

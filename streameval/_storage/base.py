@@ -131,6 +131,14 @@ class Storage(abc.ABC):
         new.scale(factor, names)
         return new
 
+    def decay_count_pairs(self, name: str, y_true: Any, y_pred: Any, weight: Any, n: int, ignore: Any,
+                          use_ignore: bool, factor: float, mass: float) -> int:
+        """Multiply the float array name by factor <= 1 and count class-index pairs into it, in
+        place and in one pass (weight None: 1 each), with the total reserved as scale() then
+        count_pairs() would. -1 when done; else nothing changed: the first bad sample, or
+        REFUSED (the reservation failed, or this storage leaves it to the general path)."""
+        return REFUSED
+
     # --- slots: a leading axis of stacked states (a wrapper's, see _storage.slotted) ---------------
 
     @abc.abstractmethod
@@ -176,6 +184,18 @@ class Storage(abc.ABC):
     def argmax_rows(self, scores: Any, keep: Any, lo: float, hi: float) -> tuple[Any, int]:
         """(first index of each row's maximum, the first row with a score outside [lo, hi] or -1)."""
 
+    def count_argmax(self, name: str, y_true: Any, scores: Any, n: int, ignore: Any, use_ignore: bool, lo: float,
+                     hi: float, mass: float) -> int:
+        """name[y_true[i], argmax(scores[i])] += 1 (the first maximum, as numpy), skipping samples
+        whose y_true is ignore (their scores unread): argmax_rows and count_pairs in one step.
+        reserve(name, mass) first: REFUSED if it fails. Returns -1 or the first bad sample (a
+        label out of range, a score outside [lo, hi]), the counts then as they were."""
+        keep = None if not use_ignore else y_true != ignore
+        pred, bad = self.argmax_rows(scores, keep, lo, hi)
+        if bad >= 0:
+            return bad  # (a label before it may be bad too: the caller diagnoses labels first)
+        return self.count_pairs(name, y_true, pred, None, n, ignore, use_ignore, mass)
+
     @abc.abstractmethod
     def histogram(self, names: Sequence[str], scores: Any, truth: Any, weight: Any, binning: Binning,
                   inclusive: bool, slots: Slots = None) -> None:
@@ -185,6 +205,16 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def calibration_sums(self, name: str, truth: Any, probs: Any, weight: Any, eps: float, slots: Slots = None) -> None:
         """Add the Brier and log-loss terms of (N, C) probabilities with (N, C) one-hot truth."""
+
+    @abc.abstractmethod
+    def logit_calibration_sums(self, name: str, y_true: Any, logits: Any, weight: Any, softmax: bool,
+                               slots: Slots = None) -> None:
+        """Add the Brier and log-loss terms of the probabilities of logits (from_logits=True): (N,)
+        logits and 0/1 y_true (sigmoid), or (N, K) logits and class indices y_true (softmax)."""
+
+    @abc.abstractmethod
+    def softmax_rows(self, logits: Any) -> Any:
+        """The softmax of each row of (N, K) logits, as float64 probabilities."""
 
     @abc.abstractmethod
     def count_ranks(self, name: str, scores: Any, truth: Any, weight: Any, slots: Slots = None) -> None:

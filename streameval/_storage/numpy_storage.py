@@ -4,12 +4,16 @@ bounds it keeps."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import _kernels, _threads, limits
+from .._kernels import decay as decay_kernels
+from .._kernels import logits as logit_kernels
+from .._kernels import sampling as sampling_kernels
 from .._scores import Binning
 from .._state import Spec
 from .._threads import PARALLEL_MIN
@@ -17,11 +21,29 @@ from .base import _FLOAT_MAX, REFUSED, Slots, Storage, fits
 
 _NO_WEIGHT = np.empty(0)
 _NO_KEEP = np.empty(0, dtype=bool)
+_NO_BITS = np.empty((0, 0), dtype=np.int64)
+_BIT_TYPES = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+
+
+@functools.cache
+def _bound_keys(lo: float, hi: float, dtype: np.dtype) -> tuple[int, int]:
+    return _kernels.argmax.bound_keys(lo, hi, dtype)
+
+
+def score_bits(scores: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, int, int]:
+    """What the argmax kernels read besides the scores: their bits as integers with the bounds as
+    keys, for long float rows (see _kernels.argmax), else nothing."""
+    bits = _BIT_TYPES.get(scores.dtype)
+    if bits is None or scores.shape[1] < _kernels.argmax.WIDE or not scores.flags.c_contiguous:
+        return _NO_BITS, 0, 0
+    return scores.view(bits), *_bound_keys(lo, hi, scores.dtype)
 
 
 def add_draws(replicates: np.ndarray, cells: np.ndarray, draws: np.ndarray) -> None:
     """replicates[r] += draws[r] at the flat cells of each replicate's table."""
-    if cells.size:
+    if cells.size and replicates.flags.c_contiguous:  # (R, cells) view: one pass of the sampling kernel
+        sampling_kernels.add_draws(replicates.reshape(replicates.shape[0], -1), cells, draws)
+    elif cells.size:
         index = np.unravel_index(cells, replicates.shape[1:])  # cells are distinct: += adds each once
         where = (np.arange(replicates.shape[0])[:, None], *(i[None, :] for i in index))
         replicates[where] += draws
@@ -191,6 +213,21 @@ class NumpyStorage(Storage):
             new.arrays[name] = array * factor if name in names else array.copy()
         return new
 
+    def decay_count_pairs(self, name: str, y_true: Any, y_pred: Any, weight: Any, n: int, ignore: Any,
+                          use_ignore: bool, factor: float, mass: float) -> int:
+        if y_true.shape[0] >= PARALLEL_MIN:  # a large batch: the general path counts it over the cores
+            return REFUSED
+        bound = self._bounds.get(name)
+        total = (self._total(name) if bound is None else bound) * factor + mass
+        if not fits(total, name in self.spec.floats):
+            return REFUSED
+        bad: int = decay_kernels.decay_count_pairs(y_true, y_pred, _NO_WEIGHT if weight is None else weight,
+                                                   weight is not None, n, ignore, use_ignore, factor,
+                                                   self.arrays[name])
+        if bad == -1:
+            self._bounds[name] = total
+        return bad
+
     # --- slots: a leading axis of stacked states (a wrapper's) ---------------------------------------
 
     def zero_slots(self, names: tuple[str, ...], index: int | np.ndarray) -> None:
@@ -265,9 +302,11 @@ class NumpyStorage(Storage):
         batch = (y_true, scores, _NO_WEIGHT if weight is None else weight)
         args = (weight is not None, threshold, inclusive, lo, hi, *binning, eps)
         arrays, (matrix, hist, sums, calib, out_of_range) = self.arrays, names
-        assert hist is not None and sums is not None and calib is not None and out_of_range is not None
+        assert hist is not None and sums is not None and out_of_range is not None
+        # a calibration name of None: the sums are counted apart (from_logits: from the logits)
         states = (np.zeros(arrays[hist].shape[:-3] + (2, 2), dtype=arrays[hist].dtype) if matrix is None
-                  else arrays[matrix], arrays[hist], arrays[sums], arrays[calib], arrays[out_of_range])
+                  else arrays[matrix], arrays[hist], arrays[sums],
+                  np.zeros(arrays[sums].shape[:-2] + (3,)) if calib is None else arrays[calib], arrays[out_of_range])
         if slots is not None:
             kernel: Any = _kernels.count_binary_scored
             return int(kernel(*batch, *args, *states, slots))
@@ -275,8 +314,21 @@ class NumpyStorage(Storage):
 
     def argmax_rows(self, scores: Any, keep: Any, lo: float, hi: float) -> tuple[np.ndarray, int]:
         pred = np.empty(scores.shape[0], dtype=np.int64)
-        bad: int = _kernels.argmax_rows(scores, _NO_KEEP if keep is None else keep, lo, hi, pred)
+        bits, lo_key, hi_key = score_bits(scores, lo, hi)
+        bad: int = _kernels.argmax_rows(scores, bits, _NO_KEEP if keep is None else keep, lo, hi, lo_key, hi_key, pred)
         return pred, bad
+
+    def count_argmax(self, name: str, y_true: Any, scores: Any, n: int, ignore: Any, use_ignore: bool, lo: float,
+                     hi: float, mass: float) -> int:
+        if not self._reserved(name, mass):
+            return REFUSED
+        bits, lo_key, hi_key = score_bits(scores, lo, hi)
+        if y_true.shape[0] < PARALLEL_MIN:
+            bad: int = _kernels.count_argmax(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key,
+                                             self.arrays[name])
+            return bad
+        return _threads.count_in_chunks(_kernels.count_argmax, (y_true, scores, bits),
+                                        (n, ignore, use_ignore, lo, hi, lo_key, hi_key), (self.arrays[name],))
 
     def histogram(self, names: Sequence[str], scores: Any, truth: Any, weight: Any, binning: Binning,
                   inclusive: bool, slots: Slots = None) -> None:
@@ -299,6 +351,17 @@ class NumpyStorage(Storage):
     def calibration_sums(self, name: str, truth: Any, probs: Any, weight: Any, eps: float, slots: Slots = None) -> None:
         w = _NO_WEIGHT if weight is None else weight
         _kernels.calibration_sums(truth, probs, w, weight is not None, eps, self.arrays[name], slots)
+
+    def logit_calibration_sums(self, name: str, y_true: Any, logits: Any, weight: Any, softmax: bool,
+                               slots: Slots = None) -> None:
+        w = _NO_WEIGHT if weight is None else weight
+        kernel = logit_kernels.softmax_calibration_sums if softmax else logit_kernels.sigmoid_calibration_sums
+        kernel(y_true, logits, w, weight is not None, self.arrays[name], slots)
+
+    def softmax_rows(self, logits: Any) -> np.ndarray:
+        out = np.empty(logits.shape, dtype=np.float64)
+        logit_kernels.softmax_rows(logits, out)
+        return out
 
     def count_ranks(self, name: str, scores: Any, truth: Any, weight: Any, slots: Slots = None) -> None:
         ranks = self.arrays[name]

@@ -177,6 +177,13 @@ class SlotView(Storage):
     def calibration_sums(self, name: str, truth: Any, probs: Any, weight: Any, eps: float, slots: Slots = None) -> None:
         self._target.calibration_sums(name, truth, probs, weight, eps, self._slots)
 
+    def logit_calibration_sums(self, name: str, y_true: Any, logits: Any, weight: Any, softmax: bool,
+                               slots: Slots = None) -> None:
+        self._target.logit_calibration_sums(name, y_true, logits, weight, softmax, self._slots)
+
+    def softmax_rows(self, logits: Any) -> Any:
+        return self.stacked.softmax_rows(logits)
+
     def count_ranks(self, name: str, scores: Any, truth: Any, weight: Any, slots: Slots = None) -> None:
         self._target.count_ranks(name, scores, truth, weight, self._slots)
 
