@@ -101,14 +101,17 @@ def prepare(y_true: Any, y_pred: Any, sample_weight: Any, layout: Layout) -> Pre
         return _new(Prepared, (y_true, y_pred, None, y_true.shape[0], None, False, None))
     kind = None
     if type(y_true).__module__ == "torch":  # tensors from a training loop: their memory, no copy
-        kind = _inputs.score_kind(y_pred)  # bfloat16 becomes float32 but compares as bfloat16
+        given = y_pred  # its kind is read from it (bfloat16 becomes float32 but compares as bfloat16)
         y_true, y_pred = _inputs.from_torch(y_true, y_pred)
         if fast is not None and sample_weight is None and type(y_pred) is np.ndarray and y_true.ndim == 1:
             if y_true.shape == y_pred.shape and y_true.dtype in _LABEL_DTYPES and y_pred.dtype in fast:
-                return _new(Prepared, (y_true, y_pred, None, y_true.shape[0], kind, True, None))
+                return _new(Prepared, (y_true, y_pred, None, y_true.shape[0], _inputs.score_kind(given), True, None))
             if (scores is not None and y_pred.ndim == 2 and y_pred.shape[0] == y_true.shape[0]
                     and y_pred.shape[1] == layout.columns and y_true.dtype in _LABEL_DTYPES and y_pred.dtype in scores):
+                # (N, K) scores for the fused argmax: their kind only where the layout reads it
+                kind = _inputs.score_kind(given) if layout.reads_kind else None
                 return _new(Prepared, (y_true, y_pred, None, y_true.shape[0], kind, False, None))
+        kind = _inputs.score_kind(given)
     if layout.reads_kind and kind is None:
         kind = _inputs.score_kind(y_pred)
     if layout.any_labels:

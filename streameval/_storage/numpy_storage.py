@@ -322,7 +322,10 @@ class NumpyStorage(Storage):
                      hi: float, mass: float) -> int:
         if not self._reserved(name, mass):
             return REFUSED
-        bits, lo_key, hi_key = score_bits(scores, lo, hi)
+        if scores.shape[1] < _kernels.argmax.WIDE:  # score_bits' answer for short rows, without its call
+            bits, lo_key, hi_key = _NO_BITS, 0, 0
+        else:
+            bits, lo_key, hi_key = score_bits(scores, lo, hi)
         if y_true.shape[0] < PARALLEL_MIN:
             bad: int = _kernels.count_argmax(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key,
                                              self.arrays[name])
