@@ -352,7 +352,14 @@ class Windowed(SlotWrapper):
         position = self._storage.host("_position")
         started, done = position.tolist()
         width = int(self._width)  # updates: whole buckets
-        self._count_in([done // width], [batch.n], batch, given, (done - 1) // width if started else None)
+        bucket = done // width
+        if started and (done - 1) // width == bucket:
+            # The common case, an update inside the latest bucket: no slot to empty, counted into its slot.
+            counter, view = self._view()
+            view.aim(slot=bucket % self.buckets)
+            self._count_into(counter, batch, given)
+        else:
+            self._count_in([bucket], [batch.n], batch, given, (done - 1) // width if started else None)
         done += 1
         position[0], position[1] = 1, done
         if self._callbacks and done % width == 0 and (done // width) % self._hop == 0:

@@ -444,3 +444,35 @@ def test_wide_argmax_first_maximum_across_chunks(k, dtype):
     out = np.empty(len(rows), dtype=np.int64)
     assert _argmax_rows(scores, NO_KEEP, *ANY_SCORE, out) == -1
     assert out.tolist() == scores.argmax(axis=1).tolist()
+
+
+def _edge_scores(edges, dtype, seed):
+    """Scores exactly at every edge (in dtype), one ulp either side, 0, 1, and random ones, shuffled."""
+    at = edges.astype(dtype)
+    s = np.concatenate([at, np.nextafter(at, dtype(-np.inf)), np.nextafter(at, dtype(np.inf)),
+                        np.array([0.0, 1.0, -0.0], dtype), np.random.default_rng(seed).random(5000).astype(dtype)])
+    s = s[(s >= 0) & (s <= 1)]
+    return np.random.default_rng(seed + 1).permutation(s)
+
+
+@pytest.mark.parametrize("bins", [1024, 64, 10, 1000])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("inclusive", [False, True])
+def test_count_binary_scored_histogram_is_exact_at_edges(bins, dtype, inclusive):
+    """The unweighted block kernel's cells equal np.searchsorted's on the edges in the scores' dtype."""
+    from streameval import Binary
+
+    edges, uniform, round32 = Binary(bins=bins)._bins.binning(np.dtype(dtype).name)
+    s = _edge_scores(edges, dtype, bins)
+    y = np.random.default_rng(bins).integers(0, 2, s.shape[0])
+    eps = float(np.finfo(dtype).eps)
+    got = (np.zeros((2, 2), np.int64), np.zeros((1, 2, len(edges) + 1), np.int64), np.zeros((1, len(edges) + 1)),
+           np.zeros(3), np.zeros(2, np.int64))
+    assert K.count_binary_scored(y, s, np.empty(0), False, 0.5, inclusive, *PROBABILITY, edges, uniform, round32, eps,
+                                 *got) == -1
+    cells = np.searchsorted(edges.astype(dtype), s, side="right" if inclusive else "left")
+    hist = np.zeros((1, 2, len(edges) + 1), np.int64)
+    np.add.at(hist, (0, y, cells), 1)
+    np.testing.assert_array_equal(got[1], hist)
+    positive = s >= 0.5 if inclusive else s > 0.5
+    np.testing.assert_array_equal(got[0], [[np.sum((y == t) & (positive == p)) for p in (0, 1)] for t in (0, 1)])

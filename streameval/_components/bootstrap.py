@@ -75,9 +75,10 @@ class Bootstrap:
             replicates = owner._spec[name].replicated_by
             assert replicates is not None
             table = batch.host(name)
-            cells, drawn, total = poisson_draws(table, self.replicates, self.rng)
+            mass = int(table.sum())
+            cells, drawn, total = poisson_draws(table, self.replicates, self.rng, mass)
             draws.append((replicates, cells, drawn))
-            masses += [(name, int(table.sum())), (replicates, total)]
+            masses += [(name, mass), (replicates, total)]
         owner._reserve_all(masses)
         if commit is not None:
             commit()
@@ -99,24 +100,26 @@ def seed(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**63 - 1, dtype=np.int64))
 
 
-def poisson_draws(table: np.ndarray, replicates: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+def poisson_draws(table: np.ndarray, replicates: int, rng: np.random.Generator,
+                  mass: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """(cells, draws, total): the flat indices of the table's non-zero cells, for each of R
     replicates an independent Poisson(count) draw of each, shape (R, cells), and the draws' sum.
     A Poisson(0) is 0, so only those cells are drawn: O(R * non-zero cells). The sampling kernel
     draws the counts up to its SMALL_MEAN; larger ones (a few cells of large batches) come from
     rng's own Poisson sampler. Nothing is added yet (the storage's add_draws), so a caller can
-    check that the sums fit first."""
+    check that the sums fit first. mass: the table's sum where the caller has it. One kernel call
+    finds the cells and draws them (no seed is drawn from rng for an empty table)."""
     flat = table.reshape(-1)
-    cells = np.flatnonzero(flat)
-    means = flat[cells].astype(np.int64, copy=False)
-    drawn = np.empty((replicates, cells.size), dtype=np.int64)
-    if not cells.size:
-        return cells, drawn, 0
-    total = int(sampling.poisson_counts(means, replicates, seed(rng), sampling.CDF, sampling.GUIDE, drawn))
-    large = np.flatnonzero(means > sampling.SMALL_MEAN)
-    if large.size:
-        big = rng.poisson(means[large], size=(replicates, large.size))
-        drawn[:, large] = big
+    if flat.dtype != np.int64:
+        flat = flat.astype(np.int64)
+    if not (flat.any() if mass is None else mass):
+        return np.empty(0, dtype=np.int64), np.empty((replicates, 0), dtype=np.int64), 0
+    cells, drawn, total, large = sampling.table_draws(flat, replicates, seed(rng), sampling.CDF, sampling.GUIDE)
+    if large:  # rare: a cell holding more than SMALL_MEAN samples of the batch
+        means = flat[cells]
+        wide = np.flatnonzero(means > sampling.SMALL_MEAN)
+        big = rng.poisson(means[wide], size=(replicates, wide.size))
+        drawn[:, wide] = big
         total += int(big.sum())
     return cells, drawn, total
 

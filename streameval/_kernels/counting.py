@@ -574,10 +574,11 @@ def _count_scored_blocks(y_true: Array, scores: Array, threshold: float, inclusi
             if mantissa < 1e-40:
                 mantissa, e = math.frexp(mantissa)
                 exponent += e
-        for i in range(start, stop):
-            j = cells[i - start]
-            hist[0, np.int64(y_true[i]), j] += 1
-            score_sums[0, j] += scores[i]
+        block_scores, block_truth = scores[start:stop], y_true[start:stop]
+        for k in range(block_scores.shape[0]):
+            j = cells[k]
+            hist[0, np.int64(block_truth[k]), j] += 1
+            score_sums[0, j] += block_scores[k]
     tp, positives, predicted = counts[0], counts[1], counts[2]
     cm[1, 1] += tp
     cm[1, 0] += positives - tp
@@ -597,13 +598,16 @@ def _block_cells(y_true: Array, scores: Array, start: int, stop: int, threshold:
     lo, hi = _round(edges[0], round32), _round(edges[-1], round32)
     m = edges.shape[0]
     tp = positives = predicted = below = above = outside = np.int64(0)
-    for i in range(start, stop):
-        s = scores[i]
-        t = np.int64(y_true[i])
+    # Views and a range index from 0: numba then knows every index is >= 0 and emits no
+    # negative-index wraparound (cells[i - start] would need one), so the loop vectorizes.
+    block_scores, block_truth = scores[start:stop], y_true[start:stop]
+    for k in range(block_scores.shape[0]):
+        s = block_scores[k]
+        t = np.int64(block_truth[k])
         if uniform:  # the same branch for every sample: hoisted, and the uniform loop vectorizes
-            cells[i - start] = _uniform_cell(s, m, binning, inclusive, round32)
+            cells[k] = _uniform_cell(s, m, binning, inclusive, round32)
         else:
-            cells[i - start] = _cell(s, edges, False, binning, inclusive, False)
+            cells[k] = _cell(s, edges, False, binning, inclusive, False)
         p = np.int64(_is_positive(s, threshold, inclusive))
         tp += t & p
         positives += t

@@ -23,12 +23,14 @@ import numpy as np
 from .counting import Array, jit
 
 SMALL_MEAN = 64  # means up to this are drawn here, by inversion
+_GUIDE_SLOTS = 4  # guide slots per table entry: a slot rarely holds a CDF step, so the walk rarely branches
 _TAIL = 1e-30  # a table stops past the mean once a term is below this (the rest of the mass is less)
 
 
 def _tables() -> tuple[np.ndarray, np.ndarray]:
     """(cdf, guide): row m holds Poisson(m)'s cumulative distribution (1.0 from its last entry
-    on) and its guide table: guide[m, i] = the smallest k with cdf[m, k] > i / width."""
+    on) and its guide table: guide[m, i] = the smallest k with cdf[m, k] > i / slots, over
+    slots = _GUIDE_SLOTS * width (the draws do not depend on it: only how often the walk steps)."""
     rows = []
     for mean in range(SMALL_MEAN + 1):
         terms, term, k = [], math.exp(-mean), 0
@@ -43,10 +45,11 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
         rows.append(cdf)
     width = max(len(row) for row in rows)
     cdf_table = np.ones((SMALL_MEAN + 1, width), dtype=np.float64)
-    guide = np.empty((SMALL_MEAN + 1, width), dtype=np.int64)
+    slots = _GUIDE_SLOTS * width
+    guide = np.empty((SMALL_MEAN + 1, slots), dtype=np.int64)
     for mean, row in enumerate(rows):
         cdf_table[mean, : len(row)] = row
-        guide[mean] = np.searchsorted(cdf_table[mean], np.arange(width) / width, side="right")
+        guide[mean] = np.searchsorted(cdf_table[mean], np.arange(slots) / slots, side="right")
     return cdf_table, guide
 
 
@@ -71,7 +74,7 @@ def poisson_counts(means: Array, replicates: int, seed: int, cdf: Array, guide: 
     x, s1 = _splitmix(x)
     x, s2 = _splitmix(x)
     x, s3 = _splitmix(x)
-    width = cdf.shape[1]
+    width = guide.shape[1]
     scale = float(width)
     total = 0
     n = means.shape[0]
@@ -105,3 +108,29 @@ def add_draws(replicates: Array, cells: Array, draws: Array) -> None:
     for r in range(draws.shape[0]):
         for j in range(cells.shape[0]):
             replicates[r, cells[j]] += draws[r, j]
+
+
+@jit
+def table_draws(flat: Array, replicates: int, seed: int, cdf: Array, guide: Array) -> tuple[Array, Array, int, int]:
+    """(cells, draws, total, large) for a flat int64 table of counts, in one call: the indices of
+    its non-zero cells, their (replicates, cells) draws as poisson_counts draws them from the
+    same seed, the sum of the draws written, and how many cells have a mean past SMALL_MEAN (their
+    columns are left at 0, for the caller to draw)."""
+    n = 0
+    large = 0
+    for i in range(flat.shape[0]):
+        if flat[i] != 0:
+            n += 1
+            if flat[i] > SMALL_MEAN:
+                large += 1
+    cells = np.empty(n, dtype=np.int64)
+    means = np.empty(n, dtype=np.int64)
+    j = 0
+    for i in range(flat.shape[0]):
+        if flat[i] != 0:
+            cells[j] = i
+            means[j] = flat[i]
+            j += 1
+    out = np.zeros((replicates, n), dtype=np.int64) if large else np.empty((replicates, n), dtype=np.int64)
+    total = poisson_counts(means, replicates, seed, cdf, guide, out)
+    return cells, out, total, large
