@@ -209,6 +209,8 @@ class Windowed(SlotWrapper):
     def _entering(self, latest: int | None, last: int) -> list[int]:
         """The ring slots to empty before buckets up to last are counted: those of the buckets
         after latest (the ring moves on to them, dropping the buckets they held)."""
+        if latest is not None and last == latest + 1:  # the common case: the next bucket
+            return [last % self.buckets]
         first = last - self.buckets + 1 if latest is None else max(latest + 1, last - self.buckets + 1)
         return [bucket % self.buckets for bucket in range(first, last + 1)]
 

@@ -112,11 +112,8 @@ def _is_positive(s: float, threshold: float, inclusive: bool) -> bool:
 # --- class indices: Multiclass labels, Binary labels (n = 2) ----------------------------------
 
 
-@jit
-def count_pairs(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore: bool, cm: Array) -> int:
-    """count_pairs_in_slots without slots: the commonest small batch's kernel, called with the
-    fewest arguments (numba's dispatch costs about 30 ns an argument)."""
-    return count_pairs_in_slots(y_true, y_pred, n, ignore, use_ignore, cm, None)
+# count_pairs (no slots: the commonest batch) checks a block at a time, in its own module.
+from .pairs import count_pairs as count_pairs  # noqa: E402  (after the helpers that pairs imports)
 
 
 @jit_inlined

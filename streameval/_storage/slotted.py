@@ -49,6 +49,8 @@ class SlotView(Storage):
         self.refuse = refuse
         n = stacked.host(next(iter(spec))).shape[0] if leading else 1
         self._bounds = {name: np.full(n, np.nan) for name in spec.bounded}  # per slot; NaN: unknown
+        self._names = tuple(spec)  # the arrays, in order (zero, saved and restore run per bucket entered)
+        self._bound_arrays = tuple(self._bounds.values())
         self._slot_storages: dict[int, NumpyStorage] = {}  # one slot's views, made once per slot
         self._slot: int | None = None
         self._slots: np.ndarray | None = None
@@ -90,10 +92,15 @@ class SlotView(Storage):
 
     def zero(self, slots: Sequence[int]) -> None:
         """Empty these slots of every array (a bucket the ring moves on to)."""
-        if slots:
-            index = self._index(slots)
-            self.stacked.zero_slots(tuple(self.spec), index)
-            for bounds in self._bounds.values():
+        if len(slots) == 1:  # the common case: one bucket entered, an int index (a view, no fancy indexing)
+            slot = slots[0]
+            self.stacked.zero_slots(self._names, slot)
+            for bounds in self._bound_arrays:
+                bounds[slot] = 0.0
+        elif slots:
+            index = np.array(slots, dtype=np.intp)
+            self.stacked.zero_slots(self._names, index)
+            for bounds in self._bound_arrays:
                 bounds[index] = 0.0
 
     def saved(self, slots: Sequence[int]) -> dict[str, np.ndarray]:
@@ -101,14 +108,15 @@ class SlotView(Storage):
         if not slots:
             return {}
         index = self._index(slots)
-        return {name: self.stacked.host(name)[index].copy() for name in self.spec}
+        host = self.stacked.host
+        return {name: host(name)[index].copy() for name in self._names}
 
     def restore(self, slots: Sequence[int], saved: Mapping[str, np.ndarray]) -> None:
         """Put slots saved by saved() back (an update that failed after emptying them)."""
         if slots:
             index = self._index(slots)
             self.stacked.set_slots(saved, index)
-            for bounds in self._bounds.values():
+            for bounds in self._bound_arrays:
                 bounds[index] = np.nan
 
     def forget(self) -> None:
