@@ -30,7 +30,6 @@ from .counting import (
     count_binary_scored,
     count_multilabel,
     count_multilabel_weighted,
-    count_pairs,
     count_pairs_in_slots,
     count_pairs_weighted,
     count_scores,
@@ -41,6 +40,7 @@ from .counting import (
 )
 from . import argmax
 from .argmax import argmax_rows, count_argmax
+from .pairs import count_pairs
 from .summary import RATIO_NAMES, sum_weights, summarize_confusion
 
 __all__ = [

@@ -112,8 +112,7 @@ def _is_positive(s: float, threshold: float, inclusive: bool) -> bool:
 # --- class indices: Multiclass labels, Binary labels (n = 2) ----------------------------------
 
 
-# count_pairs (no slots: the commonest batch) checks a block at a time, in its own module.
-from .pairs import count_pairs as count_pairs  # noqa: E402  (after the helpers that pairs imports)
+# count_pairs (no slots: the commonest batch) checks a block at a time, in its own module: pairs.py.
 
 
 @jit_inlined
