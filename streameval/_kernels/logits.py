@@ -28,6 +28,27 @@ def _softplus(z: float) -> float:
 
 
 @jit
+def _add_sums(own: Array, sums: Array, slots: Any, i: int, brier: float, loss: float) -> None:
+    """Add sample i's weighted Brier and log loss to its slot's sums (own: the sums without slots)."""
+    if slots is None:
+        own[BRIER] += brier
+        own[LOG_LOSS] += loss
+    else:
+        s = slots[i]
+        sums[s, BRIER] += brier
+        sums[s, LOG_LOSS] += loss
+
+
+@jit
+def _row_max(logits: Array, i: int) -> float:
+    """The largest logit of row i, in float64 (subtracted before exp, so that exp never overflows)."""
+    top: float = np.float64(logits[i, 0])
+    for c in range(1, logits.shape[1]):
+        top = max(top, np.float64(logits[i, c]))
+    return top
+
+
+@jit
 def sigmoid_calibration_sums(y_true: Array, logits: Array, weight: Array, use_weight: bool, sums: Array,
                              slots: Any = None) -> None:
     """Brier (the two-column sum, 2 (p - y)**2) and log-loss terms of sigmoid(logits) for 0/1
@@ -40,13 +61,7 @@ def sigmoid_calibration_sums(y_true: Array, logits: Array, weight: Array, use_we
         t = 1.0 if y_true[i] else 0.0
         brier = 2.0 * (p - t) * (p - t)
         loss = _softplus(-x) if y_true[i] else _softplus(x)
-        if slots is None:
-            own[BRIER] += w * brier
-            own[LOG_LOSS] += w * loss
-        else:
-            s = slots[i]
-            sums[s, BRIER] += w * brier
-            sums[s, LOG_LOSS] += w * loss
+        _add_sums(own, sums, slots, i, w * brier, w * loss)
 
 
 @jit
@@ -58,9 +73,7 @@ def softmax_calibration_sums(y_true: Array, logits: Array, weight: Array, use_we
     k = logits.shape[1]
     for i in range(logits.shape[0]):
         w = weight[i] if use_weight else 1.0
-        top = np.float64(logits[i, 0])
-        for c in range(1, k):
-            top = max(top, np.float64(logits[i, c]))
+        top = _row_max(logits, i)
         total = 0.0
         for c in range(k):
             total += np.exp(np.float64(logits[i, c]) - top)
@@ -71,13 +84,7 @@ def softmax_calibration_sums(y_true: Array, logits: Array, weight: Array, use_we
             d = p - 1.0 if c == t else p
             brier += d * d
         loss = top + np.log(total) - np.float64(logits[i, t])
-        if slots is None:
-            own[BRIER] += w * brier
-            own[LOG_LOSS] += w * loss
-        else:
-            s = slots[i]
-            sums[s, BRIER] += w * brier
-            sums[s, LOG_LOSS] += w * loss
+        _add_sums(own, sums, slots, i, w * brier, w * loss)
 
 
 @jit
@@ -85,9 +92,7 @@ def softmax_rows(logits: Array, out: Array) -> None:
     """out[i] = softmax(logits[i]) in float64: the row's max, the sum of exp, then each probability."""
     k = logits.shape[1]
     for i in range(logits.shape[0]):
-        top = np.float64(logits[i, 0])
-        for c in range(1, k):
-            top = max(top, np.float64(logits[i, c]))
+        top = _row_max(logits, i)
         total = 0.0
         for c in range(k):
             e = np.exp(np.float64(logits[i, c]) - top)
