@@ -11,12 +11,13 @@ from . import limits, metrics, plot  # plot imports matplotlib only when somethi
 from .accumulator import Accumulator
 from .binary import Binary
 from .checkpoint import load
-from .errors import (IncompatibleError, InputError, InputTypeError, SerializationError, StreamevalError, TimestampError,
-                     UndefinedMetricWarning)
+from .errors import (DroppedBatchError, IncompatibleError, InputError, InputTypeError, SerializationError,
+                     StreamevalError, TimestampError, UndefinedMetricWarning)
 from .multiclass import Multiclass
 from .multilabel import Multilabel
 from .report import Report
 from .serialization import from_bytes, from_dict
+from .sliced import Sliced
 from .windows import Decayed, Windowed
 
 __version__ = "0.1.0"
@@ -27,11 +28,13 @@ __all__ = [
     "Decayed",
     "IncompatibleError",
     "InputError",
+    "DroppedBatchError",
     "InputTypeError",
     "Multiclass",
     "Multilabel",
     "Report",
     "SerializationError",
+    "Sliced",
     "StreamevalError",
     "TimestampError",
     "UndefinedMetricWarning",

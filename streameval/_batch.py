@@ -250,3 +250,45 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-x)) in float64, the formula a reference applies (checked-finite logits)."""
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+
+
+# --- ignore_index: samples (Binary) or entries (Multilabel) whose y_true is it are not counted -----
+
+
+def ignored(y_true: np.ndarray, ignore: int) -> np.ndarray:
+    """y_true == ignore, elementwise and exact (text and bool arrays never hold an integer ignore_index)."""
+    if y_true.dtype.kind in "USb":
+        return np.zeros(y_true.shape, dtype=bool)
+    return _inputs.equals(y_true, ignore)
+
+
+def kept(batch: Prepared, index: np.ndarray) -> Prepared:
+    """The samples index (an increasing int array) of a flat batch, as a batch (a copy)."""
+    weight = None if batch.weight is None else batch.weight[index]
+    return _new(Prepared, (batch.y_true[index], batch.y_pred[index], weight, index.shape[0], batch._kind(), False,
+                           None))
+
+
+def reindexed(error: BaseException, index: np.ndarray) -> BaseException:
+    """An InputError found in kept(batch, index), located in the batch: its sample i is index[i]."""
+    at = getattr(error, "index", None)
+    if not isinstance(error, (errors.InputError, errors.InputTypeError)) or at is None:
+        return error
+    position: Any = (int(index[at[0]]), *at[1:]) if isinstance(at, tuple) else int(index[at])
+    make = _inputs.sample_error if isinstance(error, errors.InputError) else _inputs.sample_type_error
+    return make(error.argument, position, error.value, error.problem)
+
+
+def check_ignore_index(ignore_index: Any, forbidden: tuple[Any, ...], owner: str) -> None:
+    """TypeError unless ignore_index is None or an integer (as torchmetrics takes it) that is not
+    one of the forbidden labels (0/1, pos_label): those are counted, not padding."""
+    if ignore_index is None:
+        return
+    if not isinstance(ignore_index, (int, np.integer)) or isinstance(ignore_index, (bool, np.bool_)):
+        raise TypeError(f"ignore_index={_inputs.show(ignore_index)} is not valid: expected an integer (such as -100) "
+                        "or None")
+    _inputs.check_int64("ignore_index", ignore_index)
+    if any(ignore_index == label for label in forbidden if not isinstance(label, str)):
+        raise ValueError(f"ignore_index={int(ignore_index)} is not valid: {owner} counts the labels "
+                         f"{', '.join(repr(v) for v in forbidden)}; ignore_index marks padding, a value no label takes "
+                         "(such as -100)")

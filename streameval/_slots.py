@@ -408,7 +408,16 @@ def inner_layout(described: Any, *, weighted: bool = False) -> tuple[type[Accumu
 
 def template_of(accumulator: Any, *, weighted: bool = False) -> Accumulator:
     """A new empty accumulator configured as accumulator (an empty accumulator, or a description)."""
+    if isinstance(accumulator, SlotWrapper):
+        raise TypeError(f"accumulator={accumulator!r} is a {type(accumulator).__name__}: wrappers wrap a Binary, "
+                        "Multiclass or Multilabel. For windows per slice, wrap the other way: "
+                        "Sliced(Windowed(accumulator, ...)) (Windowed(Sliced(...)) and Decayed(Sliced(...)) are "
+                        "not supported)")
     if isinstance(accumulator, Accumulator):
+        if accumulator.device is not None:
+            raise ValueError(f"accumulator={accumulator!r} counts on {accumulator.device}, but windows and decay keep "
+                             "their slots' counts on the host (numpy): pass an accumulator without device= (a GPU "
+                             "batch is then copied to the host each update)")
         if not accumulator.is_empty:
             raise ValueError(f"accumulator={accumulator!r} holds counts: pass an empty one (it is the template "
                              "of the counts, which start empty)")

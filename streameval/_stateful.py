@@ -168,7 +168,9 @@ class Stateful(Summable, StateVector):
         if config != self.__dict__.get("_frozen_config"):  # Multiclass(labels="auto") forgets its labels
             self._frozen_config = config
             self._spec = self._state_spec(**config)  # which checks the state's size
-        self._storage = self._STORAGE.zeros(self._spec)
+        storage = self.__dict__.get("_storage")  # (labels="auto" resets before its first storage)
+        # where the counts live: the same place
+        self._storage = self._STORAGE.zeros(self._spec) if storage is None else storage.fresh(self._spec)
 
     @property
     def is_empty(self) -> bool:

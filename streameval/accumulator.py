@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from . import _locking, intervals, metrics
+from . import _device, _locking, intervals, metrics
+from ._device.update import update as _device_update
 from ._batch import Layout, Prepared, prepare
+from ._device.tensors import gpu_device
 from ._components import bootstrap as replicates
 from ._components.bootstrap import Bootstrap
 from ._stateful import Stateful, Summable
 from .metrics import StatScores
 from .report import Report
+
+if TYPE_CHECKING:  # typing.Self is Python 3.11's; the package runs on 3.10
+    from typing_extensions import Self
 
 __all__ = ["DEFAULT", "NO_CLASS", "Accumulator", "DefaultAverage", "Summable"]
 
@@ -37,7 +42,13 @@ def counting_update(doc: str) -> Callable[..., None]:
         lock = self.__dict__.get("_lock") or _locking.lock_of(self)
         lock.acquire()
         try:
-            self._count(prepare(y_true, y_pred, sample_weight, self._layout))
+            device = self._device
+            if device is None and type(y_pred) is not np.ndarray:  # a tensor on a GPU moves the counts there
+                device = self._adopt(y_pred)
+            if device is None:
+                self._count(prepare(y_true, y_pred, sample_weight, self._layout))
+            else:
+                _device_update(self, y_true, y_pred, sample_weight)
         finally:
             lock.release()
 
@@ -70,6 +81,8 @@ class Accumulator(Stateful):
     weighted: bool
     bootstrap: int | None = None  # the number of replicates (bootstrap=R), or None
     _boot: Bootstrap | None = None
+    _device: Any = None  # the torch.device holding the counts (device=), or None: numpy on the host
+    _validate: str = "deferred"  # a device update's checks: "deferred" (drop and report) or "eager"
 
     # --- what a subclass provides -------------------------------------------------------------
 
@@ -94,6 +107,48 @@ class Accumulator(Stateful):
 
     def _target_names(self) -> list[str]:
         raise NotImplementedError
+
+    # --- where the counts live ------------------------------------------------------------------
+
+    def _place(self, device: Any, validate: Any) -> None:
+        """The constructor's device= and validate= (see the accumulators' docstrings)."""
+        _device.check_validate(validate)
+        if validate != "deferred":
+            self._validate = validate
+        if device is not None:
+            _device.place(self, device)
+
+    @property
+    def device(self) -> Any:
+        """The torch.device holding the counts (``device=``, or a GPU input's), or None: numpy
+        arrays on the host."""
+        return self._device
+
+    def to(self, device: Any) -> Self:
+        """Move the counts to device (a torch.device or a string such as "cuda:0"; None: back to
+        the host) and return self, as torch's Module.to does. Queries give the same numbers on
+        either side. ValueError, changing nothing, for a configuration that needs host state
+        (exact tables, bootstrap, labels that are not integers): see docs/guides/training.md."""
+        _device.place(self, device)
+        return self
+
+    def _adopt(self, y_pred: Any) -> Any:
+        """The device of y_pred when it lives on a GPU (a CUDA tensor, a CuPy or JAX array) and
+        this accumulator's configuration can count there: the counts move there first. None
+        for host data, and for a CUDA tensor given to a configuration that needs host state (the
+        batch is then copied to the host); such an array of another library raises TypeError."""
+        device = gpu_device(y_pred)
+        if device is None:
+            return None
+        _device.tensors.resolve(device)  # ImportError without torch, which moves the data
+        reason = _device.unsupported(self)
+        if reason is not None:
+            if type(y_pred).__module__ == "torch":
+                return None
+            raise TypeError(f"y_pred lives on {device}, but {self._describe()} needs host state ({reason}): copy "
+                            "the arrays to the host first (e.g. cupy.asnumpy(y_pred))")
+        _device.place(self, device)
+        return self._device
 
     # --- metrics from per-class statistics ------------------------------------------------------
 

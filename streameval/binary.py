@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _inputs, _scores, _threads, curves, errors, limits
-from ._batch import Layout, Prepared, check_logits, relocated, sigmoid
+from ._batch import Layout, Prepared, check_ignore_index, check_logits, ignored, kept, reindexed, relocated, sigmoid
 from ._components import calibration, confusion
 from ._components.bins import BinsMethods, ScoreBins, largest_score
 from ._components.bootstrap import Bootstrap
@@ -17,7 +17,7 @@ from ._components.confusion import ConfusionMetrics
 from ._components.exact import ExactTable
 from ._state import Spec, count_dtype
 from ._stateful import StateArrayAttribute
-from ._storage import REFUSED
+from ._storage import REFUSED, SlotView
 from .accumulator import counting_update
 from .serialization import Kind
 
@@ -63,6 +63,11 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
     The state is the confusion matrix [[tn, fp], [fn, tp]] at ``threshold`` (int64, or float64
     when weighted). Metrics default to average="binary": the value for the positive class.
 
+    ``ignore_index=i`` (an integer other than 0, 1 and pos_label, such as -100; torchmetrics'
+    BinaryAccuracy(ignore_index=i)) marks padding: a sample (an element, for inputs of any rank)
+    whose y_true equals i is not counted anywhere (matrix, bins, calibration, exact table,
+    bootstrap), and its y_pred and sample_weight are not read, so they may hold anything.
+
     Score state, for curves, AUC, threshold choice and calibration (y_pred must then be scores):
 
     - ``bins=n``: a histogram per class over n uniform bins of ``score_range`` (default (0, 1));
@@ -81,6 +86,13 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
 
     An update that would take a count past streameval.limits (MAX_COUNT, or an infinite weighted
     sum) raises OverflowError; any failed update leaves the state exactly as it was.
+
+    ``device=`` (a ``torch.device`` or a string such as "cuda"; needs torch) keeps the counts in
+    torch tensors on that device, counted there by torch ops with no host sync per update (a CUDA
+    tensor given to an accumulator without it moves the counts to its device). There a bad value
+    cannot raise at once: with ``validate="deferred"`` (the default) its batch is dropped whole on
+    the device and the next query raises ``DroppedBatchError``; ``validate="eager"`` raises at the
+    update, at the cost of one sync. See "Counts on the GPU" in docs/guides/training.md.
 
     >>> acc = Binary()
     >>> acc.update([1, 0, 1, 1], [0.9, 0.2, 0.4, 0.7])
@@ -112,10 +124,14 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
         bootstrap: int | None = None,
         seed: Any = None,
         from_logits: bool = False,
+        ignore_index: int | None = None,
+        device: Any = None,
+        validate: str = "deferred",
     ):
         pos_label = _inputs.canonical(pos_label)
         spec = self._state_spec(threshold, pos_label, inclusive, weighted, bins, score_range, exact, max_distinct,
-                                bootstrap, from_logits)
+                                bootstrap, from_logits, ignore_index)
+        self.ignore_index = None if ignore_index is None else int(ignore_index)
         self.from_logits = bool(from_logits)
         self.threshold = float(threshold)
         self.pos_label = pos_label
@@ -132,11 +148,12 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
         # With pos_label=1 labels are read as they are (0/1), which also catches multiclass labels.
         self._labels_are_01 = not isinstance(pos_label, str) and pos_label == 1
         self._plain = bins is None and not exact  # no score state: the matrix at the threshold only
-        self._fast = self._labels_are_01 and self._plain and not self.from_logits
+        self._fast = self._labels_are_01 and self._plain and not self.from_logits and self.ignore_index is None
         self._bounds = _probability_bounds(self.score_range, bins is not None or 0 < self.threshold < 1)
         self._thresholds: dict[str, float] = {}  # score dtype -> threshold rounded to it
         self._layout = Layout(self.weighted, fast=_inputs.LABEL_OR_SCORE_DTYPES if self._fast else None, any_rank=True)
         self._start(spec)
+        self._place(device, validate)
 
     def _config(self) -> dict[str, Any]:
         config = {"threshold": self.threshold, "pos_label": self.pos_label, "inclusive": self.inclusive, "weighted": self.weighted}
@@ -150,17 +167,20 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
             config["bootstrap"] = self.bootstrap
         if self.from_logits:  # only when set: the bytes of other configurations stay as they were
             config["from_logits"] = True
+        if self.ignore_index is not None:  # likewise
+            config["ignore_index"] = self.ignore_index
         return config
 
     @classmethod
     def _state_spec(cls, threshold: Any = 0.5, pos_label: Any = 1, inclusive: Any = True, weighted: Any = False,
                     bins: Any = None, score_range: Any = (0.0, 1.0), exact: Any = False, max_distinct: Any = 1_000_000,
-                    bootstrap: Any = None, from_logits: Any = False) -> Spec:
+                    bootstrap: Any = None, from_logits: Any = False, ignore_index: Any = None) -> Spec:
         _inputs.check_threshold(threshold)
         _inputs.check_flags(from_logits=from_logits)
         pos_label = _inputs.canonical(pos_label)
         if not isinstance(pos_label, (int, float, str)) or isinstance(pos_label, float) and not np.isfinite(pos_label):
             raise TypeError(f"pos_label={_inputs.show(pos_label)} is not valid: expected an integer, a boolean or a string")
+        check_ignore_index(ignore_index, (0, 1) if pos_label in (0, 1) else (0, 1, pos_label), "Binary")
         _inputs.check_flags(inclusive=inclusive, weighted=weighted, exact=exact)
         _scores.check_range(score_range)
         count = count_dtype(weighted)
@@ -207,6 +227,10 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
                 return self._count(batch._replace(shape=None))
             except (errors.InputError, errors.InputTypeError) as error:
                 raise relocated(error, batch.shape) from None
+        if self.ignore_index is not None:
+            skip = ignored(batch.y_true, self.ignore_index)
+            if skip.any():  # (else counted as it is, below)
+                return self._count_kept(batch, np.flatnonzero(~skip))
         yt, w = batch.y_true, batch.weight
         is_scores = yp.dtype.kind == "f"
         if self._scored and not is_scores:
@@ -229,6 +253,24 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
             yt, yp = self._binarize(("y_true", yt), ("y_pred", yp))
             self._count_pairs(yt, yp, w, 2)
         return None
+
+    def _count_kept(self, batch: Prepared, index: np.ndarray) -> None:
+        """ignore_index: count the samples index of the batch (the others' y_pred is not read), as
+        a batch of their own; errors name their positions in the batch as given. Under a wrapper
+        counting each sample into its own slot, the kept samples keep their slots."""
+        view = self._storage
+        slots = view._slots if isinstance(view, SlotView) else None
+        if slots is not None:
+            assert isinstance(view, SlotView)
+            view.aim(slots=slots[index], touched=view._touched)
+        try:
+            self._count(kept(batch, index))
+        except (errors.InputError, errors.InputTypeError) as error:
+            raise reindexed(error, index) from None
+        finally:
+            if slots is not None:
+                assert isinstance(view, SlotView)
+                view.aim(slots=slots, touched=view._touched)
 
     def _binarize(self, *arrays: tuple[str, np.ndarray]) -> list[np.ndarray]:
         """The (name, labels) arrays as 0/1 arrays against pos_label, the kernels' input."""

@@ -13,8 +13,6 @@ error (bad row, missing column, unreadable file), 2 for a usage error (as argpar
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import shutil
 import sys
@@ -26,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__, limits
+from ._cli_slices import DEFAULT_MAX_SLICES, GroupedCounts, facts, json_dumps, render_slices, summary_text, \
+    too_many_slices
 from ._columns import convert_floats, convert_labels
 from ._command import (EXIT_STATUS_HELP, PROG, CliError, ExitCode, counted, float_option, int_option, label_option,
                        one_line, one_line_text, plain, quiet_warnings)
@@ -150,6 +150,15 @@ def add_evaluate_arguments(ev: argparse.ArgumentParser) -> None:
                     help="a row with a null, non-numeric, NaN or invalid value: stop (default) or skip it")
     ev.add_argument("--no-progress", action="store_true",
                     help="no progress bar (shown on stderr when it is a terminal: tqdm if installed)")
+    ev.add_argument("--group-by", action="append", metavar="COL",
+                    help="also report each slice of the rows by this column's values (repeat it to cross "
+                         "columns: a slice per combination), counted in the same pass")
+    ev.add_argument("--max-slices", type=int_option(1), metavar="N",
+                    help=f"with --group-by: most distinct keys (default {DEFAULT_MAX_SLICES:,}); past it an error, "
+                         "or see --slice-overflow")
+    ev.add_argument("--slice-overflow", choices=("error", "other"), metavar="{error,other}",
+                    help="with --group-by, past --max-slices: stop with an error (default), or count the rows of "
+                         "the keys found after the slices were full together in the slice \"__other__\"")
 
 
 def _delimiter(text: str) -> str:
@@ -170,6 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "evaluate":
             check_usage(args.subparser, args)
             args.accumulator = make_accumulator(args.subparser, args)
+            try:
+                args.grouped = None if args.group_by is None else GroupedCounts(args, args.accumulator)
+            except (TypeError, ValueError) as e:  # the slices' state would pass its bound
+                args.subparser.error(f"--group-by: {one_line(e)}")
         command: Callable[[argparse.Namespace], ExitCode] = args.func
         return command(args)
 
@@ -214,6 +227,15 @@ def check_usage(ev: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         ev.error("--plot with --score draws a ROC curve: give --bins N")
     if args.delimiter is not None and not _may_be_csv(args):
         ev.error("--delimiter is for CSV and TSV inputs, and none of the inputs is one")
+    if args.group_by is not None:
+        if "" in args.group_by:
+            ev.error("--group-by: the column name is empty")
+        twice = next((c for c in args.group_by if args.group_by.count(c) > 1), None)
+        if twice is not None:
+            ev.error(f"--group-by {twice!r} is given twice")
+    for option in ("max_slices", "slice_overflow"):
+        if getattr(args, option) is not None and args.group_by is None:
+            ev.error(f"--{option.replace('_', '-')} is for --group-by")
 
 
 def _may_be_csv(args: argparse.Namespace) -> bool:
@@ -269,6 +291,7 @@ def run_evaluate(args: argparse.Namespace) -> ExitCode:
         ev = Evaluation(args)
         for source in inputs:
             ev.read(source)
+        ev.finish()
         ev.check_counted()
         if ev.skipped:
             print(f"{PROG}: skipped {counted(ev.skipped, 'bad row')}", file=sys.stderr)
@@ -313,8 +336,11 @@ class Evaluation:
         self.rows = 0  # data rows read, bad ones included
         self.skipped = 0
         self.pred_columns = [args.y_pred] if args.y_pred else args.score
-        self.label_columns = [args.y_true] + ([args.y_pred] if args.y_pred else [])
-        self.columns = list(dict.fromkeys([args.y_true, *self.pred_columns] + ([args.weight] if args.weight else [])))
+        self.grouped: GroupedCounts | None = getattr(args, "grouped", None)
+        self.key_columns: list[str] = [] if self.grouped is None else self.grouped.columns
+        self.label_columns = [args.y_true] + ([args.y_pred] if args.y_pred else []) + self.key_columns
+        self.columns = list(dict.fromkeys([args.y_true, *self.pred_columns] + ([args.weight] if args.weight else [])
+                                          + self.key_columns))
         binary = bool(args.score) and len(args.score) == 1
         self.pos_label = args.pos_label if binary and args.pos_label != 1 else None  # 1: the 0/1 default
         # Binary takes 0/1 (or, with --pos-label, any labels), Multiclass(K) class indices;
@@ -326,6 +352,11 @@ class Evaluation:
         self.max_length = limits.MAX_LABEL_LENGTH if args.max_label_length is None else args.max_label_length
         self.progress: PlainProgress | TqdmProgress | None = (
             None if args.no_progress or not sys.stderr.isatty() else make_progress())
+
+    def finish(self) -> None:
+        """With --group-by: acc becomes the overall accumulator, the sum of the slices."""
+        if self.grouped is not None:
+            self.acc = self.grouped.overall(self.acc)  # type: ignore[assignment]
 
     def check_counted(self) -> None:
         """CliError unless something was counted, saying why not."""
@@ -376,13 +407,17 @@ class Evaluation:
         converted: dict[str, tuple[np.ndarray, np.ndarray, Callable[[int], str]]] = {}  # values, bad mask, reason
         for col in self.columns:
             column = batch.column(col)
-            if col in self.label_columns:
+            if col in (a.y_true, a.y_pred):
                 converted[col] = convert_labels(column, self.int_labels, self.allowed, self.max_length,
                                                 yes_no=self.yes_no and col == a.y_true)
-            else:
+            elif col not in self.key_columns:
                 converted[col] = convert_floats(column, weight=col == a.weight)
-        checks = [(None, row_errors)] if row_errors is not None else []
-        checks += [(col, converted[col][1:]) for col in self.columns]
+        keys = {col: converted[col] if col in (a.y_true, a.y_pred) else  # group keys read as labels are
+                convert_labels(batch.column(col), max_length=self.max_length) for col in self.key_columns}
+        checks: list[tuple[str | None, tuple[np.ndarray, Callable[[int], str]]]] = \
+            [(None, row_errors)] if row_errors is not None else []
+        checks += [(col, converted[col][1:]) for col in self.columns if col in converted]
+        checks += [(col, keys[col][1:]) for col in self.key_columns if col not in converted]
         bad = np.zeros(n, dtype=bool)
         for _, (col_bad, _) in checks:
             bad |= col_bad
@@ -402,12 +437,18 @@ class Evaluation:
             self._check_two_labels(name, offset, n, y_true[keep])
         while keep.size:
             try:
-                self.acc.update(y_true[keep], y_pred[keep], None if weight is None else weight[keep])
+                if self.grouped is None:
+                    self.acc.update(y_true[keep], y_pred[keep], None if weight is None else weight[keep])
+                else:
+                    self.grouped.update(y_true[keep], y_pred[keep], None if weight is None else weight[keep],
+                                        [keys[col][0][keep] for col in self.key_columns])
                 return
             except (ValueError, TypeError, OverflowError) as e:
                 refused = _bad_sample(e)
                 if refused is None:
                     why = self._too_many_labels(y_true[keep], y_pred[keep]) or one_line(e)
+                    if self.grouped is not None and "max_slices" in why:
+                        why = too_many_slices(self.key_columns, self.grouped.max_slices)
                     raise CliError(f"{name}: rows {offset + 1}-{offset + n}: {why}") from None
             sample, score_column = _sample_and_column(refused)
             if a.on_bad_row == "error":
@@ -542,55 +583,24 @@ class TqdmProgress:
 def summary(ev: Evaluation) -> dict[str, Any]:
     """rows, weight_total (weighted), accuracy and, with bins, roc_auc with its bounds and
     average_precision."""
-    acc = ev.acc
-    out: dict[str, Any] = {"rows": ev.rows - ev.skipped}
-    if acc.weighted:
-        out["weight_total"] = float(acc.n_samples)
-    out["accuracy"] = float(acc.accuracy())
-    if acc.bins is not None:
-        out["roc_auc"] = float(acc.roc_auc())
-        lo, hi = acc.roc_auc_bounds()
-        out["roc_auc_bounds"] = [float(np.mean(lo)), float(np.mean(hi))]  # macro: the mean of the brackets
-        out["average_precision"] = float(acc.average_precision())
-    return out
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
+    return facts(ev.acc, ev.rows - ev.skipped)
 
 
 def render(ev: Evaluation, args: argparse.Namespace, files: list[str]) -> str:
-    """The report in the chosen format; files: the inputs read (JSON lists them)."""
+    """The report in the chosen format; files: the inputs read (JSON lists them). With --group-by,
+    the slices follow: a table of them, then each one's report (JSON: a "slices" list)."""
     report = ev.acc.report(digits=args.digits)
-    facts = summary(ev)
+    values = summary(ev)
+    slices, after = ([], "") if ev.grouped is None else render_slices(ev.grouped, args)
     if args.format == "json":
-        out = {"files": files, "rows": facts["rows"], "weight_total": None, **facts, "score_bins": args.bins,
+        out = {"files": files, "rows": values["rows"], "weight_total": None, **values, "score_bins": args.bins,
                "skipped_rows": ev.skipped, "metrics": ev.acc.compute(), "report": report.to_dict()}
-        return json.dumps(_json_safe(out), indent=2) + "\n"
+        if ev.grouped is not None:
+            out.update(group_by=ev.grouped.columns, slices=slices)
+        return json_dumps(out)
     digits = max(SUMMARY_DIGITS, args.digits)
-    lines = [(key, _summary_text(key, facts, digits, args.bins)) for key in facts if key != "roc_auc_bounds"]
+    lines = [(key, summary_text(key, values, digits, args.bins)) for key in values if key != "roc_auc_bounds"]
     if args.format == "markdown":
         table = ["| metric | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in lines]
-        return "\n".join(table) + "\n\n" + report.to_markdown() + "\n"
-    return str(report) + "\n" + "".join(f"{k}: {v}\n" for k, v in lines)
-
-
-def _summary_text(key: str, facts: dict[str, Any], digits: int, bins: int | None) -> str:
-    """A summary value: counts as integers, every other number with the same digits; binned
-    curve metrics say they are approximate, ROC AUC with its guaranteed bracket."""
-    value = facts[key]
-    if key == "rows":
-        return str(value)
-    text = f"{value:.{digits}f}"
-    if key == "roc_auc":
-        lo, hi = facts["roc_auc_bounds"]
-        return f"{text} (approximate, from {bins} score bins: the exact value is in [{lo:.{digits}f}, {hi:.{digits}f}])"
-    if key == "average_precision":
-        return f"{text} (approximate, from {bins} score bins)"
-    return text
+        return "\n".join(table) + "\n\n" + report.to_markdown() + "\n" + after
+    return str(report) + "\n" + "".join(f"{k}: {v}\n" for k, v in lines) + after

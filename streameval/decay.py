@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _event_times
 from ._slots import (
     DEFAULT_MAX_SKEW,
     SlotWrapper,
@@ -58,7 +59,12 @@ class Decayed(SlotWrapper):
       may arrive in any order, but one more than ``max_skew`` seconds (default one day) ahead of
       both T and ``clock()`` raises ``TimestampError`` with ``reason="future"``, changing
       nothing: it would decay every count seen so far to nothing. The rules are those of
-      Windowed (``max_skew=None`` removes the bound).
+      Windowed (``max_skew=None`` removes the bound). ``timestamp`` may also be one time per
+      sample, an (n_samples,) array of epoch seconds, datetime64, pandas or pyarrow times (as for
+      Windowed): the counts decay to the batch's latest time T (or stay at the latest seen, if
+      later) and sample i counts with factor 0.5 ** ((T - t_i) / half_life), which equals
+      feeding the samples one at a time in time order; max_skew bounds each time, taken from
+      the state before the batch (``TimestampError`` with ``index`` i, changing nothing).
 
     w is the sample's sample_weight (1 if none): the template must be weighted=True to take one,
     as an accumulator must. Queries are the wrapped accumulator's, on the decayed counts;
@@ -158,12 +164,31 @@ class Decayed(SlotWrapper):
                     self._cached = None
                     return
                 # nothing changed: the general path below counts it, or raises its error
-        t = self._time_of(timestamp)
+        times = None
+        if timestamp is not None:
+            timestamp = _event_times.times_for(self.unit, "Decayed", timestamp)
+            if isinstance(timestamp, np.ndarray):
+                times, timestamp = timestamp, None
+        t = self._time_of(timestamp) if times is None else None
         latest = self._latest_time()
         if batch is None:
             batch = self._prepare(given)
         n = batch.n
-        if self.unit == "samples":
+        if times is not None:
+            # One time per sample: decayed to the batch's latest time T (or the latest seen, if
+            # later), each sample weighing 0.5 ** ((T - t_i) / half_life), as one at a time.
+            rows = batch.shape[0] if batch.shape is not None else n
+            _event_times.check_count(times, rows)
+            _event_times.first_future(times, latest, self.max_skew, self.clock)
+            if rows == 0:
+                self._check_batch(batch, given)
+                return
+            t = float(times.max()) if latest is None else max(latest, float(times.max()))
+            with np.errstate(under="ignore"):
+                factors = 0.5 ** ((t - times) / self.half_life)
+            batch = batch.weighted_by(factors if rows == n else np.repeat(factors, n // rows))
+            before = 1.0 if latest is None else 0.5 ** ((t - latest) / self.half_life)
+        elif self.unit == "samples":
             batch = batch.weighted_by(self._decay(n))
             before = 0.5 ** (n / self.half_life)
         elif self.unit == "updates":

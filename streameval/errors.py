@@ -85,6 +85,13 @@ class InputTypeError(_Located, StreamevalError, TypeError):
         self._locate(argument, index, value, problem or message)
 
 
+class DroppedBatchError(InputError):
+    """Raised by the first query of a device accumulator (``device=``) after updates whose batch
+    held a bad value: each such batch was dropped whole, on the device, without a host sync.
+    ``argument`` and ``index`` locate the first bad value; ``value`` is None (the batch is gone).
+    The counts hold the other batches; the next query reads them."""
+
+
 class UndefinedMetricWarning(UserWarning):
     """Warning for a metric that is ill-defined (0/0) and replaced by ``zero_division``.
 

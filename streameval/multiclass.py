@@ -81,6 +81,13 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
     state) for ``interval(metric, method="bootstrap")``; ``seed`` seeds their random generator
     (see ``streameval.intervals``: each worker needs its own seed). Not with weighted=True.
 
+    ``device=`` (a ``torch.device`` or a string such as "cuda"; needs torch) keeps the counts in
+    torch tensors on that device, counted there by torch ops with no host sync per update (a CUDA
+    tensor given to an accumulator without it moves the counts to its device). There a bad value
+    cannot raise at once: with ``validate="deferred"`` (the default) its batch is dropped whole on
+    the device and the next query raises ``DroppedBatchError``; ``validate="eager"`` raises at the
+    update, at the cost of one sync. See "Counts on the GPU" in docs/guides/training.md.
+
     >>> acc = Multiclass(labels=["cat", "dog", "rabbit"])
     >>> acc.update(["cat", "dog", "rabbit", "dog"], ["cat", "cat", "rabbit", "dog"])
     >>> acc.accuracy()
@@ -98,7 +105,8 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
     def __init__(self, num_classes: int | None = None, *, labels: Any = None, ignore_index: Any = None,
                  weighted: bool = False, bins: Any = None, score_range: tuple[float, float] = (0.0, 1.0),
                  top_k: int | None = None, discovered: Any = None, bootstrap: int | None = None, seed: Any = None,
-                 max_labels: int = limits.DEFAULT_MAX_LABELS, from_logits: bool = False):
+                 max_labels: int = limits.DEFAULT_MAX_LABELS, from_logits: bool = False, device: Any = None,
+                 validate: str = "deferred"):
         ignore_index = None if ignore_index is None else _inputs.canonical(ignore_index)
         spec = self._state_spec(num_classes, labels, ignore_index, weighted, bins, score_range, top_k, discovered,
                                 bootstrap, max_labels, from_logits)
@@ -135,6 +143,7 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
                 self._grow(_inputs.check_discovered(discovered))
         else:
             self._start(spec)
+        self._place(device, validate)
 
     def _config(self) -> dict[str, Any]:
         config = {**self._given, "ignore_index": self.ignore_index, "weighted": self.weighted}

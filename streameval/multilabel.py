@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _inputs, _scores, errors, limits, metrics
-from ._batch import Layout, Prepared, check_logits, relocated, sigmoid
+from ._batch import Layout, Prepared, check_ignore_index, check_logits, ignored, relocated, sigmoid
 from ._components import samples
 from ._components.bins import OneVsRestCurves, ScoreBins, largest_score
 from ._components.bootstrap import Bootstrap
@@ -43,11 +43,29 @@ class Multilabel(OneVsRestCurves, Accumulator):
     score histogram per label gives ``roc_auc``, ``roc_auc_bounds`` and ``average_precision``
     per label, "macro", "weighted" or "micro" (all labels pooled), as scikit-learn's.
 
+    ``ignore_index=i`` (an integer other than 0 and 1, such as -100; torchmetrics'
+    MultilabelStatScores(ignore_index=i)) marks padding entry by entry: an entry (sample, label)
+    whose y_true equals i is not counted in that label's matrix nor its histogram, and its
+    y_pred is not read. A sample keeps its other entries: its per-sample precision, recall, F1
+    and Jaccard (average="samples") are over its kept entries (an ignored entry is neither true
+    nor predicted: sklearn on y_true and y_pred with ignored entries set to 0 in both), and it
+    is an exact match when every kept entry is right (torchmetrics' MultilabelExactMatch: an
+    ignored entry counts as right). Every sample counts in ``n_samples``, in accuracy() and in
+    the samples averages, even one whose entries are all ignored (then an exact match, and 0/0
+    for the per-sample ratios). hamming_loss() is over the entries counted.
+
     ``bootstrap=R`` keeps R Poisson-bootstrap replicates of the confusion matrices and per-sample
     sums (not of the histograms) for ``interval(metric, method="bootstrap")``; ``seed`` seeds
     their random generator (see ``streameval.intervals``: each worker needs its own seed). A
     sample touches a cell of every label, so the labels' draws are not independent: each replicate
     draws one Poisson(1) weight per sample, O(R * N * L) per batch. Not with weighted=True.
+
+    ``device=`` (a ``torch.device`` or a string such as "cuda"; needs torch) keeps the counts in
+    torch tensors on that device, counted there by torch ops with no host sync per update (a CUDA
+    tensor given to an accumulator without it moves the counts to its device). There a bad value
+    cannot raise at once: with ``validate="deferred"`` (the default) its batch is dropped whole on
+    the device and the next query raises ``DroppedBatchError``; ``validate="eager"`` raises at the
+    update, at the cost of one sync. See "Counts on the GPU" in docs/guides/training.md.
 
     >>> acc = Multilabel(3)
     >>> acc.update([[1, 0, 1], [0, 1, 0]], [[1, 0, 0], [0, 1, 1]])
@@ -70,8 +88,11 @@ class Multilabel(OneVsRestCurves, Accumulator):
 
     def __init__(self, num_labels: int, threshold: float = 0.5, *, inclusive: bool = True, weighted: bool = False,
                  bins: Any = None, score_range: tuple[float, float] = (0.0, 1.0), bootstrap: int | None = None,
-                 seed: Any = None, from_logits: bool = False):
-        spec = self._state_spec(num_labels, threshold, inclusive, weighted, bins, score_range, bootstrap, from_logits)
+                 seed: Any = None, from_logits: bool = False, ignore_index: int | None = None, device: Any = None,
+                 validate: str = "deferred"):
+        spec = self._state_spec(num_labels, threshold, inclusive, weighted, bins, score_range, bootstrap, from_logits,
+                                ignore_index)
+        self.ignore_index = None if ignore_index is None else int(ignore_index)
         self.from_logits = bool(from_logits)
         self.score_range = (float(score_range[0]), float(score_range[1]))
         self._bins = None if bins is None else ScoreBins(bins, self.score_range)
@@ -89,6 +110,7 @@ class Multilabel(OneVsRestCurves, Accumulator):
         self._layout = Layout(self.weighted, (2,), shape, (2,), shape, self.num_labels, both_columns=True,
                               any_rank=True)
         self._start(spec)
+        self._place(device, validate)
 
     def _config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"num_labels": self.num_labels, "threshold": self.threshold,
@@ -101,19 +123,22 @@ class Multilabel(OneVsRestCurves, Accumulator):
             config["bootstrap"] = self.bootstrap
         if self.from_logits:  # only when set: the bytes of other configurations stay as they were
             config["from_logits"] = True
+        if self.ignore_index is not None:  # likewise
+            config["ignore_index"] = self.ignore_index
         return config
 
     @classmethod
     def _state_spec(cls, num_labels: Any, threshold: Any = 0.5, inclusive: Any = True, weighted: Any = False,
                     bins: Any = None, score_range: Any = (0.0, 1.0), bootstrap: Any = None,
-                    from_logits: Any = False) -> Spec:
+                    from_logits: Any = False, ignore_index: Any = None) -> Spec:
         _inputs.check_count("num_labels", num_labels)
+        check_ignore_index(ignore_index, (0, 1), "Multilabel")
         _inputs.check_flags(from_logits=from_logits)
         _inputs.check_threshold(threshold)
         _inputs.check_flags(inclusive=inclusive, weighted=weighted)
         _scores.check_range(score_range)
         count = count_dtype(weighted)
-        spec = {MATRICES: counts((int(num_labels), 2, 2), count), **samples.declare()}
+        spec = {MATRICES: counts((int(num_labels), 2, 2), count), **samples.declare(rows=ignore_index is not None)}
         if bins is not None:
             spec.update(ScoreBins.declare(int(num_labels), bins, score_range, count))
         spec = Bootstrap.declare(spec, REPLICATES, bootstrap, weighted)
@@ -137,6 +162,12 @@ class Multilabel(OneVsRestCurves, Accumulator):
                 raise relocated(error, batch.shape) from None
         yt, yp, w, kind = batch.y_true, batch.y_pred, batch.weight, batch.kind
         assert kind is not None
+        keep = None
+        if self.ignore_index is not None:  # entries whose y_true is ignore_index: valid stand-ins, not counted
+            skip = ignored(yt, self.ignore_index)
+            keep = ~skip
+            if skip.any():
+                yt, yp = np.where(skip, np.zeros((), yt.dtype), yt), np.where(skip, np.zeros((), yp.dtype), yp)
         is_scores = yp.dtype.kind == "f"
         if self.from_logits and is_scores:  # (labels, 0/1 indicators, are read as they are)
             check_logits(yp)
@@ -159,6 +190,8 @@ class Multilabel(OneVsRestCurves, Accumulator):
         threshold = self._thresholds.get(kind)
         if threshold is None:
             threshold = self._thresholds[kind] = float(_scores.round_to(self.threshold, kind))
+        if keep is not None:
+            return self._count_masked(yt, yp, keep, w, is_scores, kind, threshold, draws)
         storage.count_multilabel(_COUNTED, yt, yp, w, is_scores, threshold, self.inclusive)
         if self._bins is not None:
             self._bins.count(storage, yp, yt, w, kind, self.inclusive)
@@ -167,25 +200,46 @@ class Multilabel(OneVsRestCurves, Accumulator):
             for r in range(draws.shape[0]):
                 storage.count_multilabel(replicates, yt, yp, draws[r], is_scores, threshold, self.inclusive,
                                          replicate=r)
+        return None
+
+    def _count_masked(self, yt: np.ndarray, yp: np.ndarray, keep: np.ndarray, w: np.ndarray | None, is_scores: bool,
+                      kind: str, threshold: float, draws: np.ndarray | None) -> None:
+        """ignore_index: count the checked batch's kept entries (keep: (N, L)); every sample is
+        counted in the per-sample sums, over its kept entries, and in their ROWS slot."""
+        storage = self._storage
+        storage.count_multilabel_masked(_COUNTED, yt, yp, keep, w, is_scores, threshold, self.inclusive)
+        if self._bins is not None:
+            storage.histogram_masked(self._bins.names, yp, yt, keep, w, self._bins.binning(kind), self.inclusive)
+        if draws is not None:
+            replicates = tuple(REPLICATES[name] for name in _COUNTED)
+            for r in range(draws.shape[0]):
+                storage.count_multilabel_masked(replicates, yt, yp, keep, draws[r], is_scores, threshold,
+                                                self.inclusive, replicate=r)
 
     def _masses(self, mass: float, scores: np.ndarray | None, draws: np.ndarray | None) -> list[tuple[str, float]]:
         """Bounds on what a batch of total weight mass adds to each state array (Storage.reserve):
         a sample adds 1 to a cell of each label and at most 1 to each per-sample sum."""
         n_labels = self.num_labels
-        masses = [(MATRICES, n_labels * mass), samples.mass(mass)]
+        rows = self.ignore_index is not None
+        masses = [(MATRICES, n_labels * mass), samples.mass(mass, rows)]
         if self._bins is not None:
             assert scores is not None
             masses += self._bins.masses(n_labels, mass, largest_score(scores, self._bounds))
         if draws is not None:
             drawn = int(draws.sum())
-            masses += [(REPLICATES[MATRICES], n_labels * drawn), (REPLICATES[samples.NAME], samples.mass(drawn)[1])]
+            masses += [(REPLICATES[MATRICES], n_labels * drawn),
+                       (REPLICATES[samples.NAME], samples.mass(drawn, rows)[1])]
         return masses
 
     # --- metrics --------------------------------------------------------------------------------
 
     @property
     def n_samples(self) -> int | float:
-        """Number of samples counted so far (total weight when weighted)."""
+        """Number of samples counted so far (total weight when weighted); with ignore_index,
+        samples whose every entry was ignored included."""
+        if self.ignore_index is not None:  # no label's matrix counts every sample: the sums' ROWS slot
+            counted = float(samples.rows(self._storage))
+            return counted if self.weighted else int(counted)
         return self._storage.host(MATRICES)[0].sum().item()  # type: ignore[no-any-return]
 
     def _stats(self) -> StatScores:
@@ -217,6 +271,9 @@ class Multilabel(OneVsRestCurves, Accumulator):
         total = self.n_samples
         mcm = self._storage.host(MATRICES)
         wrong = mcm[:, 0, 1].sum() + mcm[:, 1, 0].sum()
+        if self.ignore_index is not None:  # over the entries counted (torchmetrics' MultilabelHammingDistance)
+            entries = mcm.sum()
+            return float(wrong / entries) if entries else float("nan")
         return float(wrong / (total * self.num_labels)) if total else float("nan")
 
     def _per_label(self, fn: Any, average: str | None) -> Any:

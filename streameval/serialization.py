@@ -60,6 +60,7 @@ class Kind(enum.IntEnum):
     MULTILABEL = 3
     WINDOWED = 4
     DECAYED = 5
+    SLICED = 6
 
 
 # kind -> class, filled in as the classes are defined (Stateful.__init_subclass__, windows); keyed by

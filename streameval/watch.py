@@ -33,9 +33,13 @@ Labels are read as ``streameval evaluate`` reads them: a value that reads as an 
 integer (``1``, ``1.0``, ``"1"`` are the label ``1``), booleans and ``"true"``/``"false"`` are 1
 and 0, other text is a text label.
 
-Memory is bounded: the reader thread hands lines over through a queue of ``QUEUE_LINES`` lines and
-waits while it is full (backpressure on the producer), so at most ``QUEUE_LINES`` lines of at most
-``--max-line-bytes`` each are held.
+Lines are counted in batches: the reader thread reads what is available (at most
+``CHUNK_BYTES``, 1 MiB, at a time), each batch is parsed in bulk and counted in one update of the
+window (with ``--time``, one time per line), with the same result as
+counting its lines one at a time: a malformed line costs only itself. Memory is bounded: the
+reader hands batches over through a queue of ``QUEUE_BATCHES`` batches and waits while it is full
+(backpressure on the producer), so at most ``(QUEUE_BATCHES + 2) * (CHUNK_BYTES +
+--max-line-bytes)`` bytes of lines are held (``streameval._watch_input``).
 
 Alerts: ``--alert "recall<0.8"`` (repeatable) is checked at every interval and at the end while
 the window holds at least ``--min-samples`` samples; a line goes to stderr when it trips and when
@@ -46,30 +50,38 @@ alert tripped during the run, 1 on a runtime error (file not found, port taken),
 ``streameval_recall_macro``...), ``streameval_samples_in_window``, ``streameval_alert_active``
 and the counters ``streameval_lines_total`` and ``streameval_malformed_lines_total`` on
 127.0.0.1 (``--prometheus-addr`` to change); prometheus_client is imported only then.
+
+``--group-by KEY`` also keeps a window per value of KEY (``streameval._watch_slices``): each JSON
+line adds ``slices``, each alert is checked per slice (naming it), and the first
+``--max-label-values`` slices are exported as gauges ``streameval_slice_<metric>{slice="KEY"}``;
+at most ``--max-slices`` windows, later keys counted together in the slice ``"__other__"``.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import math
 import os
 import queue
-import re
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from types import FrameType
-from typing import Any, BinaryIO, Protocol, Union
+from typing import Any, Protocol
 
+import numpy as np
+
+from . import _watch_input as inp
+from ._watch_input import Malformed, _timestamp
+from . import _watch_slices as slicing
+from ._watch_slices import _ALERT, _OPS, UsageError, parse_alert  # noqa: F401 - watch's names
+from ._watch_output import _json_line, _Prometheus, make_view, render_table  # noqa: F401 - watch's names
 from . import limits
 from ._columns import NUMBER_TEXT, canonical_label
 from ._command import (EXIT_STATUS_HELP, PROG, ExitCode, counted, float_option, int_option, label_option,
                        quiet_warnings)
-from ._readers import read_lines
 from .binary import Binary
 from .errors import TimestampError
 from .multiclass import Multiclass
@@ -79,25 +91,13 @@ from .windows import Windowed
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ALERT = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.ALERT
 
 
-class _Marker:
-    """A queue item that is not a line."""
-
-
-_EOF = _Marker()
-_TOO_LONG = _Marker()  # in place of a line longer than --max-line-bytes
-QUEUE_LINES = 64
+_EOF = inp.EOF
+QUEUE_BATCHES = inp.QUEUE_BATCHES
+_MISSING = object()  # a key a line lacks
+_BAD = object()  # a value that is not a label of the task
+_FAR = -(1 << 62)  # below every bucket index Windowed takes (|index| < 2**62)
 _DEFAULT = object()  # --max-skew not given: the library's default
-_OPS: dict[str, Callable[[float, float], bool]] = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
-_ALERT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 _EXTRA = ("n_samples", "lines", "malformed_lines")  # alertable fields besides compute()'s
-
-
-class UsageError(ValueError):
-    """A bad combination of options: reported on one line, exit status 2."""
-
-
-class Malformed(ValueError):
-    """A line that cannot be counted; args[0] is the reason (a short key), args[1] the detail."""
 
 
 DESCRIPTION = """\
@@ -165,18 +165,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="serve Prometheus metrics on PORT (needs prometheus_client)")
     parser.add_argument("--prometheus-addr", default="127.0.0.1", metavar="ADDR",
                         help="address the Prometheus server listens on (default 127.0.0.1)")
+    parser.add_argument("--group-by", metavar="KEY", help="also keep a window per value of KEY (a slice): "
+                        "shown, alerted on and exported per slice")
+    parser.add_argument("--max-slices", type=int_option(1), metavar="N",
+                        help=f"with --group-by: most slices (default {slicing.DEFAULT_MAX_SLICES:,}); the lines of "
+                             "later keys are counted together in the slice \"__other__\"")
+    parser.add_argument("--max-label-values", type=int_option(0), metavar="N",
+                        help="with --group-by and --prometheus-port: export the first N slices found with the label "
+                             f"slice=\"KEY\" (default {slicing.DEFAULT_MAX_LABEL_VALUES}); the others are not "
+                             "exported (each label value is a series the Prometheus server keeps)")
     return parser
-
-
-def parse_alert(text: str, names: Iterable[str]) -> tuple[str, str, float]:
-    """("recall", "<", 0.8) from "recall<0.8"; UsageError for bad syntax or an unknown metric."""
-    match = _ALERT.match(text)
-    if not match:
-        raise UsageError(f"--alert {text!r} is not valid: expected METRIC OP NUMBER, OP one of < <= > >=")
-    name, op, number = match.groups()
-    if name not in names:
-        raise UsageError(f"--alert {text!r}: unknown metric {name!r}; known: {', '.join(sorted(names))}")
-    return name, op, float(number)
 
 
 def build_window(args: argparse.Namespace) -> Windowed:
@@ -194,6 +192,11 @@ def build_window(args: argparse.Namespace) -> Windowed:
         raise UsageError("--time needs --unit seconds")
     if args.max_skew is not _DEFAULT and not args.time:
         raise UsageError("--max-skew is for event times: give --time KEY (with --unit seconds)")
+    if args.group_by == "":
+        raise UsageError("--group-by: the key is empty")
+    for option in ("max_slices", "max_label_values"):
+        if getattr(args, option, None) is not None and not getattr(args, "group_by", None):
+            raise UsageError(f"--{option.replace('_', '-')} is for --group-by")
     if not (args.labels or args.score or args.pos_label is not None):
         raise UsageError("name the task: --labels L1 L2 ... (the classes under --y-pred), --pos-label P (a binary "
                          "task; --pos-label 1 for 0/1 labels) or --score KEY (binary scores)")
@@ -220,26 +223,6 @@ def _label_text(value: str) -> str:
         raise UsageError(f"--labels {value!r}: {exc}") from None
 
 
-def _timestamp(value: Any) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return float(value)
-        except OverflowError:  # an integer of hundreds of digits
-            raise Malformed("bad_value", "time is too large") from None
-    if isinstance(value, str):
-        try:
-            moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise Malformed("bad_value", f"time {value!r} is not a number or ISO 8601") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=datetime.timezone.utc)
-        try:
-            return moment.timestamp()
-        except (OverflowError, OSError, ValueError):
-            raise Malformed("bad_value", f"time {value!r} is out of range") from None
-    raise Malformed("bad_value", f"time {value!r} is not a number or ISO 8601")
-
-
 class Watcher:
     """The state of one ``watch`` run: the window, the line counts and the alerts."""
 
@@ -248,6 +231,9 @@ class Watcher:
         self.window = build_window(args)
         self.pred_key = args.score or args.y_pred or "y_pred"
         self.multiclass = bool(args.labels)
+        self.labels = list(dict.fromkeys(_label_text(v) for v in args.labels)) if args.labels else []
+        self.label_index = {label: i for i, label in enumerate(self.labels)}
+        self.label_array = np.array(self.labels, dtype=str)
         self.pos_label = None if self.multiclass else 1 if args.pos_label is None else args.pos_label
         self.zero_one = self.pos_label == 1  # 0/1 labels, where true/false and yes/no are 1/0
         self.negative: Any = None  # with another pos_label: the one other label seen
@@ -258,10 +244,15 @@ class Watcher:
         self.alert_texts = [text.strip() for text in args.alert]
         self.active = [False] * len(self.alerts)
         self.tripped = False
+        self.group_key: str | None = getattr(args, "group_by", None)
+        bound = getattr(args, "max_slices", None) or slicing.DEFAULT_MAX_SLICES
+        self.slices = None if self.group_key is None else slicing.SliceWindows(self.window, bound)
+        self.slice_alerts = slicing.SliceAlerts()
 
-    def feed(self, raw: bytes | str | _Marker) -> None:
-        """Count one line; a malformed one is counted as such and changes nothing else."""
-        if isinstance(raw, _Marker):  # _TOO_LONG, the one marker fed
+    def feed(self, raw: bytes | str | None) -> None:
+        """Count one line (None: one longer than --max-line-bytes); a malformed one is counted as
+        such and changes nothing else. feed_lines() counts a batch alike, in bulk."""
+        if raw is None:
             self.lines += 1
             self._bad("too_long")
             return
@@ -293,8 +284,9 @@ class Watcher:
         if not isinstance(record, dict):
             raise Malformed("not_object", "")
         keys = [self.args.y_true, self.pred_key] + ([self.args.time] if self.args.time else [])
-        if any(key not in record for key in keys):
+        if any(key not in record for key in keys) or (self.group_key is not None and self.group_key not in record):
             raise Malformed("missing_key", "")
+        group = None if self.group_key is None else str(self._label(record[self.group_key]))
         y_true, y_pred = record[self.args.y_true], record[self.pred_key]
         if self.multiclass:
             y_true, y_pred = str(self._label(y_true)), str(self._label(y_pred))
@@ -310,6 +302,187 @@ class Watcher:
         except (TypeError, ValueError, OverflowError) as exc:  # the window is unchanged
             raise Malformed("bad_value", str(exc)) from None
         self.negative = negative
+        if self.slices is not None:
+            self.slices.update(np.array([group], object), np.array([y_true]), np.array([y_pred]),
+                               None if timestamp is None else np.array([timestamp]))
+
+    # --- batches ---------------------------------------------------------------------------------
+    # feed_lines() counts a batch as feed() counts its lines one by one: the same checks, column by
+    # column, then one update of the window, and with --group-by one update of each slice's window
+    # with the lines the window counted.
+
+    def feed_lines(self, lines: inp.Lines) -> None:
+        """Count a batch of lines (None: a line longer than --max-line-bytes) in bulk."""
+        values, bad, n = inp.parse_objects(lines)
+        records = values if set(map(type, values)) <= {dict} else [v for v in values if type(v) is dict]
+        if len(records) < len(values):
+            bad["not_object"] = len(values) - len(records)
+        if records:
+            columns = self._columns(records, bad)
+            if columns is None:  # the binary task's other label is still to be found: line by line
+                for line in lines:
+                    self.feed(line)
+                return
+            y_true, y_pred, times, groups = columns
+            if times is None:
+                counted = self._update(y_true, y_pred, None, bad)
+            else:
+                y_true, y_pred, times, groups, counted = self._update_in_time(y_true, y_pred, times, groups, bad)
+            if self.slices is not None and groups is not None:
+                if not counted.all():
+                    y_true, y_pred, groups = y_true[counted], y_pred[counted], groups[counted]
+                    times = None if times is None else times[counted]
+                self.slices.update(groups, y_true, y_pred, times)
+        self.lines += n
+        for reason, k in bad.items():
+            self.malformed[reason] = self.malformed.get(reason, 0) + k
+
+    def _columns(self, records: list[dict[str, Any]], bad: dict[str, int]) -> tuple[
+            np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None] | None:
+        """(y_true, y_pred, times or None, slice keys or None) of the records that hold good values,
+        in order; the others counted in bad ("missing_key", "bad_value"). None: count the batch
+        line by line."""
+        m = len(records)
+        keys = [self.args.y_true, self.pred_key] + ([self.args.time] if self.args.time else [])
+        raw = [inp.column(records, key, _MISSING) for key in keys + ([self.group_key] if self.group_key else [])]
+        present = np.ones(m, bool)
+        for values in raw:
+            if _MISSING in values:
+                present &= np.fromiter((v is not _MISSING for v in values), bool, m)
+        ok = present.copy()
+        if self.multiclass:
+            codes = [np.array(inp.lookup(values, self._class_code, -1), np.int64) for values in raw[:2]]
+            ok &= (codes[0] >= 0) & (codes[1] >= 0)
+            y_true, y_pred = self.label_array[codes[0]], self.label_array[codes[1]]
+            times = None
+        else:
+            labels = inp.lookup(raw[0], self._binary_label, _BAD)
+            scores = None
+            if self.args.score:
+                scores, not_number = inp.numbers(raw[1], self._score, bools=True)
+                ok &= ~not_number & np.isfinite(scores)
+                if not self.args.from_logits:
+                    ok &= (scores >= 0) & (scores <= 1)  # Binary reads scores as probabilities
+            sides = [labels] if scores is not None else [labels, inp.lookup(raw[1], self._binary_label, _BAD)]
+            arrays = []
+            for side in sides:
+                codes_of = self._binary_codes(side, ok)
+                if codes_of is None:
+                    return None
+                arrays.append(codes_of)
+            ok &= (arrays[0] >= 0) & (arrays[-1] >= 0)
+            pair = self._binary_values()
+            y_true = pair[np.maximum(arrays[0], 0)]
+            y_pred = scores if scores is not None else pair[np.maximum(arrays[1], 0)]
+            times = None
+        if self.args.time:
+            times, not_time = inp.numbers(raw[2], _timestamp, bools=False)
+            ok &= ~not_time & np.isfinite(times)
+        groups = None
+        if self.group_key:
+            groups = np.array(inp.lookup(raw[-1], lambda v: str(self._label(v)), _BAD), object)
+            ok &= groups != _BAD
+        missing = m - int(present.sum())
+        if missing:
+            bad["missing_key"] = bad.get("missing_key", 0) + missing
+        if int(present.sum()) > int(ok.sum()):
+            bad["bad_value"] = bad.get("bad_value", 0) + int(present.sum()) - int(ok.sum())
+        if not ok.all():
+            y_true, y_pred = y_true[ok], y_pred[ok]
+            times = None if times is None else times[ok]
+            groups = None if groups is None else groups[ok]
+        return y_true, y_pred, times, groups
+
+    def _class_code(self, value: Any) -> int:
+        code = self.label_index.get(str(self._label(value)))
+        if code is None:
+            raise Malformed("bad_value", f"{value!r} is not a label of the task")
+        return code
+
+    def _binary_codes(self, labels: list[Any], ok: np.ndarray) -> np.ndarray | None:
+        """1 for the positive label, 0 for the other one, -1 for a bad value; None where a line
+        (with good values) brings the first other label: the batch is then counted line by line,
+        since which label that is depends on the order of the lines."""
+        if self.zero_one:
+            return np.array([-1 if v is _BAD else v for v in labels] if _BAD in labels else labels, np.int64)
+        table = {v: 1 if v == self.pos_label else 0 if self.negative is not None and v == self.negative else -1
+                 for v in dict.fromkeys(labels) if v is not _BAD}
+        codes = np.array([-1 if v is _BAD else table[v] for v in labels], np.int64)
+        if self.negative is None and any(v is not _BAD and table[v] < 0 for v in np.array(labels, object)[ok]):
+            return None
+        return codes
+
+    def _binary_values(self) -> np.ndarray:
+        """The label of each code of _binary_codes: [other, positive] as an array."""
+        pair = [self.negative if self.negative is not None else self.pos_label, self.pos_label]
+        if self.zero_one:
+            return np.array([0, 1], np.int64)
+        return np.array(pair, dtype=object if len({type(v) for v in pair}) > 1 else None)
+
+    def _update(self, y_true: np.ndarray, y_pred: np.ndarray, times: np.ndarray | None,
+                bad: dict[str, int]) -> np.ndarray:
+        """One update of the window (one time per sample); where it refuses the batch, line by
+        line. Returns the mask of the samples counted."""
+        if not len(y_true):
+            return np.ones(0, bool)
+        try:
+            self.window.update(y_true, y_pred, timestamp=times)
+            return np.ones(len(y_true), bool)
+        except TimestampError as exc:  # the window is unchanged
+            reason = exc.reason
+        except (TypeError, ValueError, OverflowError):  # the window is unchanged
+            reason = "bad_value"
+        if len(y_true) == 1:
+            bad[reason] = bad.get(reason, 0) + 1
+            return np.zeros(1, bool)
+        return np.concatenate([self._update(y_true[i:i + 1], y_pred[i:i + 1],
+                                            None if times is None else times[i:i + 1], bad)
+                               for i in range(len(y_true))])
+
+    def _update_in_time(self, y_true: np.ndarray, y_pred: np.ndarray, times: np.ndarray, groups: np.ndarray | None,
+                        bad: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None,
+                                                      np.ndarray]:
+        """--time: refuse the lines Windowed would refuse one at a time ("future", "late", too far
+        from epoch 0), then count the others in one update. Returns the lines left (y_true,
+        y_pred, times, slice keys) and the mask of those counted."""
+        window = self.window
+        width, n_buckets, skew = window._width, window.buckets, window.max_skew
+        quotient = times / width
+        far = ~(np.abs(quotient) < (1 << 62))
+        buckets = np.floor(np.where(far, 0.0, quotient)).astype(np.int64)
+        latest = window._latest_bucket()
+        ahead = np.zeros(len(times), bool)
+        if skew is not None:
+            ahead = times > float(window.clock()) + skew
+        if not ahead.any():
+            seen = np.maximum.accumulate(np.where(far, _FAR, buckets))
+            before = np.concatenate(([_FAR if latest is None else latest], seen[:-1]))
+            if latest is not None:
+                before = np.maximum(before, latest)
+            late = (before > _FAR) & (buckets <= before - n_buckets) & ~far
+            future = ahead
+        else:  # a time far ahead of the clock: the latest time seen decides, line after line
+            late, future = np.zeros(len(times), bool), np.zeros(len(times), bool)
+            for i, (t, bucket) in enumerate(zip(times.tolist(), buckets.tolist())):
+                if ahead[i] and (latest is None or t > (latest + 1) * width + (skew or 0.0)):
+                    future[i] = True
+                elif far[i]:
+                    pass
+                elif latest is not None and bucket <= latest - n_buckets:
+                    late[i] = True
+                else:
+                    latest = bucket if latest is None else max(latest, bucket)
+        far &= ~future
+        for reason, mask in (("future", future), ("bad_value", far), ("late", late)):
+            if mask.any():
+                bad[reason] = bad.get(reason, 0) + int(mask.sum())
+        keep = ~(future | far | late)
+        if not keep.all():
+            y_true, y_pred, times = y_true[keep], y_pred[keep], times[keep]
+            groups = None if groups is None else groups[keep]
+        # The lines left are those counted one at a time: as Windowed counts an array of times as
+        # it counts the samples in time order, one update gives the same window.
+        return y_true, y_pred, times, groups, self._update(y_true, y_pred, times, bad)
 
     @staticmethod
     def _label(value: Any, yes_no: bool = False) -> Any:
@@ -361,13 +534,14 @@ class Watcher:
         out["lines"] = self.lines
         out["malformed_lines"] = sum(self.malformed.values())
         out["malformed"] = dict(sorted(self.malformed.items()))
+        if self.slices is not None:
+            out["slices"] = self.slices.metrics()
         return out
 
     def check_alerts(self, metrics: dict[str, Any]) -> None:
-        """Log to stderr each alert that trips or clears; remember whether any tripped."""
-        if metrics["n_samples"] < self.args.min_samples:
-            return
-        for i, (name, op, bound) in enumerate(self.alerts):
+        """Log to stderr each alert that trips or clears, on the window and on each slice's;
+        remember whether any tripped."""
+        for i, (name, op, bound) in enumerate(self.alerts if metrics["n_samples"] >= self.args.min_samples else []):
             on = bool(_OPS[op](metrics[name], bound))
             if on != self.active[i]:
                 state = "TRIPPED" if on else "cleared"
@@ -375,179 +549,16 @@ class Watcher:
                       file=sys.stderr, flush=True)
                 self.active[i] = on
             self.tripped |= on
+        if "slices" in metrics:
+            self.tripped |= self.slice_alerts.check(self.alerts, self.alert_texts, metrics["slices"],
+                                                    self.args.min_samples)
 
 
 # --- input -----------------------------------------------------------------------------------------
 
 
-Lines = queue.Queue[Union[bytes, _Marker]]  # lines read, _TOO_LONG in place of an overlong one, then _EOF
-
-
-def _put(lines: Lines, item: bytes | _Marker, stop: threading.Event | None = None) -> bool:
-    """Put item, waiting while the queue is full (backpressure); False if stop was set meanwhile."""
-    while stop is None or not stop.is_set():
-        try:
-            lines.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
-def _read_stream(stream: BinaryIO, lines: Lines, max_bytes: int) -> None:
-    """Put each line of stream (or _TOO_LONG for a line longer than max_bytes, read past in pieces)."""
-    for raw in read_lines(stream, max_bytes):
-        _put(lines, _TOO_LONG if raw is None else raw)
-    _put(lines, _EOF)
-
-
-def _follow(f: BinaryIO, path: str, lines: Lines, stop: threading.Event, max_bytes: int) -> None:
-    """Put each complete line of the open file f as it is written; start over if it is truncated.
-
-    A line longer than max_bytes is dropped as it is read (never held whole) and put as _TOO_LONG.
-    """
-    with f:
-        partial, overlong = b"", False
-        while not stop.is_set():
-            chunk = f.readline(max_bytes + 1)
-            if chunk:
-                if not overlong:
-                    partial += chunk
-                    if len(partial) > max_bytes + (partial.endswith(b"\n")):
-                        partial, overlong = b"", True
-                if chunk.endswith(b"\n"):
-                    if not _put(lines, _TOO_LONG if overlong else partial, stop):
-                        return
-                    partial, overlong = b"", False
-                continue
-            try:
-                if os.stat(path).st_size < f.tell():
-                    f.seek(0)
-                    partial, overlong = b"", False
-            except OSError:
-                pass
-            stop.wait(0.05)
-
-
-# --- output ----------------------------------------------------------------------------------------
-
-_TABLE_KEYS = ("n_samples", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "precision_macro",
-               "recall_macro", "f1_macro", "matthews_corrcoef", "lines", "malformed_lines")
-
-
-def _table_rows(metrics: dict[str, Any], watcher: Watcher) -> list[tuple[str, str]]:
-    """(name, value text) of the table views: counts as integers, metrics with 4 digits."""
-    rows = [(k, f"{metrics[k]:.4f}" if isinstance(metrics[k], float) else str(metrics[k]))
-            for k in _TABLE_KEYS if k in metrics]
-    rows += [(f"alert {t}", "TRIPPED" if a else "ok") for t, a in zip(watcher.alert_texts, watcher.active)]
-    return rows
-
-
-def _table_title(watcher: Watcher) -> str:
-    return f"streameval watch  window {watcher.args.window:g} {watcher.args.unit}  {time.strftime('%H:%M:%S')}"
-
-
-def render_table(metrics: dict[str, Any], watcher: Watcher) -> str:
-    """The plain terminal view: ANSI clear and home, then a two-column table."""
-    rows = _table_rows(metrics, watcher)
-    width = max(len(k) for k, _ in rows)
-    body = "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
-    return f"\x1b[H\x1b[2J{_table_title(watcher)}\n{body}\n"
-
-
-def _json_line(metrics: dict[str, Any]) -> str:
-    """One JSON line; undefined metrics (NaN, as accuracy of an empty window) are null."""
-    clean = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in metrics.items()}
-    return json.dumps(clean, allow_nan=False) + "\n"
-
-
-class _View(Protocol):
-    def show(self, metrics: dict[str, Any], watcher: Watcher) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class _Lines:
-    """Output as text on stdout: one JSON line, or the plain table, per interval."""
-
-    def __init__(self, render: Callable[[dict[str, Any], Watcher], str]):
-        self.render = render
-
-    def show(self, metrics: dict[str, Any], watcher: Watcher) -> None:
-        sys.stdout.write(self.render(metrics, watcher))
-        sys.stdout.flush()
-
-    def close(self) -> None:
-        pass
-
-
-class _RichTable:
-    """rich's live table, redrawn in place on the terminal."""
-
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.live import Live
-
-        self.live = Live(console=Console(), auto_refresh=False)
-        self.live.start()
-
-    def show(self, metrics: dict[str, Any], watcher: Watcher) -> None:
-        from rich.console import Group
-        from rich.table import Table
-        from rich.text import Text
-
-        table = Table()
-        table.add_column("metric")
-        table.add_column("value", justify="right")
-        for name, value in _table_rows(metrics, watcher):
-            table.add_row(name, Text(value, style="bold red" if value == "TRIPPED" else ""))
-        self.live.update(Group(Text(_table_title(watcher), style="bold"), table), refresh=True)
-
-    def close(self) -> None:
-        self.live.stop()
-
-
-def make_view(args: argparse.Namespace) -> _View:
-    """JSON lines when piped (or --format json); on a terminal rich's live table, or the plain one
-    without rich; --format table on a pipe also gets the plain one."""
-    if args.format == "json" or (args.format == "auto" and not sys.stdout.isatty()):
-        return _Lines(lambda metrics, watcher: _json_line(metrics))
-    if sys.stdout.isatty():
-        try:
-            return _RichTable()
-        except ImportError:
-            pass
-    return _Lines(render_table)
-
-
-class _Prometheus:
-    """Gauges and counters on their own registry, served over HTTP."""
-
-    def __init__(self, watcher: Watcher, addr: str, port: int):
-        import prometheus_client as prom  # lazily: only --prometheus-port needs it
-
-        self.registry = prom.CollectorRegistry()
-        self.gauges = {name: prom.Gauge(f"streameval_{name}", f"{name} over the current window",
-                                        registry=self.registry) for name in watcher.window.compute()}
-        self.samples = prom.Gauge("streameval_samples_in_window", "samples in the current window",
-                                  registry=self.registry)
-        self.lines = prom.Counter("streameval_lines", "lines read", registry=self.registry)
-        self.malformed = prom.Counter("streameval_malformed_lines", "lines that could not be counted",
-                                      registry=self.registry)
-        self.alerts = prom.Gauge("streameval_alert_active", "1 while the alert holds", ["alert"],
-                                 registry=self.registry)
-        self.seen_lines = self.seen_malformed = 0
-        self.server, _ = prom.start_http_server(port, addr=addr, registry=self.registry)
-
-    def publish(self, metrics: dict[str, Any], watcher: Watcher) -> None:
-        for name, gauge in self.gauges.items():
-            gauge.set(metrics[name])
-        self.samples.set(metrics["n_samples"])
-        self.lines.inc(metrics["lines"] - self.seen_lines)
-        self.malformed.inc(metrics["malformed_lines"] - self.seen_malformed)
-        self.seen_lines, self.seen_malformed = metrics["lines"], metrics["malformed_lines"]
-        for text, active in zip(watcher.alert_texts, watcher.active):
-            self.alerts.labels(alert=text).set(int(active))
+_read_stream = inp.read_stream  # (stream, queue, max_bytes): batches of stdin's lines, then _EOF
+_follow = inp.follow  # (file, path, queue, stop, max_bytes): batches of a followed file's lines
 
 
 # --- the command -----------------------------------------------------------------------------------
@@ -569,7 +580,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"streameval watch: error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     max_bytes = limits.MAX_LINE_BYTES if args.max_line_bytes is None else args.max_line_bytes
-    lines: Lines = queue.Queue(maxsize=QUEUE_LINES)
+    lines: inp.Batches = queue.Queue(maxsize=QUEUE_BATCHES)
     stop = threading.Event()
     prometheus = None
     try:
@@ -598,6 +609,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     def emit() -> None:
         if args.unit == "seconds" and not args.time:
             watcher.window.advance()  # arrival time: the window moves on with the clock
+        if watcher.slices is not None:
+            watcher.slices.advance(watcher.window, bool(args.time))
         metrics = watcher.metrics()
         watcher.check_alerts(metrics)
         if prometheus is not None:
@@ -607,15 +620,12 @@ def run(args: argparse.Namespace) -> ExitCode:
     try:
         next_tick = time.monotonic() + args.interval
         while True:
-            try:
-                # capped: a wait past threading.TIMEOUT_MAX (--interval 1e300) raises OverflowError
-                item = lines.get(timeout=min(max(0.0, next_tick - time.monotonic()), 60.0))
-            except queue.Empty:
-                item = None
-            if item is _EOF:
+            # capped: a wait past threading.TIMEOUT_MAX (--interval 1e300) raises OverflowError
+            batch, ended = inp.take(lines, timeout=min(max(0.0, next_tick - time.monotonic()), 60.0))
+            if batch:
+                watcher.feed_lines(batch)
+            if ended:
                 break
-            if item is not None:
-                watcher.feed(item)
             if time.monotonic() >= next_tick:
                 emit()
                 next_tick = max(next_tick + args.interval, time.monotonic())

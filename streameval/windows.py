@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _inputs, limits
-from ._batch import Prepared, prepare
+from . import _event_times, _inputs, limits
+from ._batch import Prepared, kept, prepare
 from ._slots import (
     DEFAULT_MAX_SKEW,
     UNITS,
@@ -96,6 +96,23 @@ class Windowed(SlotWrapper):
     not read the clock: they describe the window as of the latest time; ``advance()`` moves it on
     to now without counting (``advance(t)`` with the same bound on t).
 
+    Per-event times (unit="seconds"). ``timestamp`` may also be an (n_samples,) array, one time
+    per sample: epoch seconds (numbers), numpy datetime64 of any unit, a pandas Series,
+    DatetimeIndex or Timestamp (naive times read as UTC) or a pyarrow timestamp array (times
+    read as epoch seconds; scalars of these types are one time). The result is that of feeding
+    the samples one at a time in time order (stable): the window moves on to the batch's latest
+    time, each sample is counted into its own bucket in one pass, late ones where the ring still
+    holds them, and samples that leave the ring as the window moves (older than it at the
+    batch's latest time) are checked but not counted. The bounds are the scalar ones, per sample,
+    taken from the window as it was before the batch (a batch cannot vouch for its own times): a
+    sample older than the ring, or more than max_skew ahead of both the latest time seen and
+    clock(), makes the whole batch fail with ``TimestampError`` whose ``index`` is its position in
+    the timestamp array, changing nothing; a time that is not one (NaN, inf, NaT, text) raises
+    InputError naming ``timestamp[i]``. ``update(..., late="drop")`` counts the other samples
+    instead and adds the number left out to ``n_dropped`` (this object's count, not serialized;
+    with one time for the batch, a late batch is dropped whole). Other units refuse an array
+    timestamp.
+
     Queries: every metric and attribute of the wrapped accumulator (accuracy(), f1(), compute(),
     report(), confusion_matrix(), roc_auc() with bins, n_samples...), on the current window;
     snapshot() returns it as a plain accumulator. Integer counts are exact; weighted counts are
@@ -124,6 +141,11 @@ class Windowed(SlotWrapper):
     >>> w.update([2, 2, 2], [2, 2, 2])  # 6 samples: the window holds the last 4
     >>> w.accuracy(), w.n_samples
     (0.75, 4)
+
+    >>> w = Windowed(streameval.Multiclass(3), 60, unit="seconds", buckets=6)
+    >>> w.update([0, 1, 2, 2], [0, 1, 1, 2], timestamp=[1_700_000_000, 1_700_000_030, 1_699_999_990, 1_700_000_059])
+    >>> w.n_samples  # the window [1_700_000_000, 1_700_000_059]: the sample at ..._990 is no longer in it
+    3
     """
 
     _KIND = Kind.WINDOWED
@@ -134,6 +156,7 @@ class Windowed(SlotWrapper):
     _width: int | float
     _hop: int
     _callbacks: tuple[Callback, ...]
+    n_dropped: int = 0  # samples left out by update(..., late="drop") (see the class docstring)
 
     def __init__(self, accumulator: Any, size: Any, *, unit: str = "samples", buckets: int | None = None,
                  step: Any = None, max_skew: float | None = DEFAULT_MAX_SKEW, clock: Any = time.time):
@@ -190,10 +213,7 @@ class Windowed(SlotWrapper):
 
     def _held(self, first: int, last: int) -> np.ndarray:
         """Ring slots of the buckets first..last that the ring holds (an array: rings may be long)."""
-        latest = self._latest_bucket()
-        if latest is None:
-            return np.zeros(0, np.intp)
-        return np.arange(max(first, latest - self.buckets + 1), min(last, latest) + 1) % self.buckets
+        return held_slots(self._latest_bucket(), self.buckets, first, last)
 
     def _sum(self, first: int, last: int) -> Accumulator:
         slots = self._held(first, last)
@@ -203,16 +223,12 @@ class Windowed(SlotWrapper):
         latest = self._latest_bucket()
         if latest is None:
             return self._empty.copy()
-        end = (latest // self._hop + 1) * self._hop  # the first window end after the latest bucket
-        return self._sum(end - self.buckets, latest)
+        return self._sum(current_first(latest, self._hop, self.buckets), latest)
 
     def _entering(self, latest: int | None, last: int) -> list[int]:
         """The ring slots to empty before buckets up to last are counted: those of the buckets
         after latest (the ring moves on to them, dropping the buckets they held)."""
-        if latest is not None and last == latest + 1:  # the common case: the next bucket
-            return [last % self.buckets]
-        first = last - self.buckets + 1 if latest is None else max(latest + 1, last - self.buckets + 1)
-        return [bucket % self.buckets for bucket in range(first, last + 1)]
+        return entering_slots(latest, last, self.buckets)
 
     # --- windows that close ----------------------------------------------------------------------
 
@@ -240,13 +256,17 @@ class Windowed(SlotWrapper):
 
     # --- updates ---------------------------------------------------------------------------------
 
-    def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None, timestamp: Any = None) -> None:
+    def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None, timestamp: Any = None, *,
+               late: str = "refuse") -> None:
         """Count a batch, as the wrapped accumulator's update(); unit="seconds" counts it at
-        ``timestamp`` (epoch seconds), or at clock() when None.
+        ``timestamp``: one time for the batch, or an (n_samples,) array of times, one per sample
+        (see "Per-event times" in the class docstring); at clock() when None.
 
         A failed update raises the wrapped accumulator's error for the batch (a ValueError for a
         bad timestamp, TimestampError for one too old or too far ahead, OverflowError for counts
-        that would overflow) and changes nothing: counts, ring and position.
+        that would overflow) and changes nothing: counts, ring and position. late="drop" counts a
+        batch whose samples (or whose one time) are older than the ring holds without them, and
+        adds their number to ``n_dropped``.
         """
         given = (y_true, y_pred, sample_weight)
         if self.unit == "samples" and timestamp is None:  # the commonest window, in the fewest steps
@@ -255,10 +275,19 @@ class Windowed(SlotWrapper):
             if closed:
                 self._report(closed)
             return
+        if late not in ("refuse", "drop"):
+            raise ValueError(f"late={late!r} is not valid: expected 'refuse' or 'drop'")
+        if timestamp is not None:
+            timestamp = self._times(timestamp)
+            if isinstance(timestamp, np.ndarray):
+                closed = self._count_times(timestamp, given, late == "drop")
+                self._cached = None
+                self._report(closed)
+                return
         time_now = self._time_of(timestamp)
         if self.unit == "seconds":
             assert time_now is not None
-            closed = self._count_at(time_now, given)
+            closed = self._count_at(time_now, given, late == "drop")
         elif self.unit == "updates":
             closed = self._count_update(given)
         else:
@@ -369,22 +398,108 @@ class Windowed(SlotWrapper):
         return []
 
     def _bucket_of(self, t: float, name: str) -> int:
-        quotient = t / self._width
-        if not abs(quotient) < _BUCKET_LIMIT:
-            raise ValueError(f"{name}={t!r} is too far from epoch 0 for buckets of {self._width!r} seconds")
-        return math.floor(quotient)
+        return bucket_of(t, self._width, name)
 
-    def _count_at(self, t: float, given: tuple[Any, Any, Any]) -> list[Metrics | None]:
+    def _count_at(self, t: float, given: tuple[Any, Any, Any], drop: bool = False) -> list[Metrics | None]:
         bucket, latest = self._bucket_of(t, "timestamp"), self._latest_bucket()
         if latest is not None and bucket <= latest - self.buckets:
-            oldest = (latest - self.buckets + 1) * self._width
-            raise TimestampError(f"timestamp={t!r} is older than the window: the oldest bucket kept starts at "
-                                 f"{oldest!r}", "late")
+            if drop:  # late="drop": the batch is checked, not counted
+                batch = self._prepare(given)
+                self._check_batch(batch, given)
+                self.n_dropped += batch.shape[0] if batch.shape is not None else batch.n
+                return []
+            raise late_error(t, latest, self.buckets, self._width)
         batch = self._prepare(given)
         closed = self._closing(latest, bucket)  # read before the ring moves on
         self._count_in([bucket], [batch.n], batch, given, latest)
         if latest is None or bucket > latest:
             self._position[:] = (1, bucket)
+        return closed
+
+    # --- per-event times -------------------------------------------------------------------------
+
+    def _times(self, timestamp: Any) -> Any:
+        return _event_times.times_for(self.unit, "Windowed", timestamp)
+
+    def _count_times(self, times: np.ndarray, given: tuple[Any, Any, Any], drop: bool) -> list[Metrics | None]:
+        """unit="seconds", one time per sample: each sample into its bucket's slot in one pass,
+        the window moved on to the latest time, as feeding the samples one at a time in time
+        order would. Refused whole (TimestampError naming the first bad time) when a time is
+        older than the ring or further ahead than max_skew; drop: the late ones are left out."""
+        batch = self._prepare(given)
+        rows = batch.shape[0] if batch.shape is not None else batch.n
+        _event_times.check_count(times, rows)
+        latest = self._latest_bucket()
+        buckets, old = event_buckets(times, self._width, self.buckets, latest, self.max_skew, self.clock, drop)
+        if rows == 0:
+            self._check_batch(batch, given)
+            return []
+        newest = int(buckets.max())
+        end = newest if latest is None else max(latest, newest)
+        per_row = batch.n // rows
+        if self._callbacks or self._template.bootstrap is not None:
+            return self._count_buckets(buckets, old, batch, given, per_row)
+        # Samples that leave the ring within their own batch (older than the ring at the new
+        # latest time) are checked, not counted, as are the late ones dropped.
+        gone = buckets <= end - self.buckets
+        if gone.any():
+            self._check_batch(kept(batch, _elements(np.flatnonzero(gone), per_row)), given)
+            keep = np.flatnonzero(~gone)
+            batch, buckets = kept(batch, _elements(keep, per_row)), buckets[keep]
+        slots = buckets % self.buckets
+        if per_row != 1:
+            slots = np.repeat(slots, per_row)
+        touched = np.flatnonzero(np.bincount(slots, minlength=self.buckets)).tolist()
+        counter, view = self._view()
+        entering = self._entering(latest, end) if latest is None or end > latest else []
+        saved = view.saved(entering) if entering else {}
+        if entering:
+            view.zero(entering)
+        if len(touched) == 1:
+            view.aim(slot=touched[0])
+        elif touched:
+            view.aim(slots=slots, touched=touched)
+        try:
+            if touched:
+                self._count_into(counter, batch, given)
+        except BaseException:
+            if entering:
+                view.restore(entering, saved)
+            raise
+        self._position[:] = (1, end)
+        if old is not None:
+            self.n_dropped += int(old.sum())
+        return []
+
+    def _count_buckets(self, buckets: np.ndarray, old: np.ndarray | None, batch: Prepared,
+                       given: tuple[Any, Any, Any], per_row: int) -> list[Metrics | None]:
+        """Per-sample times when windows that close are reported or bootstrap replicates are
+        drawn: the batch counted bucket by bucket in time order (each bucket touched once), the
+        windows closing between them read as they close. A failure puts the whole state back."""
+        order = np.argsort(buckets, kind="stable")
+        ordered = buckets[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        before = self._storage.copy()
+        closed: list[Metrics | None] = []
+        try:
+            if old is not None:
+                self._check_batch(kept(batch, _elements(np.flatnonzero(old), per_row)), given)
+            for lo, hi in zip(starts.tolist(), [*starts[1:].tolist(), ordered.shape[0]]):
+                bucket, latest = int(ordered[lo]), self._latest_bucket()
+                if latest is not None and bucket <= latest - self.buckets:
+                    continue  # late ones, dropped (checked above)
+                rows = np.sort(order[lo:hi])
+                piece = kept(batch, _elements(rows, per_row))
+                closed += self._closing(latest, bucket)
+                self._count_in([bucket], [piece.n], piece, given, latest)
+                if latest is None or bucket > latest:
+                    self._position[:] = (1, bucket)
+        except BaseException:
+            self._storage = before
+            self._state_loaded()
+            raise
+        if old is not None:
+            self.n_dropped += int(old.sum())
         return closed
 
     def _closing(self, latest: int | None, bucket: int) -> list[Metrics | None]:
@@ -455,6 +570,78 @@ class Windowed(SlotWrapper):
         self._move_to(end)
         slots = other._held(end - self.buckets + 1, theirs)  # their buckets still in the merged ring
         self._add_slots(other, slots, slots)
+
+
+def _elements(rows: np.ndarray, per_row: int) -> np.ndarray:
+    """The flat indices of the elements of these rows (inputs of any rank: per_row elements each)."""
+    if per_row == 1:
+        return rows
+    return (rows[:, None] * per_row + np.arange(per_row)).reshape(-1)
+
+
+# --- the ring's arithmetic (Windowed's, and Sliced's windows: streameval._slice_windows) ---------
+
+
+def bucket_of(t: float, width: float, name: str) -> int:
+    """The index of the bucket of time t (buckets of width seconds from epoch 0)."""
+    quotient = t / width
+    if not abs(quotient) < _BUCKET_LIMIT:
+        raise ValueError(f"{name}={t!r} is too far from epoch 0 for buckets of {width!r} seconds")
+    return math.floor(quotient)
+
+
+def late_error(t: float, latest: int, n_buckets: int, width: float) -> TimestampError:
+    """The error of one time t older than a ring of n_buckets whose latest bucket is latest."""
+    oldest = (latest - n_buckets + 1) * width
+    return TimestampError(f"timestamp={t!r} is older than the window: the oldest bucket kept starts at {oldest!r}",
+                          "late")
+
+
+def event_buckets(times: np.ndarray, width: float, n_buckets: int, latest: int | None, max_skew: float | None,
+                  clock: Any, drop: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(the bucket of each time, the mask of those older than the ring or None): per-event
+    times checked against the ring as it is (latest bucket latest); TimestampError naming the
+    first time too far ahead, or older than the ring unless drop."""
+    _event_times.first_future(times, None if latest is None else (latest + 1) * width, max_skew, clock)
+    with np.errstate(over="ignore", invalid="ignore"):
+        quotient = times / width
+    far = ~(np.abs(quotient) < _BUCKET_LIMIT)
+    if far.any():
+        i = int(np.argmax(far))
+        raise _inputs.sample_error("timestamp", i, times[i], f"is too far from epoch 0 for buckets of {width!r} "
+                                   "seconds")
+    buckets = np.floor(quotient).astype(np.int64)
+    if latest is None:
+        return buckets, None
+    too_old = buckets <= latest - n_buckets
+    if not too_old.any():
+        return buckets, None
+    if not drop:
+        i = int(np.argmax(too_old))
+        oldest = (latest - n_buckets + 1) * width
+        raise TimestampError(f"timestamp[{i}] = {float(times[i])!r} is older than the window: the oldest bucket kept "
+                             f"starts at {oldest!r}", "late", index=i, value=float(times[i]))
+    return buckets, too_old
+
+
+def held_slots(latest: int | None, n_buckets: int, first: int, last: int) -> np.ndarray:
+    """Ring slots of the buckets first..last that a ring whose latest bucket is latest holds."""
+    if latest is None:
+        return np.zeros(0, np.intp)
+    return np.arange(max(first, latest - n_buckets + 1), min(last, latest) + 1) % n_buckets
+
+
+def current_first(latest: int, hop: int, n_buckets: int) -> int:
+    """The first bucket of the current window (the one ending first after the latest bucket)."""
+    return (latest // hop + 1) * hop - n_buckets
+
+
+def entering_slots(latest: int | None, last: int, n_buckets: int) -> list[int]:
+    """The ring slots to empty before buckets up to last (> latest) are counted."""
+    if latest is not None and last == latest + 1:  # the common case: the next bucket
+        return [last % n_buckets]
+    first = last - n_buckets + 1 if latest is None else max(latest + 1, last - n_buckets + 1)
+    return [bucket % n_buckets for bucket in range(first, last + 1)]
 
 
 # --- configuration ------------------------------------------------------------------------------

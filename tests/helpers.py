@@ -134,6 +134,13 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
     C("binary-from-logits-bins", lambda: Binary(0.3, bins=8, from_logits=True, weighted=True), "scores", "binary"),
     C("binary-bins-bootstrap", lambda: Binary(bins=4, bootstrap=3, seed=1), "scores", "binary"),
     C("binary-exact-bootstrap", lambda: Binary(exact=True, bootstrap=3, seed=1), "scores", "binary", **TABLE),
+    C("binary-ignore", lambda: Binary(ignore_index=-100), "scores", "binary"),
+    C("binary-ignore-labels", lambda: Binary(ignore_index=-1, weighted=True), "labels", "binary"),
+    C("binary-ignore-spam", lambda: Binary(pos_label="spam", ignore_index=-100), "text", "binary"),
+    C("binary-ignore-bins-bootstrap", lambda: Binary(bins=8, ignore_index=-100, bootstrap=3, seed=1), "scores",
+      "binary"),
+    C("binary-ignore-exact", lambda: Binary(exact=True, ignore_index=-100), "scores", "binary",
+      **TABLE),
     # Multiclass: num_classes, labels, ignore_index, scores, bins, top_k, bootstrap, labels="auto"
     C("multiclass", lambda: Multiclass(3), "classes", "multiclass"),
     C("multiclass-5", lambda: Multiclass(5), "classes", "multiclass"),
@@ -178,6 +185,33 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
     C("multilabel-bins-bootstrap", lambda: Multilabel(3, bins=4, bootstrap=3, seed=1), "multilabel", "multilabel"),
     C("multilabel-from-logits-bins", lambda: Multilabel(3, bins=6, from_logits=True, weighted=True), "multilabel",
       "multilabel"),
+    # (the contract's multilabel reference is per row: its streams hold no ignored entry; the entries
+    # ignored are checked against scikit-learn label by label in tests/test_ignore_index.py)
+    C("multilabel-ignore", lambda: Multilabel(3, ignore_index=-100), "multilabel", "multilabel"),
+    C("multilabel-ignore-bins-bootstrap", lambda: Multilabel(3, bins=4, ignore_index=-100, bootstrap=3, seed=1),
+      "multilabel", "multilabel"),
+    # Counts on a torch device (device="cpu": the torch ops a GPU runs), validate="eager" so that the
+    # contract's bad batches raise at the update as on the host (the deferred contract: test_device.py)
+    C("binary[device]", lambda: Binary(device="cpu", validate="eager"), "scores", "binary"),
+    C("binary-bins-weighted[device]", lambda: Binary(0.3, bins=8, weighted=True, device="cpu", validate="eager"),
+      "scores", "binary"),
+    C("binary-from-logits-bins[device]", lambda: Binary(bins=8, from_logits=True, device="cpu", validate="eager"),
+      "scores", "binary"),
+    C("multiclass[device]", lambda: Multiclass(3, device="cpu", validate="eager"), "classes", "multiclass"),
+    C("multiclass-int-labels-weighted[device]",
+      lambda: Multiclass(labels=[10, 3, 7], weighted=True, ignore_index=-100, device="cpu", validate="eager"),
+      "classes", "multiclass"),
+    C("multiclass-bins-top-k[device]", lambda: Multiclass(4, bins=[0.1, 0.4, 0.6], top_k=2, device="cpu",
+                                                          validate="eager"), "matrix", "multiclass"),
+    C("multiclass-from-logits-bins[device]",
+      lambda: Multiclass(4, bins=8, top_k=2, from_logits=True, weighted=True, device="cpu", validate="eager"),
+      "matrix", "multiclass"),
+    C("multilabel-bins-strict[device]",
+      lambda: Multilabel(4, bins=[0.0, 0.33, 0.5, 1.0], inclusive=False, device="cpu", validate="eager"),
+      "multilabel", "multilabel"),
+    C("multilabel-from-logits-bins[device]",
+      lambda: Multilabel(3, bins=6, from_logits=True, weighted=True, device="cpu", validate="eager"), "multilabel",
+      "multilabel"),
     # Windowed: samples, updates, seconds
     C("windowed-samples-multiclass", lambda: Windowed(Multiclass(3), 8, buckets=4), "classes", "multiclass", **LOCAL),
     C("windowed-samples-binary-bins-weighted", lambda: Windowed(Binary(weighted=True, bins=4), 12, buckets=3), "scores",
@@ -186,6 +220,8 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
                                                        buckets=2), "classes", "multiclass", **LOCAL),
     C("windowed-samples-multilabel-bins", lambda: Windowed(Multilabel(3, bins=5), 12, buckets=4, step=6), "multilabel",
       "multilabel", **LOCAL),
+    C("windowed-samples-binary-ignore", lambda: Windowed(Binary(bins=4, ignore_index=-100), 12, buckets=3), "scores",
+      "binary", **LOCAL),
     C("windowed-samples-binary-bootstrap", lambda: Windowed(Binary(bootstrap=3, seed=1), 6, buckets=3), "scores",
       "binary", **LOCAL),
     C("windowed-updates-binary-weighted", lambda: Windowed(Binary(weighted=True), 4, unit="updates", step=2), "scores",
@@ -416,7 +452,7 @@ def _draw(layout: Layout, kind: str, rng, n: int) -> tuple:
     """(y_true, y_pred) of n samples of an input kind."""
     if kind in ("scores", "labels", "text"):
         pool = binary_pool(layout.config)
-        y_true = _labels_array([pool[i] for i in rng.integers(0, 2, n)])
+        y_true = _labels_array(_with_ignored([pool[i] for i in rng.integers(0, 2, n)], layout, rng))
         if kind == "scores":
             values = cell_scores(layout)
             scores = values[rng.integers(0, len(values), n)]
@@ -531,10 +567,12 @@ def _reference_rows(layout: Layout, batch: Batch) -> dict:
     weight = np.ones(n) if batch.sample_weight is None else np.asarray(batch.sample_weight, dtype=np.float64)
     if layout.kind == "Binary":
         scored = np.asarray(batch.y_pred).dtype.kind == "f"
+        ignore = config.get("ignore_index")
+        keep = np.array([ignore is None or v != ignore for v in list(batch.y_true)], dtype=bool)
         return {"y_true": _positive(batch.y_true, config).astype(np.int64),
                 "y_pred": _positive(batch.y_pred, config).astype(np.int64),
                 "scores": np.asarray(batch.y_pred, dtype=np.float64) if scored else None,
-                "weight": weight, "keep": np.ones(n, dtype=bool)}
+                "weight": weight, "keep": keep}
     if layout.kind == "Multiclass":
         y_true = list(batch.y_true)
         keep = np.array([v != config.get("ignore_index") for v in y_true], dtype=bool) if n else np.ones(0, bool)
@@ -670,10 +708,18 @@ def bad_batches(layout: Layout, kind: str, good: Batch) -> list[BadBatch]:
     y, p, w, t = good
     n = len(y)
     ignore = layout.config.get("ignore_index")
-    if ignore is not None and y[3] == ignore:  # an ignored sample's prediction is never read: count sample 3
-        y = _replaced(y, 3, AUTO_LABELS[0] if layout.config["labels"] == "auto" else class_labels(layout)[0])
+    # an ignored sample's prediction is never read: count sample 3 (Multilabel's streams hold no ignored entry)
+    if ignore is not None and layout.kind != "Multilabel" and y[3] == ignore:
+        y = _replaced(y, 3, binary_pool(layout.config)[0] if layout.kind == "Binary" else AUTO_LABELS[0]
+                      if layout.config["labels"] == "auto" else class_labels(layout)[0])
         if np.asarray(good.y_true).dtype.kind != "O":
             y = y.astype(np.asarray(good.y_true).dtype)
+    if ignore is not None and layout.kind == "Binary":  # both labels counted: a third one is then refused
+        dtype = np.asarray(y).dtype
+        for i, label in enumerate(binary_pool(layout.config)):
+            y = _replaced(y, i, label)
+        if dtype.kind != "O":
+            y = y.astype(dtype)
     two_d = np.ndim(p) == 2
     at = (3, 1) if two_d else 3
     cases = [

@@ -16,8 +16,8 @@ import warnings
 import numpy as np
 import pytest
 
-from helpers import (AUTO_LABELS, REGISTRY, assert_same_state, class_labels, draw_stream, is_plain, is_replicated,
-                     keeps_scores, layout_of, remade)
+from helpers import (AUTO_LABELS, REGISTRY, assert_same_state, binary_pool, class_labels, draw_stream, is_plain,
+                     is_replicated, keeps_scores, layout_of, remade)
 from streameval import Binary, IncompatibleError, Multiclass, Multilabel
 
 nan, inf = float("nan"), float("inf")
@@ -68,8 +68,9 @@ def valid_batch(acc, rng, n, scores=False, kind=None):
     if layout.kind == "Multilabel":  # drawn as labels or scores at random: as asked here
         y_pred = rng.random(y_pred.shape) if scores else rng.integers(0, 2, y_pred.shape)
     ignore = layout.config.get("ignore_index")
-    if ignore is not None:
-        counted = class_labels(layout)[:1] or AUTO_LABELS[:1]
+    if ignore is not None and layout.kind != "Multilabel":  # (Multilabel's streams hold no ignored entry)
+        labels = binary_pool(layout.config) if layout.kind == "Binary" else class_labels(layout)
+        counted = labels[:1] or AUTO_LABELS[:1]
         y_true = np.array([counted[0] if v == ignore else v for v in y_true.tolist()], dtype=y_true.dtype)
     return y_true, y_pred
 

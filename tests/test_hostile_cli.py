@@ -360,26 +360,8 @@ def test_max_labels_bounds_discovered_labels(tmp_path):
 # --- 3. watch: bounded queue, bounded lines --------------------------------------------------------------
 
 
-def test_watch_reader_waits_while_the_queue_is_full():
-    lines = queue.Queue(maxsize=watch.QUEUE_LINES)
-    data = b"".join(b'{"y_true": 1, "y_pred": 1}\n' for _ in range(10 * watch.QUEUE_LINES))
-    stream = io.BytesIO(data)
-    reader = threading.Thread(target=watch._read_stream, args=(stream, lines, 1000), daemon=True)
-    reader.start()
-    deadline = time.monotonic() + 30
-    while not lines.full() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.2)
-    assert lines.full()
-    line = len(data) // (10 * watch.QUEUE_LINES)
-    assert stream.tell() <= (watch.QUEUE_LINES + 1) * line  # the reader waits: it read one line ahead at most
-    got = 0
-    while True:
-        item = lines.get(timeout=30)
-        if item is watch._EOF:
-            break
-        got += 1
-    assert got == 10 * watch.QUEUE_LINES
+# The reader's back-pressure (it waits while the queue of batches is full, and reads a bounded
+# number of bytes ahead) is tested on the batch reader: tests/test_watch_batches.py.
 
 
 def test_watch_builds_a_bounded_queue(monkeypatch):

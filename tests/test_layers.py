@@ -191,7 +191,7 @@ def test_plot_imports_no_accumulator():
 
 def test_kinds_have_names_and_the_payload_values():
     assert [(k.name, int(k)) for k in Kind] == [("BINARY", 1), ("MULTICLASS", 2), ("MULTILABEL", 3),
-                                               ("WINDOWED", 4), ("DECAYED", 5)]
+                                               ("WINDOWED", 4), ("DECAYED", 5), ("SLICED", 6)]
     assert streameval.from_bytes(Multilabel(2).to_bytes())._KIND is Kind.MULTILABEL
 
 

@@ -40,7 +40,7 @@ def test_every_payload_kind_is_a_named_kind() -> None:
         assert type(cls._KIND) is serialization.Kind, f"{cls.__name__}._KIND = {cls._KIND!r} is not a Kind"
         assert kind == cls._KIND
     assert {cls.__name__ for cls in serialization.REGISTRY.values()} == {
-        "Binary", "Multiclass", "Multilabel", "Windowed", "Decayed"}
+        "Binary", "Multiclass", "Multilabel", "Windowed", "Decayed", "Sliced"}
 
 
 def test_the_default_average_is_a_sentinel_and_its_old_spelling_still_works() -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _kernels, metrics
+from .._kernels import masked
 from .._kernels import EXACT, F1_SUM, F_UNDEF, JAC_SUM, PREC_SUM, PREC_UNDEF, REC_SUM, REC_UNDEF
 from .._state import StateArray, counts
 from ..errors import UndefinedMetricWarning
@@ -27,13 +28,20 @@ SLOTS = {
 }
 
 
-def declare() -> dict[str, StateArray]:
-    return {NAME: counts((_kernels.N_SAMPLE_SUMS,), np.float64)}
+def declare(rows: bool = False) -> dict[str, StateArray]:
+    """The sums; rows=True (Multilabel(ignore_index=...)): and a slot counting the samples
+    (masked.ROWS), as no label's matrix counts every sample then."""
+    return {NAME: counts((masked.N_SAMPLE_SUMS_IGNORING if rows else _kernels.N_SAMPLE_SUMS,), np.float64)}
 
 
-def mass(batch_mass: float) -> tuple[str, float]:
+def mass(batch_mass: float, rows: bool = False) -> tuple[str, float]:
     """A sample adds at most 1 to each sum."""
-    return NAME, _kernels.N_SAMPLE_SUMS * batch_mass
+    return NAME, (masked.N_SAMPLE_SUMS_IGNORING if rows else _kernels.N_SAMPLE_SUMS) * batch_mass
+
+
+def rows(storage: Storage) -> Any:
+    """The number (or weight) of samples counted (rows=True sums only)."""
+    return storage.host(NAME)[masked.ROWS]
 
 
 def exact_matches(storage: Storage) -> Any:

@@ -37,6 +37,10 @@ class Storage(abc.ABC):
     def zeros(cls, spec: Spec) -> Storage:
         """Every array of spec, zero (growing dimensions empty)."""
 
+    def fresh(self, spec: Spec) -> Storage:
+        """A storage of this kind, in the same place (device), of spec's arrays, zero."""
+        return type(self).zeros(spec)
+
     @classmethod
     @abc.abstractmethod
     def holding(cls, spec: Spec, arrays: Mapping[str, np.ndarray],
@@ -230,4 +234,16 @@ class Storage(abc.ABC):
                          threshold: float, inclusive: bool, replicate: int | None = None, slots: Slots = None) -> None:
         """Count a checked multilabel batch into the matrices names[0] and per-sample sums
         names[1] (with replicate=r, into replicate r of them)."""
+
+    def count_multilabel_masked(self, names: Sequence[str], y_true: Any, y_pred: Any, keep: Any, weight: Any,
+                                is_scores: bool, threshold: float, inclusive: bool, replicate: int | None = None,
+                                slots: Slots = None) -> None:
+        """count_multilabel of the entries where the (N, L) mask keep is True (ignore_index);
+        the per-sample sums names[1] then have a slot more, counting the samples (_kernels.masked)."""
+        raise NotImplementedError(f"{type(self).__name__} does not count Multilabel(ignore_index=...)")
+
+    def histogram_masked(self, names: Sequence[str], scores: Any, truth: Any, keep: Any, weight: Any,
+                         binning: Binning, inclusive: bool, slots: Slots = None) -> None:
+        """histogram of the entries where the (N, C) mask keep is True (ignore_index)."""
+        raise NotImplementedError(f"{type(self).__name__} does not count Multilabel(ignore_index=...)")
 

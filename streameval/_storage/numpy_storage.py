@@ -13,6 +13,7 @@ import numpy as np
 from .. import _kernels, _threads, limits
 from .._kernels import decay as decay_kernels
 from .._kernels import logits as logit_kernels
+from .._kernels import masked as masked_kernels
 from .._kernels import sampling as sampling_kernels
 from .._scores import Binning
 from .._state import Spec
@@ -395,4 +396,35 @@ class NumpyStorage(Storage):
         else:
             _kernels.count_multilabel_weighted(y_true, y_pred, weight, is_scores, threshold, inclusive, matrices, sums,
                                                slots)
+
+    def count_multilabel_masked(self, names: Sequence[str], y_true: Any, y_pred: Any, keep: Any, weight: Any,
+                                is_scores: bool, threshold: float, inclusive: bool, replicate: int | None = None,
+                                slots: Slots = None) -> None:
+        matrices, sums = self.arrays[names[0]], self.arrays[names[1]]
+        if replicate is not None:
+            matrices, sums = matrices[replicate], sums[replicate]
+        if weight is None:
+            masked_kernels.count_multilabel_masked(y_true, y_pred, keep, is_scores, threshold, inclusive, matrices,
+                                                   sums, slots)
+        else:
+            masked_kernels.count_multilabel_masked_weighted(y_true, y_pred, keep, weight, is_scores, threshold,
+                                                            inclusive, matrices, sums, slots)
+
+    def histogram_masked(self, names: Sequence[str], scores: Any, truth: Any, keep: Any, weight: Any,
+                         binning: Binning, inclusive: bool, slots: Slots = None) -> None:
+        w = _NO_WEIGHT if weight is None else weight
+        masked_kernels.histogram_masked(scores, truth, keep, w, weight is not None, *binning, inclusive,
+                                        self.arrays[names[0]], self.arrays[names[1]], slots)
+        if len(names) > 2:
+            edges, _, round32 = binning  # the lowest and highest edge as the kernels compare them
+            lo, hi = (float(np.float32(edges[0])), float(np.float32(edges[-1]))) if round32 else (edges[0], edges[-1])
+            ones = 1 if weight is None else weight.reshape(-1, *([1] * (scores.ndim - 1)))
+            below, above = (scores < lo) * keep * ones, (scores > hi) * keep * ones
+            out = self.arrays[names[2]]
+            if slots is None:
+                out += [np.sum(below), np.sum(above)]
+            else:  # per sample, into its slot
+                rows = below.reshape(below.shape[0], -1).sum(axis=1), above.reshape(above.shape[0], -1).sum(axis=1)
+                for side, per_sample in enumerate(rows):
+                    np.add.at(out[:, side], slots, per_sample.astype(out.dtype))
 

@@ -206,6 +206,18 @@ class SlotView(Storage):
         self._target.count_multilabel(names, y_true, y_pred, weight, is_scores, threshold, inclusive, replicate,
                                       self._slots)
 
+    def count_multilabel_masked(self, names: Sequence[str], y_true: Any, y_pred: Any, keep: Any, weight: Any,
+                                is_scores: bool, threshold: float, inclusive: bool, replicate: int | None = None,
+                                slots: Slots = None) -> None:
+        if replicate is not None and self._slots is not None:
+            raise NotImplementedError("replicates are counted one slot at a time")
+        self._target.count_multilabel_masked(names, y_true, y_pred, keep, weight, is_scores, threshold, inclusive,
+                                             replicate, self._slots)
+
+    def histogram_masked(self, names: Sequence[str], scores: Any, truth: Any, keep: Any, weight: Any,
+                         binning: Binning, inclusive: bool, slots: Slots = None) -> None:
+        self._target.histogram_masked(names, scores, truth, keep, weight, binning, inclusive, self._slots)
+
     # --- a batch counted aside (bootstrap replicates: one slot at a time) ------------------------
 
     def scratch(self, names: tuple[str, ...]) -> NumpyStorage:

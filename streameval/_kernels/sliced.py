@@ -1,0 +1,199 @@
+"""Sliced's fused kernels: each sample's slice key mapped to its slot and its pair counted, in one pass.
+
+``Sliced`` counts a batch of class pairs (Multiclass and Binary labels, unweighted) with one
+integer key per sample into ``cm[slot, y_true, y_pred]``. These kernels do the key -> slot
+mapping and the count together, block by block, so no (N,) array of slots is written and read
+back:
+
+- ``count_pairs_by_lookup``: the slot is ``lookup[key - lo]`` (a dense array over the span of
+  the keys held: integer keys in a small range, or a pandas categorical's codes with the
+  categories' slots);
+- ``count_pairs_by_table``: the slot is found in ``_slice_keys.IntTable``'s open-addressing hash
+  table (integer keys spread too widely for a dense array).
+
+``count_pairs_by_lookup_small`` is the first with each cell counted in a uint8 scratch array
+(``small``, one byte per cell, zero between calls) added to the int64 counts at the end of the
+batch: the random increments then touch an eighth of the memory (10,000 slices of 10 x 10 cells:
+1 MB rather than 8 MB, which stays in a core's cache), and the final addition is one sequential
+pass. A cell reaching 256 within the batch spills 256 into the counts at once (recorded, to be
+subtracted back on a failure). For batches of at least a quarter as many samples as cells.
+
+Each checks a block (keys known, labels in [0, n), ``ignore`` skipped) before counting it, and
+returns ``DONE``, ``UNKNOWN_KEY`` (a key that has no slot: a new key, or a missing categorical
+code) or ``BAD_LABEL``; on either failure the blocks counted before are subtracted back, so the
+counts are exactly what they were. The caller then takes the general path (``_slice_keys`` and
+the slotted kernels), which adds new keys or names the bad sample.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .counting import jit
+from .pairs import _label_ok
+
+Array = np.ndarray
+
+DONE, UNKNOWN_KEY, BAD_LABEL = -1, -2, -3
+BLOCK_KEYS = 512  # samples per block: their keys, labels and cell indices stay in L1
+
+
+@jit
+def _undo(keys: Array, lo: Any, lookup: Array, y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore: bool,
+          flat: Array, stop: int) -> None:
+    """Subtract the counts of samples 0..stop - 1 (all of them valid and known)."""
+    nn = n * n
+    for j in range(stop):
+        if not (use_ignore and y_true[j] == ignore):
+            flat[lookup[np.uint64(keys[j] - lo)] * nn + np.int64(y_true[j]) * n + np.int64(y_pred[j])] -= 1
+
+
+@jit
+def count_pairs_by_lookup(keys: Array, lo: Any, lookup: Array, y_true: Array, y_pred: Array, n: int, ignore: Any,
+                          use_ignore: bool, cm: Array) -> int:
+    """cm[lookup[keys[i] - lo], y_true[i], y_pred[i]] += 1 for each sample whose y_true is not
+    ``ignore``; DONE, or UNKNOWN_KEY / BAD_LABEL with cm unchanged (lookup: -1 for no slot)."""
+    size = keys.shape[0]
+    span = np.uint64(lookup.shape[0])
+    flat = cm.reshape(-1)
+    nn = n * n
+    cells = np.empty(BLOCK_KEYS, np.int64)
+    for start in range(0, size, BLOCK_KEYS):
+        stop = min(start + BLOCK_KEYS, size)
+        k = keys[start:stop]  # views from index 0: no wraparound check in the loops below
+        t = y_true[start:stop]
+        p = y_pred[start:stop]
+        in_span = True
+        labels_ok = True
+        for j in range(k.shape[0]):
+            in_span &= np.uint64(k[j] - lo) < span
+            labels_ok &= (use_ignore & (t[j] == ignore)) | (_label_ok(t[j], n) & _label_ok(p[j], n))
+        status = DONE if in_span else UNKNOWN_KEY
+        if status == DONE:
+            known = True
+            for j in range(k.shape[0]):
+                slot = lookup[np.uint64(k[j] - lo)]
+                known &= slot >= 0
+                cells[j] = slot * nn + np.int64(t[j]) * n + np.int64(p[j])
+            if not known:
+                status = UNKNOWN_KEY
+            elif not labels_ok:
+                status = BAD_LABEL
+        if status != DONE:
+            _undo(keys, lo, lookup, y_true, y_pred, n, ignore, use_ignore, flat, start)
+            return status
+        if use_ignore:
+            for j in range(k.shape[0]):
+                if t[j] != ignore:
+                    flat[cells[j]] += 1
+        else:
+            for j in range(k.shape[0]):
+                flat[cells[j]] += 1
+    return DONE
+
+
+@jit
+def _table_slot(key: Any, table_keys: Array, table_slots: Array, shift: int) -> Any:
+    """The slot of key in _slice_keys.IntTable's arrays, or -1 (the table is at most half full)."""
+    mask = table_keys.shape[0] - 1
+    h = np.int64((np.uint64(np.int64(key)) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(shift))
+    while True:
+        slot = table_slots[h]
+        if slot == -1 or table_keys[h] == key:
+            return slot
+        h = (h + 1) & mask
+
+
+@jit
+def count_pairs_by_table(keys: Array, table_keys: Array, table_slots: Array, shift: int, y_true: Array,
+                         y_pred: Array, n: int, ignore: Any, use_ignore: bool, cm: Array) -> int:
+    """count_pairs_by_lookup with each key's slot found in a hash table (integer keys spread widely)."""
+    size = keys.shape[0]
+    flat = cm.reshape(-1)
+    nn = n * n
+    cells = np.empty(BLOCK_KEYS, np.int64)
+    for start in range(0, size, BLOCK_KEYS):
+        stop = min(start + BLOCK_KEYS, size)
+        k = keys[start:stop]
+        t = y_true[start:stop]
+        p = y_pred[start:stop]
+        labels_ok = True
+        for j in range(k.shape[0]):
+            labels_ok &= (use_ignore & (t[j] == ignore)) | (_label_ok(t[j], n) & _label_ok(p[j], n))
+        known = True
+        for j in range(k.shape[0]):
+            slot = _table_slot(k[j], table_keys, table_slots, shift)
+            known &= slot >= 0
+            cells[j] = slot * nn + np.int64(t[j]) * n + np.int64(p[j])
+        status = DONE if known else UNKNOWN_KEY
+        if status == DONE and not labels_ok:
+            status = BAD_LABEL
+        if status != DONE:
+            for j in range(start):
+                if not (use_ignore and y_true[j] == ignore):
+                    slot = _table_slot(keys[j], table_keys, table_slots, shift)
+                    flat[slot * nn + np.int64(y_true[j]) * n + np.int64(y_pred[j])] -= 1
+            return status
+        if use_ignore:
+            for j in range(k.shape[0]):
+                if t[j] != ignore:
+                    flat[cells[j]] += 1
+        else:
+            for j in range(k.shape[0]):
+                flat[cells[j]] += 1
+    return DONE
+
+
+@jit
+def count_pairs_by_lookup_small(keys: Array, lo: Any, lookup: Array, y_true: Array, y_pred: Array, n: int,
+                                ignore: Any, use_ignore: bool, cm: Array, small: Array) -> int:
+    """count_pairs_by_lookup through the uint8 scratch ``small`` (cm.size zeros; zero again on return)."""
+    size = keys.shape[0]
+    span = np.uint64(lookup.shape[0])
+    flat = cm.reshape(-1)
+    nn = n * n
+    cells = np.empty(BLOCK_KEYS, np.int64)
+    spilled = np.empty(size // 256 + 1, np.int64)  # each spill takes 256 samples: at most size / 256
+    n_spilled = 0
+    for start in range(0, size, BLOCK_KEYS):
+        stop = min(start + BLOCK_KEYS, size)
+        k = keys[start:stop]
+        t = y_true[start:stop]
+        p = y_pred[start:stop]
+        in_span = True
+        labels_ok = True
+        for j in range(k.shape[0]):
+            in_span &= np.uint64(k[j] - lo) < span
+            labels_ok &= (use_ignore & (t[j] == ignore)) | (_label_ok(t[j], n) & _label_ok(p[j], n))
+        status = DONE if in_span else UNKNOWN_KEY
+        if status == DONE:
+            known = True
+            for j in range(k.shape[0]):
+                slot = lookup[np.uint64(k[j] - lo)]
+                known &= slot >= 0
+                cells[j] = slot * nn + np.int64(t[j]) * n + np.int64(p[j])
+            if not known:
+                status = UNKNOWN_KEY
+            elif not labels_ok:
+                status = BAD_LABEL
+        if status != DONE:
+            for j in range(n_spilled):
+                flat[spilled[j]] -= 256
+            small[:] = 0
+            return status
+        for j in range(k.shape[0]):
+            if use_ignore and t[j] == ignore:
+                continue
+            c = cells[j]
+            v = np.uint8(small[c] + np.uint8(1))
+            small[c] = v
+            if v == 0:
+                flat[c] += 256
+                spilled[n_spilled] = c
+                n_spilled += 1
+    for i in range(flat.shape[0]):
+        flat[i] += small[i]
+        small[i] = 0
+    return DONE
