@@ -41,10 +41,12 @@ class Layout(NamedTuple):
     any_rank: bool = False  # inputs of any rank: (N, d1, ...) labels, (N, K or L, d1, ...) scores (see _any_rank)
     argmax: tuple[Any, bool] | None = None  # (ignore, use_ignore): (N, K, d1, ...) scores reduced to labels here
     scores: frozenset[Any] | None = None  # dtypes of (N, columns) scores of plain batches taken as they are, or None
+    unlabelled: bool = False  # y_true=None batches are taken (unlabelled=True): see prepare_unlabelled
 
 
 class Prepared(NamedTuple):
-    """A batch ready to count: numpy arrays of one length (no value checked yet).
+    """A batch ready to count: numpy arrays of one length (no value checked yet). ``y_true`` is
+    None for a batch without labels (``update(None, y_pred)``, unlabelled=True: see ``labelled``).
 
     ``plain`` is True when the arrays are the user's own 1-D native arrays with no weights (the
     fast path: nothing was converted or checked beyond that). ``kind`` is the dtype the scores are
@@ -70,7 +72,8 @@ class Prepared(NamedTuple):
     def cut(self, lo: int, hi: int) -> Prepared:
         """Samples lo to hi - 1 (sample_weight too): a piece of the batch, without a copy."""
         weight = None if self.weight is None else self.weight[lo:hi]
-        return _new(Prepared, (self.y_true[lo:hi], self.y_pred[lo:hi], weight, hi - lo, self._kind(), self.plain,
+        y_true = None if self.y_true is None else self.y_true[lo:hi]
+        return _new(Prepared, (y_true, self.y_pred[lo:hi], weight, hi - lo, self._kind(), self.plain,
                                self.shape))
 
     def _kind(self) -> str | None:
@@ -99,6 +102,8 @@ def prepare(y_true: Any, y_pred: Any, sample_weight: Any, layout: Layout) -> Pre
         # (N, K) scores as they are (the general path below would take them unchanged); the
         # layout reads no kind
         return _new(Prepared, (y_true, y_pred, None, y_true.shape[0], None, False, None))
+    if y_true is None:
+        return prepare_unlabelled(y_pred, sample_weight, layout)
     kind = None
     if type(y_true).__module__ == "torch":  # tensors from a training loop: their memory, no copy
         given = y_pred  # its kind is read from it (bfloat16 becomes float32 but compares as bfloat16)
@@ -132,6 +137,32 @@ def prepare(y_true: Any, y_pred: Any, sample_weight: Any, layout: Layout) -> Pre
         raise ValueError(f"y_pred has shape {yp.shape}: scores need {layout.columns} columns, one per class")
     weight = _inputs.as_weight(sample_weight, yt.shape[0], layout.weighted)
     return _new(Prepared, (yt, yp, weight, yt.shape[0], kind, False, None))
+
+
+def prepare_unlabelled(y_pred: Any, sample_weight: Any, layout: Layout) -> Prepared:
+    """An unlabelled batch (y_true=None): y_pred as prepare() takes it, of the layout's standard
+    ranks ((N,) labels or scores, (N, K) scores, Multilabel (N, L)), with y_true None."""
+    if not layout.unlabelled:
+        raise ValueError("y_true=None (a batch without labels) needs an accumulator created with "
+                         "unlabelled=True, which counts the prediction side of unlabelled samples")
+    kind = None
+    if type(y_pred).__module__ == "torch":
+        kind = _inputs.score_kind(y_pred)
+        y_pred = _inputs.torch_to_numpy(y_pred)
+    elif layout.reads_kind:
+        kind = _inputs.score_kind(y_pred)
+    yp = _inputs.as_labels(y_pred, "y_pred") if layout.any_labels else _inputs.as_array(y_pred, "y_pred")
+    if layout.both_columns:
+        if yp.ndim != 2 or yp.shape[1] != layout.columns:
+            raise ValueError(f"y_pred has shape {yp.shape}: expected {layout.pred_shape}")
+        _inputs.require_numeric(yp, "y_pred", "multilabel indicators must be 0/1")
+    else:
+        _inputs.check_ndim(yp, "y_pred", layout.pred_ndims, layout.pred_shape)
+        if yp.ndim == 2 and yp.shape[1] != layout.columns:
+            raise ValueError(f"y_pred has shape {yp.shape}: scores need {layout.columns} columns, one per class")
+    n = yp.shape[0] if yp.ndim else 0
+    weight = _inputs.as_weight(sample_weight, n, layout.weighted)
+    return _new(Prepared, (None, yp, weight, n, kind, False, None))
 
 
 def _any_rank(yt: np.ndarray, yp: np.ndarray, sample_weight: Any, layout: Layout, kind: str | None) -> Prepared:
@@ -265,7 +296,8 @@ def ignored(y_true: np.ndarray, ignore: int) -> np.ndarray:
 def kept(batch: Prepared, index: np.ndarray) -> Prepared:
     """The samples index (an increasing int array) of a flat batch, as a batch (a copy)."""
     weight = None if batch.weight is None else batch.weight[index]
-    return _new(Prepared, (batch.y_true[index], batch.y_pred[index], weight, index.shape[0], batch._kind(), False,
+    y_true = None if batch.y_true is None else batch.y_true[index]
+    return _new(Prepared, (y_true, batch.y_pred[index], weight, index.shape[0], batch._kind(), False,
                            None))
 
 

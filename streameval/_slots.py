@@ -131,9 +131,14 @@ class Queries:
     roc_curve: Any = Query()
     threshold_for: Any = Query()
     bins: Any = Query()
+    # estimated performance of unlabelled samples (streameval.cbpe)
+    estimated: Any = Query()
+    # drift of the prediction distribution against a reference (streameval.drift)
+    drift: Any = Query()
     # counts
     is_empty: Any = Query()
     n_samples: Any = Query()
+    n_labelled: Any = Query()
     # the wrapped accumulator's configuration
     bootstrap: Any = Query()
     exact: Any = Query()
@@ -149,6 +154,7 @@ class Queries:
     score_range: Any = Query()
     threshold: Any = Query()
     top_k: Any = Query()
+    unlabelled: Any = Query()
     weighted: Any = Query()
 
 

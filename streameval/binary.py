@@ -9,16 +9,19 @@ import numpy as np
 
 from . import _inputs, _scores, _threads, curves, errors, limits
 from ._batch import Layout, Prepared, check_ignore_index, check_logits, ignored, kept, reindexed, relocated, sigmoid
-from ._components import calibration, confusion
+from ._components import calibration, confusion, predictions
 from ._components.bins import BinsMethods, ScoreBins, largest_score
 from ._components.bootstrap import Bootstrap
 from ._components.calibration import CalibrationMetrics
 from ._components.confusion import ConfusionMetrics
 from ._components.exact import ExactTable
+from ._components.predictions import PredictionCounts, PredictionMethods
 from ._state import Spec, count_dtype
 from ._stateful import StateArrayAttribute
 from ._storage import REFUSED, SlotView
 from .accumulator import counting_update
+from .cbpe import EstimatedMetrics
+from .drift import DriftMethods
 from .serialization import Kind
 
 if TYPE_CHECKING:
@@ -36,7 +39,8 @@ def _probability_bounds(score_range: tuple[float, float], reads_probabilities: b
     return _inputs.PROBABILITY if score_range == DEFAULT_RANGE and reads_probabilities else _inputs.ANY_SCORE
 
 
-class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
+# PredictionMethods (_components.predictions, unlabelled=True): n_samples, n_labelled, _prediction_side(), _unlabelled()
+class Binary(PredictionMethods, CalibrationMetrics, BinsMethods, ConfusionMetrics, EstimatedMetrics, DriftMethods):
     """Streaming binary classification metrics.
 
     y_true holds labels; y_pred holds labels or scores:
@@ -84,6 +88,12 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
     state) for ``interval(metric, method="bootstrap")``; ``seed`` seeds their random generator
     (see ``streameval.intervals``: each worker needs its own seed). Not with weighted=True.
 
+    ``unlabelled=True`` also takes batches without labels, ``update(None, y_pred)``: their
+    predictions are counted apart (the predicted classes at the threshold; with probabilities,
+    the sums of confidence-based performance estimation; with bins, a histogram on the same
+    edges), for drift and estimated metrics. ``n_samples`` counts every sample, ``n_labelled``
+    the labelled ones, which every label metric reads. A stream may mix both kinds of batch.
+
     An update that would take a count past streameval.limits (MAX_COUNT, or an infinite weighted
     sum) raises OverflowError; any failed update leaves the state exactly as it was.
 
@@ -125,12 +135,14 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
         seed: Any = None,
         from_logits: bool = False,
         ignore_index: int | None = None,
+        unlabelled: bool = False,
         device: Any = None,
         validate: str = "deferred",
     ):
         pos_label = _inputs.canonical(pos_label)
         spec = self._state_spec(threshold, pos_label, inclusive, weighted, bins, score_range, exact, max_distinct,
-                                bootstrap, from_logits, ignore_index)
+                                bootstrap, from_logits, ignore_index, unlabelled)
+        self.unlabelled = bool(unlabelled)
         self.ignore_index = None if ignore_index is None else int(ignore_index)
         self.from_logits = bool(from_logits)
         self.threshold = float(threshold)
@@ -151,7 +163,9 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
         self._fast = self._labels_are_01 and self._plain and not self.from_logits and self.ignore_index is None
         self._bounds = _probability_bounds(self.score_range, bins is not None or 0 < self.threshold < 1)
         self._thresholds: dict[str, float] = {}  # score dtype -> threshold rounded to it
-        self._layout = Layout(self.weighted, fast=_inputs.LABEL_OR_SCORE_DTYPES if self._fast else None, any_rank=True)
+        self._predictions = PredictionCounts(spec, self._bins)
+        self._layout = Layout(self.weighted, fast=_inputs.LABEL_OR_SCORE_DTYPES if self._fast else None, any_rank=True,
+                              unlabelled=self.unlabelled)
         self._start(spec)
         self._place(device, validate)
 
@@ -169,12 +183,15 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
             config["from_logits"] = True
         if self.ignore_index is not None:  # likewise
             config["ignore_index"] = self.ignore_index
+        if self.unlabelled:  # likewise
+            config["unlabelled"] = True
         return config
 
     @classmethod
     def _state_spec(cls, threshold: Any = 0.5, pos_label: Any = 1, inclusive: Any = True, weighted: Any = False,
                     bins: Any = None, score_range: Any = (0.0, 1.0), exact: Any = False, max_distinct: Any = 1_000_000,
-                    bootstrap: Any = None, from_logits: Any = False, ignore_index: Any = None) -> Spec:
+                    bootstrap: Any = None, from_logits: Any = False, ignore_index: Any = None,
+                    unlabelled: Any = False) -> Spec:
         _inputs.check_threshold(threshold)
         _inputs.check_flags(from_logits=from_logits)
         pos_label = _inputs.canonical(pos_label)
@@ -194,6 +211,11 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
             spec.update(ExactTable.declare(count))
         if bins is not None or exact:
             spec.update(calibration.declare())
+        predictions.check_option(unlabelled)
+        if unlabelled:  # probability sums when the scores are probabilities
+            reads = _probability_bounds(_scores.check_range(score_range), bins is not None or 0 < threshold < 1)
+            spec.update(predictions.declare((2,), count, reads == _inputs.PROBABILITY or bool(from_logits), bins,
+                                            score_range))
         spec = Bootstrap.declare(spec, confusion.REPLICATES, bootstrap, weighted)
         if exact:  # at its largest: a full table (merging two of them holds both for a moment)
             limits.check_state_size({**spec, **ExactTable.declare(count, max_distinct)},
@@ -222,6 +244,8 @@ class Binary(CalibrationMetrics, BinsMethods, ConfusionMetrics):
             if yp.dtype.kind == "f":
                 return self._count_scores(batch.y_true, yp, None, batch.kind or _KIND_OF[yp.dtype])
             return self._count_pairs(batch.y_true, yp, None, 2)
+        if batch.y_true is None:  # update(None, y_pred): the prediction side only (unlabelled=True)
+            return predictions.count_binary(self, batch)
         if batch.shape is not None:  # inputs of any rank, flattened: errors name the user's positions
             try:
                 return self._count(batch._replace(shape=None))

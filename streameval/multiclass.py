@@ -8,16 +8,19 @@ import numpy as np
 
 from . import _inputs, _scores, curves, errors, limits
 from ._batch import Layout, Prepared, check_logits, relocated
-from ._components import calibration, confusion
+from ._components import calibration, confusion, predictions
 from ._components.bins import HISTOGRAM, OneVsRestCurves, ScoreBins, largest_score
 from ._components.bootstrap import Bootstrap
 from ._components.calibration import CalibrationMetrics
 from ._components.confusion import ConfusionMetrics
+from ._components.predictions import PredictionCounts, PredictionMethods
 from ._components.topk import TopKRanks
 from ._state import Spec, count_dtype
 from ._stateful import StateArrayAttribute
 from ._storage import REFUSED, Storage
 from .accumulator import counting_update
+from .cbpe import EstimatedMetrics
+from .drift import DriftMethods
 from .serialization import Kind
 
 _FUSED_SCORES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})  # (N, K) scores count_argmax reads as they are
@@ -25,7 +28,8 @@ _FUSED_SCORES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})  # (N, K
 CONFIDENCE = ("_conf_hist", "_conf_sums")  # bins of the top-label confidence (calibration)
 
 
-class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
+class Multiclass(PredictionMethods, OneVsRestCurves, CalibrationMetrics, ConfusionMetrics, EstimatedMetrics,
+                 DriftMethods):
     """Streaming multiclass classification metrics.
 
     Give exactly one of ``num_classes`` (labels are the integers 0..K-1) and ``labels`` (any
@@ -81,6 +85,14 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
     state) for ``interval(metric, method="bootstrap")``; ``seed`` seeds their random generator
     (see ``streameval.intervals``: each worker needs its own seed). Not with weighted=True.
 
+    ``unlabelled=True`` also takes batches without labels, ``update(None, y_pred)``: their
+    predicted classes are counted apart and, with (N, K) scores, the sums of confidence-based
+    performance estimation (the scores must then be probabilities in [0, 1], unless
+    from_logits=True or a score_range is given, which keep no such sums) and, with bins, a
+    histogram per class on the same edges. ``n_samples`` counts every sample, ``n_labelled`` the
+    labelled ones, which every label metric reads. With labels="auto" the predicted labels of
+    unlabelled batches join the classes too.
+
     ``device=`` (a ``torch.device`` or a string such as "cuda"; needs torch) keeps the counts in
     torch tensors on that device, counted there by torch ops with no host sync per update (a CUDA
     tensor given to an accumulator without it moves the counts to its device). There a bad value
@@ -105,11 +117,12 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
     def __init__(self, num_classes: int | None = None, *, labels: Any = None, ignore_index: Any = None,
                  weighted: bool = False, bins: Any = None, score_range: tuple[float, float] = (0.0, 1.0),
                  top_k: int | None = None, discovered: Any = None, bootstrap: int | None = None, seed: Any = None,
-                 max_labels: int = limits.DEFAULT_MAX_LABELS, from_logits: bool = False, device: Any = None,
-                 validate: str = "deferred"):
+                 max_labels: int = limits.DEFAULT_MAX_LABELS, from_logits: bool = False, unlabelled: bool = False,
+                 device: Any = None, validate: str = "deferred"):
         ignore_index = None if ignore_index is None else _inputs.canonical(ignore_index)
         spec = self._state_spec(num_classes, labels, ignore_index, weighted, bins, score_range, top_k, discovered,
-                                bootstrap, max_labels, from_logits)
+                                bootstrap, max_labels, from_logits, unlabelled)
+        self.unlabelled = bool(unlabelled)
         self.from_logits = bool(from_logits)
         self.max_labels = int(max_labels)
         self.score_range = (float(score_range[0]), float(score_range[1]))
@@ -136,6 +149,7 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
         # (k, ignore, use_ignore, lo, hi): count_argmax's arguments for (N, K) float scores with no
         # weights, when that kernel counts them all (no bootstrap), else None
         self._fused = (self.num_classes, *self._ignoring, *self._bounds) if self._fast and self._boot is None else None
+        self._predictions = PredictionCounts(spec, self._bins)
         self._layout = self._make_layout()
         if self._auto:  # no label yet, then the labels a serialized auto accumulator had found
             self.reset()
@@ -159,13 +173,15 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
             config["bootstrap"] = self.bootstrap
         if self.from_logits:  # only when set: the bytes of other configurations stay as they were
             config["from_logits"] = True
+        if self.unlabelled:  # likewise
+            config["unlabelled"] = True
         return config
 
     @classmethod
     def _state_spec(cls, num_classes: Any = None, labels: Any = None, ignore_index: Any = None, weighted: Any = False,
                     bins: Any = None, score_range: Any = (0.0, 1.0), top_k: Any = None, discovered: Any = None,
                     bootstrap: Any = None, max_labels: Any = limits.DEFAULT_MAX_LABELS,
-                    from_logits: Any = False) -> Spec:
+                    from_logits: Any = False, unlabelled: Any = False) -> Spec:
         if (num_classes is None) == (labels is None):
             raise ValueError("give exactly one of num_classes and labels")
         auto = isinstance(labels, str) and labels == "auto"
@@ -204,6 +220,10 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
             spec.update(calibration.declare())
         if top_k is not None:
             spec.update(TopKRanks.declare(top_k, count))
+        predictions.check_option(unlabelled)
+        if unlabelled:  # probability sums unless the scores are on another range (or labels="auto": none)
+            probabilities = not auto and (bool(from_logits) or _scores.check_range(score_range) == (0.0, 1.0))
+            spec.update(predictions.declare((k,), count, probabilities, bins, score_range, k, class_axes=(0,)))
         spec = Bootstrap.declare(spec, confusion.REPLICATES, bootstrap, weighted)
         limits.check_state_size(spec, "this Multiclass")
         if auto:  # the state it may grow to, checked now: not after hours of a stream
@@ -233,19 +253,21 @@ class Multiclass(OneVsRestCurves, CalibrationMetrics, ConfusionMetrics):
         """What update() takes: (N,) labels, or (N, K) scores with fixed classes."""
         if self._auto:
             return Layout(self.weighted, pred_shape='(n_samples,) labels (labels="auto" takes no scores)',
-                          any_labels=True, reads_kind=False)
+                          any_labels=True, reads_kind=False, unlabelled=self.unlabelled)
         k = self.num_classes
         reduced = self._index.is_range and self._bins is None and self._ranks is None
         return Layout(self.weighted, pred_ndims=(1, 2), pred_shape=f"(n_samples,) labels or (n_samples, {k}) scores",
                       columns=k, reads_kind=self._bins is not None,
                       fast=_inputs.LABEL_DTYPES if self._fast else None, any_rank=True,
                       argmax=self._ignoring if reduced else None,
-                      scores=_FUSED_SCORES if self._fused is not None else None)
+                      scores=_FUSED_SCORES if self._fused is not None else None, unlabelled=self.unlabelled)
 
     def _count(self, batch: Prepared) -> None:
         """Count a prepared batch into this accumulator's storage (or the one a wrapper gives it)."""
         if batch.plain:  # the common case (integer label arrays, no weights) in the fewest Python steps
             return self._count_pairs(batch.y_true, batch.y_pred, None, self.num_classes, *self._ignoring)
+        if batch.y_true is None:  # update(None, y_pred): the prediction side only (unlabelled=True)
+            return predictions.count_multiclass(self, batch)
         fused, yp = self._fused, batch.y_pred
         if (fused is not None and batch.weight is None and batch.shape is None and yp.ndim == 2
                 and yp.dtype in _FUSED_SCORES and batch.y_true.dtype in _inputs.LABEL_DTYPES):

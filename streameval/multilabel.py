@@ -8,12 +8,15 @@ import numpy as np
 
 from . import _inputs, _scores, errors, limits, metrics
 from ._batch import Layout, Prepared, check_ignore_index, check_logits, ignored, relocated, sigmoid
-from ._components import samples
+from ._components import predictions, samples
 from ._components.bins import OneVsRestCurves, ScoreBins, largest_score
 from ._components.bootstrap import Bootstrap
+from ._components.predictions import PredictionCounts, PredictionMethods
 from ._state import Spec, count_dtype, counts
 from ._stateful import StateArrayAttribute
 from .accumulator import Accumulator, counting_update
+from .cbpe import EstimatedMetrics
+from .drift import DriftMethods
 from .metrics import StatScores
 from .serialization import Kind
 
@@ -22,7 +25,7 @@ REPLICATES = {MATRICES: "_boot_mcm", samples.NAME: "_boot_sums"}  # what bootstr
 _COUNTED = (MATRICES, samples.NAME)  # what the multilabel kernel counts, in one pass
 
 
-class Multilabel(OneVsRestCurves, Accumulator):
+class Multilabel(PredictionMethods, OneVsRestCurves, Accumulator, EstimatedMetrics, DriftMethods):
     """Streaming multilabel classification metrics.
 
     y_true is an (N, L) indicator matrix (0/1 or bool); y_pred is an (N, L) indicator matrix, or
@@ -53,6 +56,12 @@ class Multilabel(OneVsRestCurves, Accumulator):
     ignored entry counts as right). Every sample counts in ``n_samples``, in accuracy() and in
     the samples averages, even one whose entries are all ignored (then an exact match, and 0/0
     for the per-sample ratios). hamming_loss() is over the entries counted.
+
+    ``unlabelled=True`` also takes batches without labels, ``update(None, y_pred)``: per label,
+    their predictions are counted apart ((L, 2) counts; with probabilities, (L, 2, 2) sums of
+    confidence-based performance estimation; with bins, a histogram per label on the same
+    edges). ``n_samples`` counts every sample, ``n_labelled`` the labelled ones, which every
+    label metric reads.
 
     ``bootstrap=R`` keeps R Poisson-bootstrap replicates of the confusion matrices and per-sample
     sums (not of the histograms) for ``interval(metric, method="bootstrap")``; ``seed`` seeds
@@ -88,10 +97,11 @@ class Multilabel(OneVsRestCurves, Accumulator):
 
     def __init__(self, num_labels: int, threshold: float = 0.5, *, inclusive: bool = True, weighted: bool = False,
                  bins: Any = None, score_range: tuple[float, float] = (0.0, 1.0), bootstrap: int | None = None,
-                 seed: Any = None, from_logits: bool = False, ignore_index: int | None = None, device: Any = None,
-                 validate: str = "deferred"):
+                 seed: Any = None, from_logits: bool = False, ignore_index: int | None = None,
+                 unlabelled: bool = False, device: Any = None, validate: str = "deferred"):
         spec = self._state_spec(num_labels, threshold, inclusive, weighted, bins, score_range, bootstrap, from_logits,
-                                ignore_index)
+                                ignore_index, unlabelled)
+        self.unlabelled = bool(unlabelled)
         self.ignore_index = None if ignore_index is None else int(ignore_index)
         self.from_logits = bool(from_logits)
         self.score_range = (float(score_range[0]), float(score_range[1]))
@@ -107,8 +117,9 @@ class Multilabel(OneVsRestCurves, Accumulator):
         self._bounds = _inputs.PROBABILITY if reads_probabilities else _inputs.ANY_SCORE
         self._thresholds: dict[str, float] = {}  # score dtype -> threshold rounded to it
         shape = f"(n_samples, {self.num_labels})"
+        self._predictions = PredictionCounts(spec, self._bins)
         self._layout = Layout(self.weighted, (2,), shape, (2,), shape, self.num_labels, both_columns=True,
-                              any_rank=True)
+                              any_rank=True, unlabelled=self.unlabelled)
         self._start(spec)
         self._place(device, validate)
 
@@ -125,12 +136,14 @@ class Multilabel(OneVsRestCurves, Accumulator):
             config["from_logits"] = True
         if self.ignore_index is not None:  # likewise
             config["ignore_index"] = self.ignore_index
+        if self.unlabelled:  # likewise
+            config["unlabelled"] = True
         return config
 
     @classmethod
     def _state_spec(cls, num_labels: Any, threshold: Any = 0.5, inclusive: Any = True, weighted: Any = False,
                     bins: Any = None, score_range: Any = (0.0, 1.0), bootstrap: Any = None,
-                    from_logits: Any = False, ignore_index: Any = None) -> Spec:
+                    from_logits: Any = False, ignore_index: Any = None, unlabelled: Any = False) -> Spec:
         _inputs.check_count("num_labels", num_labels)
         check_ignore_index(ignore_index, (0, 1), "Multilabel")
         _inputs.check_flags(from_logits=from_logits)
@@ -141,6 +154,11 @@ class Multilabel(OneVsRestCurves, Accumulator):
         spec = {MATRICES: counts((int(num_labels), 2, 2), count), **samples.declare(rows=ignore_index is not None)}
         if bins is not None:
             spec.update(ScoreBins.declare(int(num_labels), bins, score_range, count))
+        predictions.check_option(unlabelled)
+        if unlabelled:  # per label: (L, 2) predictions, (L, 2, 2) probability sums when scores are probabilities
+            reads = _scores.check_range(score_range) == (0.0, 1.0) and (bins is not None or 0 < threshold < 1)
+            spec.update(predictions.declare((int(num_labels), 2), count, reads or bool(from_logits), bins, score_range,
+                                            int(num_labels)))
         spec = Bootstrap.declare(spec, REPLICATES, bootstrap, weighted)
         limits.check_state_size(spec, "this Multilabel")
         return Spec(spec)
@@ -160,6 +178,8 @@ class Multilabel(OneVsRestCurves, Accumulator):
                 return self._count(batch._replace(shape=None))
             except (errors.InputError, errors.InputTypeError) as error:
                 raise relocated(error, batch.shape) from None
+        if batch.y_true is None:  # update(None, y_pred): the prediction side only (unlabelled=True)
+            return predictions.count_multilabel(self, batch)
         yt, yp, w, kind = batch.y_true, batch.y_pred, batch.weight, batch.kind
         assert kind is not None
         keep = None
@@ -234,9 +254,10 @@ class Multilabel(OneVsRestCurves, Accumulator):
     # --- metrics --------------------------------------------------------------------------------
 
     @property
-    def n_samples(self) -> int | float:
-        """Number of samples counted so far (total weight when weighted); with ignore_index,
-        samples whose every entry was ignored included."""
+    def n_labelled(self) -> int | float:
+        """Number of labelled samples counted so far (total weight when weighted), which every
+        label metric reads; with ignore_index, samples whose every entry was ignored included
+        (n_samples adds the unlabelled ones)."""
         if self.ignore_index is not None:  # no label's matrix counts every sample: the sums' ROWS slot
             counted = float(samples.rows(self._storage))
             return counted if self.weighted else int(counted)
@@ -246,13 +267,17 @@ class Multilabel(OneVsRestCurves, Accumulator):
         return metrics.stats_from_multilabel(self._storage.host(MATRICES))
 
     def _accuracy_counts(self) -> tuple[Any, Any]:
-        return samples.exact_matches(self._storage), self.n_samples
+        return samples.exact_matches(self._storage), self.n_labelled
 
     def _target_names(self) -> list[str]:
         return [str(i) for i in range(self.num_labels)]
 
+    def _labelled_predictions(self) -> np.ndarray:
+        """Per label, the labelled samples' (predicted 0, predicted 1) counts, (L, 2)."""
+        return self._storage.host(MATRICES).sum(axis=1)  # type: ignore[no-any-return]
+
     def _samples_ratio(self, metric: str, zero_division: Any, beta: float) -> float:
-        return samples.samples_ratio(self._storage, self.n_samples, metric, zero_division, beta)
+        return samples.samples_ratio(self._storage, self.n_labelled, metric, zero_division, beta)
 
     def confusion_matrix(self, normalize: str | None = None) -> np.ndarray:
         """(L, 2, 2) per-label matrices [[tn, fp], [fn, tp]], as sklearn.metrics.multilabel_confusion_matrix.
@@ -263,12 +288,12 @@ class Multilabel(OneVsRestCurves, Accumulator):
 
     def accuracy(self) -> float:
         """Subset accuracy: the fraction of samples whose every label is right (accuracy_score)."""
-        total = self.n_samples
+        total = self.n_labelled
         return float(samples.exact_matches(self._storage) / total) if total else float("nan")
 
     def hamming_loss(self) -> float:
         """Fraction of wrong labels, as sklearn.metrics.hamming_loss."""
-        total = self.n_samples
+        total = self.n_labelled
         mcm = self._storage.host(MATRICES)
         wrong = mcm[:, 0, 1].sum() + mcm[:, 1, 0].sum()
         if self.ignore_index is not None:  # over the entries counted (torchmetrics' MultilabelHammingDistance)

@@ -133,6 +133,11 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
     C("binary-from-logits", lambda: Binary(from_logits=True), "scores", "binary"),
     C("binary-from-logits-bins", lambda: Binary(0.3, bins=8, from_logits=True, weighted=True), "scores", "binary"),
     C("binary-bins-bootstrap", lambda: Binary(bins=4, bootstrap=3, seed=1), "scores", "binary"),
+    # unlabelled=True (issue 17): labelled streams counted as before, with the prediction-side arrays declared
+    C("binary-bins-unlabelled", lambda: Binary(bins=8, unlabelled=True), "scores", "binary"),
+    C("binary-unlabelled-weighted", lambda: Binary(weighted=True, unlabelled=True), "scores", "binary"),
+    C("multiclass-bins-unlabelled", lambda: Multiclass(3, bins=5, unlabelled=True), "matrix", "multiclass"),
+    C("multilabel-unlabelled", lambda: Multilabel(3, unlabelled=True), "multilabel", "multilabel"),
     C("binary-exact-bootstrap", lambda: Binary(exact=True, bootstrap=3, seed=1), "scores", "binary", **TABLE),
     C("binary-ignore", lambda: Binary(ignore_index=-100), "scores", "binary"),
     C("binary-ignore-labels", lambda: Binary(ignore_index=-1, weighted=True), "labels", "binary"),

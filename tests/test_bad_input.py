@@ -492,7 +492,7 @@ TYPE_CASES = [
         r"^y_true has dtype complex128: expected integers, booleans, floats or labels$",
     ),
     ("multiclass", {0: 1}, [0, 1], r"^y_true must be array-like, got dict$"),
-    ("binary", None, [0, 1], r"^y_true must be array-like, got NoneType$"),
+    # (y_true=None is an unlabelled batch: ValueError naming unlabelled=True, see tests/test_unlabelled.py)
     ("multilabel", np.zeros((1, 4)), object(), r"^y_pred must be array-like, got object$"),
 ]
 

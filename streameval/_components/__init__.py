@@ -21,6 +21,8 @@ exact.ExactTable            ``_table_scores``, ``_table_counts``, (Binary's curv
 topk.TopKRanks              ``_topk`` (ranks of the true class)   (Multiclass.accuracy)
 samples.SampleSums          ``_sample_sums`` (Multilabel)         (average="samples")
 bootstrap.Bootstrap         ``_boot_*`` (R replicates)            ``interval(method="bootstrap")``
+predictions.PredictionCounts ``_unl_pred``, ``_unl_prob``,        ``PredictionMethods``
+                            ``_unl_var``, ``_unl_hist``, ``_unl_sums`` (unlabelled=True)
 ==========================  ====================================  ==========================
 
 An accumulator is its components plus its input handling: Binary is a 2x2 confusion matrix with

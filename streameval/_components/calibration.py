@@ -50,7 +50,7 @@ class CalibrationMetrics:
     """
 
     _storage: Storage
-    n_samples: Any
+    n_labelled: Any
     _calib = StateArrayAttribute()
 
     def _brier_scale(self) -> float:
@@ -67,7 +67,7 @@ class CalibrationMetrics:
         self._need_probabilities(what)
         if self._storage.host(NAME)[_kernels.OUTSIDE_UNIT] > 0:
             raise ValueError(f"{what} needs probabilities, but some scores were outside [0, 1]")
-        return self.n_samples
+        return self.n_labelled
 
     def brier_score(self) -> float:
         """Mean squared error of the probabilities, as sklearn.metrics.brier_score_loss."""

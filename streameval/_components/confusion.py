@@ -63,9 +63,14 @@ class ConfusionMetrics(Accumulator):
         raise _inputs.diagnose(bad, checks + ([("sample_weight", weight, "weight", 0)] if weight is not None else []))
 
     @property
-    def n_samples(self) -> int | float:
-        """Number of samples counted so far (total weight when weighted)."""
+    def n_labelled(self) -> int | float:
+        """Number of labelled samples counted so far (total weight when weighted): the confusion
+        matrix's, which every label metric reads (n_samples adds the unlabelled ones)."""
         return self._storage.host(NAME).sum().item()  # type: ignore[no-any-return]
+
+    def _labelled_predictions(self) -> np.ndarray:
+        """The labelled samples' predicted-class counts: the matrix's column sums."""
+        return self._storage.host(NAME).sum(axis=0)  # type: ignore[no-any-return]
 
     def compute(self, prefix: str = "", zero_division: Any = 0.0) -> dict[str, float]:
         fill = metrics.check_zero_division(zero_division)

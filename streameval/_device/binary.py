@@ -311,6 +311,8 @@ def unsupported(acc: Binary) -> str | None:
                 "label set on the host: on a device, use pos_label=1 with 0/1 labels")
     if acc.exact:
         return "exact=True keeps a table of the distinct scores, which grows on the host: use bins= on a device"
+    if getattr(acc, "unlabelled", False):
+        return "unlabelled=True counts the prediction side of unlabelled batches on the host only, for now: not on a device"
     if acc.bootstrap is not None:
         return "bootstrap=R draws Poisson replicates on the host: not on a device"
     return None

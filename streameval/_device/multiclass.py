@@ -51,6 +51,8 @@ def unsupported(acc: Multiclass) -> str | None:
     if acc._auto:
         return ('labels="auto" discovers its labels on the host (the classes grow with the data): give '
                 "num_classes= or a fixed list of integer labels")
+    if getattr(acc, "unlabelled", False):
+        return "unlabelled=True counts the prediction side of unlabelled batches on the host only, for now: not on a device"
     if acc._boot is not None:
         return "bootstrap=R draws its Poisson replicates on the host: leave out bootstrap= to count on a device"
     index = acc._index

@@ -64,6 +64,8 @@ _WHERE_NONE = (1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0)
 
 def unsupported(acc: Multilabel) -> str | None:
     """Why this Multilabel cannot count on a device, or None."""
+    if getattr(acc, "unlabelled", False):
+        return "unlabelled=True counts the prediction side of unlabelled batches on the host only, for now: not on a device"
     if acc.bootstrap is not None:
         return "bootstrap=R draws Poisson replicates on the host: not on a device"
     if getattr(acc, "ignore_index", None) is not None:

@@ -247,3 +247,15 @@ class Storage(abc.ABC):
         """histogram of the entries where the (N, C) mask keep is True (ignore_index)."""
         raise NotImplementedError(f"{type(self).__name__} does not count Multilabel(ignore_index=...)")
 
+    def count_predictions(self, names: Sequence[str], pred: Any, probs: Any, weight: Any, slots: Slots = None) -> None:
+        """Unlabelled predictions (_components.predictions): counts[l, pred[i, l]] += w_i for the
+        (N, L) predicted classes, and with names[1:] (probability sums, (L, K, K) read as the
+        arrays' trailing axes) prob[l, pred[i, l], :] += w_i p[i, l, :] and var likewise of
+        p (1 - p), for (N, L, K) probability rows probs. A checked batch, room reserved."""
+        raise NotImplementedError(f"{type(self).__name__} does not count unlabelled predictions")
+
+    def histogram_unlabelled(self, names: Sequence[str], scores: Any, weight: Any, binning: Binning, inclusive: bool,
+                             slots: Slots = None) -> None:
+        """histogram of unlabelled (N, C) scores into (C, cells) counts and score sums, each score in
+        the cell the labelled histogram puts it (the same kernel and binning)."""
+        raise NotImplementedError(f"{type(self).__name__} does not count unlabelled predictions")

@@ -410,6 +410,36 @@ class NumpyStorage(Storage):
             masked_kernels.count_multilabel_masked_weighted(y_true, y_pred, keep, weight, is_scores, threshold,
                                                             inclusive, matrices, sums, slots)
 
+    def count_predictions(self, names: Sequence[str], pred: Any, probs: Any, weight: Any, slots: Slots = None) -> None:
+        counts = self.arrays[names[0]]
+        n, labels = pred.shape
+        k = counts.shape[-1]
+        cells = counts.size  # (S,) L * K cells, flat: ((slot * L) + l) * K + k
+        flat = pred + k * np.arange(labels, dtype=np.int64)
+        if slots is not None:
+            flat = flat + (labels * k) * slots.astype(np.int64)[:, None]
+        flat = flat.reshape(-1)
+        w = None if weight is None else np.repeat(weight, labels)
+        added = np.bincount(flat, weights=w, minlength=cells)
+        counts += added.reshape(counts.shape).astype(counts.dtype, copy=False)
+        if len(names) < 3:
+            return
+        rows = probs.reshape(n * labels, k)
+        for name, values in ((names[1], rows), (names[2], rows * (1.0 - rows))):
+            sums = np.empty((cells, k))
+            for j in range(k):
+                column = values[:, j] if w is None else values[:, j] * w
+                sums[:, j] = np.bincount(flat, weights=column, minlength=cells)
+            self.arrays[name] += sums.reshape(self.arrays[name].shape)
+
+    def histogram_unlabelled(self, names: Sequence[str], scores: Any, weight: Any, binning: Binning, inclusive: bool,
+                             slots: Slots = None) -> None:
+        w = _NO_WEIGHT if weight is None else weight
+        hist = self.arrays[names[0]][..., None, :]  # (S,) C, 1, cells: a view; every score "truth 0"
+        truth = np.zeros(scores.shape, dtype=np.int8)
+        _kernels.histogram_scores(scores, truth, w, weight is not None, *binning, inclusive, hist,
+                                  self.arrays[names[1]], slots)
+
     def histogram_masked(self, names: Sequence[str], scores: Any, truth: Any, keep: Any, weight: Any,
                          binning: Binning, inclusive: bool, slots: Slots = None) -> None:
         w = _NO_WEIGHT if weight is None else weight

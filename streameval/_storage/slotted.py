@@ -214,6 +214,13 @@ class SlotView(Storage):
         self._target.count_multilabel_masked(names, y_true, y_pred, keep, weight, is_scores, threshold, inclusive,
                                              replicate, self._slots)
 
+    def count_predictions(self, names: Sequence[str], pred: Any, probs: Any, weight: Any, slots: Slots = None) -> None:
+        self._target.count_predictions(names, pred, probs, weight, self._slots)
+
+    def histogram_unlabelled(self, names: Sequence[str], scores: Any, weight: Any, binning: Binning, inclusive: bool,
+                             slots: Slots = None) -> None:
+        self._target.histogram_unlabelled(names, scores, weight, binning, inclusive, self._slots)
+
     def histogram_masked(self, names: Sequence[str], scores: Any, truth: Any, keep: Any, weight: Any,
                          binning: Binning, inclusive: bool, slots: Slots = None) -> None:
         self._target.histogram_masked(names, scores, truth, keep, weight, binning, inclusive, self._slots)
