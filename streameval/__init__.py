@@ -7,10 +7,12 @@
 0.75
 """
 
-from . import limits, metrics, plot  # plot imports matplotlib only when something is drawn
+from . import cbpe, drift, limits, metrics, plot  # plot imports matplotlib only when something is drawn
 from .accumulator import Accumulator
 from .binary import Binary
+from .cbpe import Estimate
 from .checkpoint import load
+from .drift import DriftResult
 from .errors import (DroppedBatchError, IncompatibleError, InputError, InputTypeError, SerializationError,
                      StreamevalError, TimestampError, UndefinedMetricWarning)
 from .multiclass import Multiclass
@@ -26,6 +28,8 @@ __all__ = [
     "Accumulator",
     "Binary",
     "Decayed",
+    "DriftResult",
+    "Estimate",
     "IncompatibleError",
     "InputError",
     "DroppedBatchError",
@@ -39,6 +43,8 @@ __all__ = [
     "TimestampError",
     "UndefinedMetricWarning",
     "Windowed",
+    "cbpe",
+    "drift",
     "from_bytes",
     "from_dict",
     "limits",

@@ -268,3 +268,42 @@ def numbers(values: list[Any], convert: Callable[[Any], float], *, bools: bool) 
             bad[i] = True
     return out, bad
 
+
+FAR = -(1 << 62)  # below every bucket index Windowed takes (|index| < 2**62)
+
+
+def in_time(window: Any, times: np.ndarray, bad: dict[str, int]) -> np.ndarray:
+    """--time: the mask of the lines a Windowed counting them one at a time would take; the
+    others are counted in bad: "future", "late", "bad_value" (too far from epoch 0)."""
+    width, n_buckets, skew = window._width, window.buckets, window.max_skew
+    quotient = times / width
+    far = ~(np.abs(quotient) < (1 << 62))
+    buckets = np.floor(np.where(far, 0.0, quotient)).astype(np.int64)
+    latest = window._latest_bucket()
+    ahead = np.zeros(len(times), bool)
+    if skew is not None:
+        ahead = times > float(window.clock()) + skew
+    if not ahead.any():
+        seen = np.maximum.accumulate(np.where(far, FAR, buckets))
+        before = np.concatenate(([FAR if latest is None else latest], seen[:-1]))
+        if latest is not None:
+            before = np.maximum(before, latest)
+        late = (before > FAR) & (buckets <= before - n_buckets) & ~far
+        future = ahead
+    else:  # a time far ahead of the clock: the latest time seen decides, line after line
+        late, future = np.zeros(len(times), bool), np.zeros(len(times), bool)
+        for i, (t, bucket) in enumerate(zip(times.tolist(), buckets.tolist())):
+            if ahead[i] and (latest is None or t > (latest + 1) * width + (skew or 0.0)):
+                future[i] = True
+            elif far[i]:
+                pass
+            elif latest is not None and bucket <= latest - n_buckets:
+                late[i] = True
+            else:
+                latest = bucket if latest is None else max(latest, bucket)
+    far &= ~future
+    for reason, mask in (("future", future), ("bad_value", far), ("late", late)):
+        if mask.any():
+            bad[reason] = bad.get(reason, 0) + int(mask.sum())
+    keep: np.ndarray = ~(future | far | late)
+    return keep

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._watch_reference import Gauges
 from ._watch_slices import DEFAULT_MAX_LABEL_VALUES, worst
 
 if TYPE_CHECKING:
@@ -27,6 +28,11 @@ def _table_rows(metrics: dict[str, Any], watcher: Watcher) -> list[tuple[str, st
     """(name, value text) of the table views: counts as integers, metrics with 4 digits."""
     rows = [(k, f"{metrics[k]:.4f}" if isinstance(metrics[k], float) else str(metrics[k]))
             for k in _TABLE_KEYS if k in metrics]
+    # --reference, --unlabelled: n_labelled, the drift statistics and p-values, the estimates
+    rows += [(k, f"{metrics[k]:.4g}" if isinstance(metrics[k], float) else str(metrics[k]))
+             for k in watcher.monitor.names if k in metrics and not k.endswith(("_low", "_high"))]
+    if metrics.get("drifted"):
+        rows.append(("drifted", ", ".join(metrics["drifted"])))
     rows += [(f"alert {t}", "TRIPPED" if a else "ok") for t, a in zip(watcher.alert_texts, watcher.active)]
     slices = metrics.get("slices")
     if slices is not None:  # the worst slices by the first alert's metric (else accuracy)
@@ -140,6 +146,7 @@ class _Prometheus:
         self.alerts = prom.Gauge("streameval_alert_active", "1 while the alert holds", ["alert"],
                                  registry=self.registry)
         self.seen_lines = self.seen_malformed = 0
+        self.monitored = Gauges(prom, self.registry, watcher.monitor) if watcher.monitor.unlabelled else None
         self.sliced = watcher.slices is not None
         if self.sliced:
             cap = getattr(watcher.args, "max_label_values", None)
@@ -164,6 +171,8 @@ class _Prometheus:
         self.seen_lines, self.seen_malformed = metrics["lines"], metrics["malformed_lines"]
         for text, active in zip(watcher.alert_texts, watcher.active):
             self.alerts.labels(alert=text).set(int(active))
+        if self.monitored is not None:
+            self.monitored.publish(metrics)
         if self.sliced:
             self.publish_slices(metrics["slices"], watcher)
 

@@ -60,7 +60,12 @@ def parse_alert(text: str, names: Iterable[str]) -> tuple[str, str, float]:
         raise UsageError(f"--alert {text!r} is not valid: expected METRIC OP NUMBER, OP one of < <= > >=")
     name, op, number = match.groups()
     if name not in names:
-        raise UsageError(f"--alert {text!r}: unknown metric {name!r}; known: {', '.join(sorted(names))}")
+        from ._cli_reference import alert_names
+
+        why = (" (the drift statistics need --reference and the matching score bins; the estimated metrics need "
+               "--unlabelled or --reference, and --score probabilities)" if name in alert_names() + ["n_labelled"]
+               else "")
+        raise UsageError(f"--alert {text!r}: unknown metric {name!r}{why}; known: {', '.join(sorted(names))}")
     return name, op, float(number)
 
 
@@ -89,9 +94,13 @@ class SliceWindows:
             self.windows.append(self._empty.copy())
         return slot
 
-    def update(self, keys: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, times: np.ndarray | None) -> None:
-        """Count each row in its key's window, each slice's rows in one update, in stream order.
-        The rows are those the overall window counted: the slices' windows take them too."""
+    def update(self, keys: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, times: np.ndarray | None,
+               labelled: np.ndarray | None = None) -> None:
+        """Count each row in its key's window, each slice's rows in one update (with unlabelled
+        rows, labelled: one per run of labelled or unlabelled rows), in stream order. The rows are
+        those the overall window counted: the slices' windows take them too."""
+        from ._watch_reference import update_window
+
         if not len(keys):
             return
         distinct, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
@@ -103,7 +112,8 @@ class SliceWindows:
         bounds = np.flatnonzero(np.diff(slots[order])) + 1
         for rows in np.split(order, bounds):
             window = self.windows[int(slots[rows[0]])]
-            window.update(y_true[rows], y_pred[rows], timestamp=None if times is None else times[rows])
+            update_window(window, y_true[rows], y_pred[rows], None if times is None else times[rows],
+                          None if labelled is None else labelled[rows])
 
     def advance(self, overall: Windowed, event_time: bool) -> None:
         """unit="seconds": move every slice's window to the overall window's time (event time:

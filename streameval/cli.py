@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__, limits
+from . import _cli_reference as reference
+from ._cli_reference import check_compatible, load_reference
 from ._cli_slices import DEFAULT_MAX_SLICES, GroupedCounts, facts, json_dumps, render_slices, summary_text, \
     too_many_slices
 from ._columns import convert_floats, convert_labels
@@ -54,6 +56,11 @@ Which accumulator is used:
                             score >= T; --bins adds roc_auc and average_precision (approximate).
   --score C1 C2 ... CK      Multiclass(K, bins=N) on (n, K) scores, predicted class = argmax;
                             labels are --labels or 0..K-1.
+
+Without --y-true every row is unlabelled: the report is the prediction distribution (predicted
+classes; with --bins the score histogram), the estimated accuracy, precision, recall and F1
+(CBPE, probability scores) and, with --reference REF (a saved accumulator of the same
+configuration), the drift against it (psi, jensenshannon, chi2; ks and wasserstein with --bins).
 
 Inputs: files (format from the extension: .csv, .tsv, .parquet/.pq, .arrow/.feather/.ipc,
 .jsonl/.ndjson; CSV, TSV and JSON Lines also compressed: .gz, .bz2, .zst), directories (every
@@ -99,7 +106,9 @@ def add_evaluate_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("files", nargs="+", metavar="INPUT",
                     help="a file, a directory (a dataset), a glob such as 'data/*.parquet', or - for stdin; "
                          "read in order")
-    ev.add_argument("--y-true", required=True, metavar="COL", help="column of true labels")
+    ev.add_argument("--y-true", metavar="COL",
+                    help="column of true labels; without it every row is unlabelled: the report is the prediction "
+                         "distribution, the estimated metrics (probability scores) and, with --reference, the drift")
     pred = ev.add_mutually_exclusive_group(required=True)
     pred.add_argument("--y-pred", metavar="COL", help="column of predicted labels")
     pred.add_argument("--score", nargs="+", metavar="COL",
@@ -150,6 +159,9 @@ def add_evaluate_arguments(ev: argparse.ArgumentParser) -> None:
                     help="a row with a null, non-numeric, NaN or invalid value: stop (default) or skip it")
     ev.add_argument("--no-progress", action="store_true",
                     help="no progress bar (shown on stderr when it is a terminal: tqdm if installed)")
+    ev.add_argument("--reference", metavar="REF",
+                    help="a saved accumulator of the same configuration (acc.save(REF)), say of the "
+                         "validation set: adds the drift of the predictions against it")
     ev.add_argument("--group-by", action="append", metavar="COL",
                     help="also report each slice of the rows by this column's values (repeat it to cross "
                          "columns: a slice per combination), counted in the same pass")
@@ -178,7 +190,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return ExitCode.USAGE
         if args.command == "evaluate":
             check_usage(args.subparser, args)
-            args.accumulator = make_accumulator(args.subparser, args)
+            try:
+                args.reference_acc = None if args.reference is None else load_reference(args.reference)
+                args.accumulator = make_accumulator(args.subparser, args)
+                if args.reference_acc is not None:
+                    check_compatible(args.accumulator, args.reference_acc, args.reference)
+            except CliError as e:
+                print(f"{PROG} evaluate: error: {e}", file=sys.stderr)
+                return ExitCode.FAILED
             try:
                 args.grouped = None if args.group_by is None else GroupedCounts(args, args.accumulator)
             except (TypeError, ValueError) as e:  # the slices' state would pass its bound
@@ -225,6 +244,12 @@ def check_usage(ev: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             seen.add(label)
     if args.plot is not None and args.score is not None and args.bins is None:
         ev.error("--plot with --score draws a ROC curve: give --bins N")
+    if args.y_true is None:
+        for option, why in (("group_by", "--group-by"), ("plot", "--plot")):
+            if getattr(args, option) is not None:
+                ev.error(f"{why} needs --y-true: without labels the report is the prediction distribution")
+    if args.reference == "":
+        ev.error("--reference: the path is empty")
     if args.delimiter is not None and not _may_be_csv(args):
         ev.error("--delimiter is for CSV and TSV inputs, and none of the inputs is one")
     if args.group_by is not None:
@@ -263,6 +288,11 @@ def make_accumulator(ev: argparse.ArgumentParser, args: argparse.Namespace) -> B
     extra: dict[str, Any] = {} if args.score_range is None else {"score_range": tuple(args.score_range)}
     if args.from_logits:
         extra["from_logits"] = True
+    if args.y_true is None:  # every row without a label: update(None, y_pred)
+        extra["unlabelled"] = True
+    reference = getattr(args, "reference_acc", None)
+    if args.y_pred and args.labels is None and reference is not None and isinstance(reference, Multiclass):
+        args.labels = list(reference.labels)  # the reference's classes, in its order
     try:
         if args.score and len(args.score) == 1:
             threshold = 0.5 if args.threshold is None else args.threshold
@@ -272,10 +302,11 @@ def make_accumulator(ev: argparse.ArgumentParser, args: argparse.Namespace) -> B
             if args.labels is None:
                 return Multiclass(len(args.score), bins=args.bins, weighted=weighted, **extra)
             return Multiclass(labels=args.labels, bins=args.bins, weighted=weighted, **extra)
+        unlabelled = args.y_true is None
         if args.labels is not None:
-            return Multiclass(labels=args.labels, weighted=weighted)
+            return Multiclass(labels=args.labels, weighted=weighted, unlabelled=unlabelled)
         bound = {} if args.max_labels is None else {"max_labels": args.max_labels}
-        return Multiclass(labels="auto", weighted=weighted, **bound)
+        return Multiclass(labels="auto", weighted=weighted, unlabelled=unlabelled, **bound)
     except (TypeError, ValueError) as e:
         ev.error(one_line(e))
 
@@ -338,8 +369,9 @@ class Evaluation:
         self.pred_columns = [args.y_pred] if args.y_pred else args.score
         self.grouped: GroupedCounts | None = getattr(args, "grouped", None)
         self.key_columns: list[str] = [] if self.grouped is None else self.grouped.columns
-        self.label_columns = [args.y_true] + ([args.y_pred] if args.y_pred else []) + self.key_columns
-        self.columns = list(dict.fromkeys([args.y_true, *self.pred_columns] + ([args.weight] if args.weight else [])
+        labelled = [args.y_true] if args.y_true is not None else []  # no --y-true: every row unlabelled
+        self.label_columns = labelled + ([args.y_pred] if args.y_pred else []) + self.key_columns
+        self.columns = list(dict.fromkeys([*labelled, *self.pred_columns] + ([args.weight] if args.weight else [])
                                           + self.key_columns))
         binary = bool(args.score) and len(args.score) == 1
         self.pos_label = args.pos_label if binary and args.pos_label != 1 else None  # 1: the 0/1 default
@@ -429,24 +461,27 @@ class Evaluation:
                            name, offset + first + 1, col)
         keep = np.flatnonzero(~bad)
         self.skipped += n - keep.size
-        y_true = converted[a.y_true][0]
+        y_true = converted[a.y_true][0] if a.y_true is not None else None
         y_pred = converted[a.y_pred][0] if a.y_pred else (
             converted[a.score[0]][0] if len(a.score) == 1 else np.column_stack([converted[c][0] for c in a.score]))
         weight = converted[a.weight][0] if a.weight else None
-        if self.pos_label is not None:
+        if self.pos_label is not None and y_true is not None:
             self._check_two_labels(name, offset, n, y_true[keep])
         while keep.size:
             try:
                 if self.grouped is None:
-                    self.acc.update(y_true[keep], y_pred[keep], None if weight is None else weight[keep])
+                    self.acc.update(None if y_true is None else y_true[keep], y_pred[keep],
+                                    None if weight is None else weight[keep])
                 else:
+                    assert y_true is not None  # --group-by needs --y-true
                     self.grouped.update(y_true[keep], y_pred[keep], None if weight is None else weight[keep],
                                         [keys[col][0][keep] for col in self.key_columns])
                 return
             except (ValueError, TypeError, OverflowError) as e:
                 refused = _bad_sample(e)
                 if refused is None:
-                    why = self._too_many_labels(y_true[keep], y_pred[keep]) or one_line(e)
+                    why = self._too_many_labels(y_pred[keep] if y_true is None else y_true[keep],
+                                                y_pred[keep]) or one_line(e)
                     if self.grouped is not None and "max_slices" in why:
                         why = too_many_slices(self.key_columns, self.grouped.max_slices)
                     raise CliError(f"{name}: rows {offset + 1}-{offset + n}: {why}") from None
@@ -589,18 +624,48 @@ def summary(ev: Evaluation) -> dict[str, Any]:
 def render(ev: Evaluation, args: argparse.Namespace, files: list[str]) -> str:
     """The report in the chosen format; files: the inputs read (JSON lists them). With --group-by,
     the slices follow: a table of them, then each one's report (JSON: a "slices" list)."""
+    if args.y_true is None:
+        return render_unlabelled(ev, args, files)
+    drift = None if args.reference_acc is None else reference.drift_dict(
+        reference.drifts(ev.acc, args.reference_acc, reference.drift_methods(ev.acc)))
     report = ev.acc.report(digits=args.digits)
     values = summary(ev)
     slices, after = ([], "") if ev.grouped is None else render_slices(ev.grouped, args)
     if args.format == "json":
         out = {"files": files, "rows": values["rows"], "weight_total": None, **values, "score_bins": args.bins,
                "skipped_rows": ev.skipped, "metrics": ev.acc.compute(), "report": report.to_dict()}
+        if drift is not None:
+            out["drift"] = drift
         if ev.grouped is not None:
             out.update(group_by=ev.grouped.columns, slices=slices)
         return json_dumps(out)
     digits = max(SUMMARY_DIGITS, args.digits)
     lines = [(key, summary_text(key, values, digits, args.bins)) for key in values if key != "roc_auc_bounds"]
+    lines += reference.drift_lines(drift, digits)
     if args.format == "markdown":
         table = ["| metric | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in lines]
         return "\n".join(table) + "\n\n" + report.to_markdown() + "\n" + after
     return str(report) + "\n" + "".join(f"{k}: {v}\n" for k, v in lines) + after
+
+
+def render_unlabelled(ev: Evaluation, args: argparse.Namespace, files: list[str]) -> str:
+    """The report without labels (no --y-true): the prediction distribution, the estimated
+    metrics when the scores are probabilities, and with --reference the drift."""
+    acc = ev.acc
+    dist = reference.distribution(acc)
+    estimated = reference.estimated_dict(reference.estimates(acc, reference.estimated_metrics(acc, bool(args.score))))
+    drift = None if args.reference_acc is None else reference.drift_dict(
+        reference.drifts(acc, args.reference_acc, reference.drift_methods(acc)))
+    if args.format == "json":
+        out = {"files": files, "rows": ev.rows - ev.skipped, "skipped_rows": ev.skipped, "labelled": False,
+               "score_bins": args.bins, "prediction_distribution": dist, "estimated": estimated}
+        if drift is not None:
+            out["drift"] = drift
+        return json_dumps(out)
+    lines = [("rows", str(ev.rows - ev.skipped))]
+    lines += reference.text_lines(dist, drift, estimated, max(SUMMARY_DIGITS, args.digits))
+    if args.format == "markdown":
+        return "\n".join(["| metric | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in lines]) + "\n"
+    width = max(len(k) for k, _ in lines)
+    head = "no labels (no --y-true): every row is unlabelled\n"
+    return head + "".join(f"{k + ':':<{width + 1}} {v}\n" for k, v in lines)

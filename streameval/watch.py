@@ -55,6 +55,11 @@ and the counters ``streameval_lines_total`` and ``streameval_malformed_lines_tot
 line adds ``slices``, each alert is checked per slice (naming it), and the first
 ``--max-label-values`` slices are exported as gauges ``streameval_slice_<metric>{slice="KEY"}``;
 at most ``--max-slices`` windows, later keys counted together in the slice ``"__other__"``.
+
+``--reference REF`` (a saved accumulator) and ``--unlabelled``: a line whose y_true is missing or
+null is an unlabelled sample, and each window adds the drift of its predictions against the
+reference and the estimated metrics of its unlabelled lines, alertable (``--alert "psi>0.2"``,
+``--alert "estimated_recall<0.8"``) and exported (``streameval._watch_reference``).
 """
 
 from __future__ import annotations
@@ -74,13 +79,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import _watch_input as inp
+from . import _watch_reference as monitoring
 from ._watch_input import Malformed, _timestamp
 from . import _watch_slices as slicing
 from ._watch_slices import _ALERT, _OPS, UsageError, parse_alert  # noqa: F401 - watch's names
 from ._watch_output import _json_line, _Prometheus, make_view, render_table  # noqa: F401 - watch's names
 from . import limits
 from ._columns import NUMBER_TEXT, canonical_label
-from ._command import (EXIT_STATUS_HELP, PROG, ExitCode, counted, float_option, int_option, label_option,
+from ._command import (EXIT_STATUS_HELP, PROG, CliError, ExitCode, counted, float_option, int_option, label_option,
                        quiet_warnings)
 from .binary import Binary
 from .errors import TimestampError
@@ -95,7 +101,6 @@ _EOF = inp.EOF
 QUEUE_BATCHES = inp.QUEUE_BATCHES
 _MISSING = object()  # a key a line lacks
 _BAD = object()  # a value that is not a label of the task
-_FAR = -(1 << 62)  # below every bucket index Windowed takes (|index| < 2**62)
 _DEFAULT = object()  # --max-skew not given: the library's default
 _EXTRA = ("n_samples", "lines", "malformed_lines")  # alertable fields besides compute()'s
 
@@ -174,6 +179,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="with --group-by and --prometheus-port: export the first N slices found with the label "
                              f"slice=\"KEY\" (default {slicing.DEFAULT_MAX_LABEL_VALUES}); the others are not "
                              "exported (each label value is a series the Prometheus server keeps)")
+    monitoring.add_arguments(parser)
     return parser
 
 
@@ -202,14 +208,15 @@ def build_window(args: argparse.Namespace) -> Windowed:
                          "task; --pos-label 1 for 0/1 labels) or --score KEY (binary scores)")
     size = int(args.window) if args.window == int(args.window) else args.window
     skew = {} if args.max_skew is _DEFAULT else {"max_skew": args.max_skew}
+    extra = monitoring.window_options(args)  # --unlabelled, --reference, --bins
     try:
         template: Binary | Multiclass
         if args.labels:
-            template = Multiclass(labels=list(dict.fromkeys(_label_text(v) for v in args.labels)))
+            template = Multiclass(labels=list(dict.fromkeys(_label_text(v) for v in args.labels)), **extra)
         else:
             template = Binary(threshold=0.5 if args.threshold is None else args.threshold,
                               pos_label=1 if args.pos_label is None else args.pos_label,
-                              from_logits=bool(args.from_logits))
+                              from_logits=bool(args.from_logits), **extra)
         return Windowed(template, size, unit=args.unit, buckets=args.buckets, **skew)
     except (TypeError, ValueError, OverflowError) as exc:
         raise UsageError(" ".join(str(exc).split())) from None
@@ -239,7 +246,9 @@ class Watcher:
         self.negative: Any = None  # with another pos_label: the one other label seen
         self.lines = 0
         self.malformed: dict[str, int] = {}
-        names = set(self.window.compute()) | set(_EXTRA)
+        self.monitor = monitoring.Monitor(args, self.window)  # --reference, --unlabelled
+        self.unlabelled = self.monitor.unlabelled
+        names = set(self.window.compute()) | set(_EXTRA) | set(self.monitor.names)
         self.alerts = [parse_alert(text, names) for text in args.alert]
         self.alert_texts = [text.strip() for text in args.alert]
         self.active = [False] * len(self.alerts)
@@ -284,19 +293,22 @@ class Watcher:
         if not isinstance(record, dict):
             raise Malformed("not_object", "")
         keys = [self.args.y_true, self.pred_key] + ([self.args.time] if self.args.time else [])
-        if any(key not in record for key in keys) or (self.group_key is not None and self.group_key not in record):
+        unlabelled = self.unlabelled and record.get(self.args.y_true) is None  # missing or null
+        if any(key not in record for key in keys[unlabelled:]) or (self.group_key is not None
+                                                                    and self.group_key not in record):
             raise Malformed("missing_key", "")
         group = None if self.group_key is None else str(self._label(record[self.group_key]))
-        y_true, y_pred = record[self.args.y_true], record[self.pred_key]
+        y_true, y_pred = record.get(self.args.y_true), record[self.pred_key]
         if self.multiclass:
-            y_true, y_pred = str(self._label(y_true)), str(self._label(y_pred))
+            y_true, y_pred = None if unlabelled else str(self._label(y_true)), str(self._label(y_pred))
         else:
-            y_true = self._binary_label(y_true)
+            y_true = None if unlabelled else self._binary_label(y_true)
             y_pred = self._score(y_pred) if self.args.score else self._binary_label(y_pred)
-        negative = self._negative(y_true, y_pred)
+        seen = ([] if unlabelled else [y_true]) + ([] if self.args.score else [y_pred])
+        negative = self._negative(*seen) if seen else self.negative
         timestamp = _timestamp(record[self.args.time]) if self.args.time else None
         try:
-            self.window.update([y_true], [y_pred], timestamp=timestamp)
+            self.window.update(None if unlabelled else [y_true], [y_pred], timestamp=timestamp)
         except TimestampError as exc:  # "late" or "future"; the window is unchanged
             raise Malformed(exc.reason, str(exc)) from None
         except (TypeError, ValueError, OverflowError) as exc:  # the window is unchanged
@@ -304,7 +316,7 @@ class Watcher:
         self.negative = negative
         if self.slices is not None:
             self.slices.update(np.array([group], object), np.array([y_true]), np.array([y_pred]),
-                               None if timestamp is None else np.array([timestamp]))
+                               None if timestamp is None else np.array([timestamp]), np.array([not unlabelled]))
 
     # --- batches ---------------------------------------------------------------------------------
     # feed_lines() counts a batch as feed() counts its lines one by one: the same checks, column by
@@ -323,28 +335,35 @@ class Watcher:
                 for line in lines:
                     self.feed(line)
                 return
-            y_true, y_pred, times, groups = columns
+            y_true, y_pred, times, groups, labelled = columns
             if times is None:
-                counted = self._update(y_true, y_pred, None, bad)
+                counted = self._update(y_true, y_pred, None, bad, labelled)
             else:
-                y_true, y_pred, times, groups, counted = self._update_in_time(y_true, y_pred, times, groups, bad)
+                y_true, y_pred, times, groups, labelled, counted = self._update_in_time(
+                    y_true, y_pred, times, groups, labelled, bad)
             if self.slices is not None and groups is not None:
                 if not counted.all():
                     y_true, y_pred, groups = y_true[counted], y_pred[counted], groups[counted]
                     times = None if times is None else times[counted]
-                self.slices.update(groups, y_true, y_pred, times)
+                    labelled = None if labelled is None else labelled[counted]
+                self.slices.update(groups, y_true, y_pred, times, labelled)
         self.lines += n
         for reason, k in bad.items():
             self.malformed[reason] = self.malformed.get(reason, 0) + k
 
     def _columns(self, records: list[dict[str, Any]], bad: dict[str, int]) -> tuple[
-            np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None] | None:
-        """(y_true, y_pred, times or None, slice keys or None) of the records that hold good values,
-        in order; the others counted in bad ("missing_key", "bad_value"). None: count the batch
-        line by line."""
+            np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None] | None:
+        """(y_true, y_pred, times or None, slice keys or None, labelled mask or None: all labelled)
+        of the records that hold good values, in order; the others counted in bad ("missing_key",
+        "bad_value"). None: count the batch line by line."""
         m = len(records)
         keys = [self.args.y_true, self.pred_key] + ([self.args.time] if self.args.time else [])
         raw = [inp.column(records, key, _MISSING) for key in keys + ([self.group_key] if self.group_key else [])]
+        unlabelled = np.zeros(m, bool)
+        if self.unlabelled:  # a missing or null y_true: an unlabelled line
+            unlabelled = np.fromiter((v is _MISSING or v is None for v in raw[0]), bool, m)
+            if unlabelled.any():
+                raw[0] = [None if v is _MISSING else v for v in raw[0]]
         present = np.ones(m, bool)
         for values in raw:
             if _MISSING in values:
@@ -352,7 +371,7 @@ class Watcher:
         ok = present.copy()
         if self.multiclass:
             codes = [np.array(inp.lookup(values, self._class_code, -1), np.int64) for values in raw[:2]]
-            ok &= (codes[0] >= 0) & (codes[1] >= 0)
+            ok &= ((codes[0] >= 0) | unlabelled) & (codes[1] >= 0)
             y_true, y_pred = self.label_array[codes[0]], self.label_array[codes[1]]
             times = None
         else:
@@ -370,7 +389,9 @@ class Watcher:
                 if codes_of is None:
                     return None
                 arrays.append(codes_of)
-            ok &= (arrays[0] >= 0) & (arrays[-1] >= 0)
+            ok &= (arrays[0] >= 0) | unlabelled
+            if len(arrays) > 1:
+                ok &= arrays[1] >= 0
             pair = self._binary_values()
             y_true = pair[np.maximum(arrays[0], 0)]
             y_pred = scores if scores is not None else pair[np.maximum(arrays[1], 0)]
@@ -391,7 +412,8 @@ class Watcher:
             y_true, y_pred = y_true[ok], y_pred[ok]
             times = None if times is None else times[ok]
             groups = None if groups is None else groups[ok]
-        return y_true, y_pred, times, groups
+            unlabelled = unlabelled[ok]
+        return y_true, y_pred, times, groups, ~unlabelled if unlabelled.any() else None
 
     def _class_code(self, value: Any) -> int:
         code = self.label_index.get(str(self._label(value)))
@@ -420,13 +442,17 @@ class Watcher:
         return np.array(pair, dtype=object if len({type(v) for v in pair}) > 1 else None)
 
     def _update(self, y_true: np.ndarray, y_pred: np.ndarray, times: np.ndarray | None,
-                bad: dict[str, int]) -> np.ndarray:
-        """One update of the window (one time per sample); where it refuses the batch, line by
-        line. Returns the mask of the samples counted."""
+                bad: dict[str, int], labelled: np.ndarray | None = None) -> np.ndarray:
+        """One update of the window (one time per sample; with unlabelled lines, one per run of
+        labelled or unlabelled lines); where it refuses the batch, line by line. Returns the mask
+        of the samples counted."""
         if not len(y_true):
             return np.ones(0, bool)
+        if labelled is not None and labelled.any() and not labelled.all():
+            return np.concatenate([self._update(y_true[a:b], y_pred[a:b], None if times is None else times[a:b], bad,
+                                                labelled[a:b]) for a, b, _ in monitoring.runs(labelled)])
         try:
-            self.window.update(y_true, y_pred, timestamp=times)
+            self.window.update(None if labelled is not None and not labelled[0] else y_true, y_pred, timestamp=times)
             return np.ones(len(y_true), bool)
         except TimestampError as exc:  # the window is unchanged
             reason = exc.reason
@@ -436,53 +462,24 @@ class Watcher:
             bad[reason] = bad.get(reason, 0) + 1
             return np.zeros(1, bool)
         return np.concatenate([self._update(y_true[i:i + 1], y_pred[i:i + 1],
-                                            None if times is None else times[i:i + 1], bad)
+                                            None if times is None else times[i:i + 1], bad,
+                                            None if labelled is None else labelled[i:i + 1])
                                for i in range(len(y_true))])
 
     def _update_in_time(self, y_true: np.ndarray, y_pred: np.ndarray, times: np.ndarray, groups: np.ndarray | None,
-                        bad: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None,
-                                                      np.ndarray]:
+                        labelled: np.ndarray | None, bad: dict[str, int]) -> tuple[
+            np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
         """--time: refuse the lines Windowed would refuse one at a time ("future", "late", too far
         from epoch 0), then count the others in one update. Returns the lines left (y_true,
-        y_pred, times, slice keys) and the mask of those counted."""
-        window = self.window
-        width, n_buckets, skew = window._width, window.buckets, window.max_skew
-        quotient = times / width
-        far = ~(np.abs(quotient) < (1 << 62))
-        buckets = np.floor(np.where(far, 0.0, quotient)).astype(np.int64)
-        latest = window._latest_bucket()
-        ahead = np.zeros(len(times), bool)
-        if skew is not None:
-            ahead = times > float(window.clock()) + skew
-        if not ahead.any():
-            seen = np.maximum.accumulate(np.where(far, _FAR, buckets))
-            before = np.concatenate(([_FAR if latest is None else latest], seen[:-1]))
-            if latest is not None:
-                before = np.maximum(before, latest)
-            late = (before > _FAR) & (buckets <= before - n_buckets) & ~far
-            future = ahead
-        else:  # a time far ahead of the clock: the latest time seen decides, line after line
-            late, future = np.zeros(len(times), bool), np.zeros(len(times), bool)
-            for i, (t, bucket) in enumerate(zip(times.tolist(), buckets.tolist())):
-                if ahead[i] and (latest is None or t > (latest + 1) * width + (skew or 0.0)):
-                    future[i] = True
-                elif far[i]:
-                    pass
-                elif latest is not None and bucket <= latest - n_buckets:
-                    late[i] = True
-                else:
-                    latest = bucket if latest is None else max(latest, bucket)
-        far &= ~future
-        for reason, mask in (("future", future), ("bad_value", far), ("late", late)):
-            if mask.any():
-                bad[reason] = bad.get(reason, 0) + int(mask.sum())
-        keep = ~(future | far | late)
+        y_pred, times, slice keys, labelled mask) and the mask of those counted."""
+        keep = inp.in_time(self.window, times, bad)
         if not keep.all():
             y_true, y_pred, times = y_true[keep], y_pred[keep], times[keep]
             groups = None if groups is None else groups[keep]
+            labelled = None if labelled is None else labelled[keep]
         # The lines left are those counted one at a time: as Windowed counts an array of times as
         # it counts the samples in time order, one update gives the same window.
-        return y_true, y_pred, times, groups, self._update(y_true, y_pred, times, bad)
+        return y_true, y_pred, times, groups, labelled, self._update(y_true, y_pred, times, bad, labelled)
 
     @staticmethod
     def _label(value: Any, yes_no: bool = False) -> Any:
@@ -530,7 +527,7 @@ class Watcher:
 
     def metrics(self) -> dict[str, Any]:
         """The current window's compute() with n_samples, lines and malformed line counts."""
-        out = {"n_samples": int(self.window.n_samples), **self.window.compute()}
+        out = {"n_samples": int(self.window.n_samples), **self.window.compute(), **self.monitor.values(self.window)}
         out["lines"] = self.lines
         out["malformed_lines"] = sum(self.malformed.values())
         out["malformed"] = dict(sorted(self.malformed.items()))
@@ -579,6 +576,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     except UsageError as exc:
         print(f"streameval watch: error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
+    except CliError as exc:  # --reference unreadable or of another configuration
+        print(f"streameval watch: error: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
     max_bytes = limits.MAX_LINE_BYTES if args.max_line_bytes is None else args.max_line_bytes
     lines: inp.Batches = queue.Queue(maxsize=QUEUE_BATCHES)
     stop = threading.Event()
