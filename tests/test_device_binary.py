@@ -233,9 +233,13 @@ def first_true(mask):
     return tuple(int(i) for i in index)
 
 
-@pytest.mark.parametrize("name, config, argument, value", BAD, ids=[b[0] for b in BAD])
-@pytest.mark.parametrize("shape", [(9,), (3, 4), (2, 3, 2)], ids=str)
-@pytest.mark.parametrize("per_sample", [False, True])
+# per-sample weights (N,) of rank > 1 inputs: only where there are weights
+BAD_CASES = [(*bad, shape, per_sample) for bad in BAD for shape in [(9,), (3, 4), (2, 3, 2)]
+             for per_sample in [False, True] if not per_sample or bad[1].get("weighted", False)]
+
+
+@pytest.mark.parametrize("name, config, argument, value, shape, per_sample", BAD_CASES,
+                         ids=[f"{c[0]}-{c[4]}-{'per-sample' if c[5] else 'per-element'}" for c in BAD_CASES])
 def test_bad_value_is_the_hosts(name, config, argument, value, shape, per_sample):
     rng = np.random.default_rng(1)
     y_true = rng.integers(0, 2, shape)
@@ -245,8 +249,6 @@ def test_bad_value_is_the_hosts(name, config, argument, value, shape, per_sample
     weight = None
     if weighted:
         weight = np.ones(shape[0] if per_sample and len(shape) > 1 else shape)
-    elif per_sample:
-        pytest.skip("unweighted")
     target = {"y_true": y_true, "y_pred": y_pred, "sample_weight": weight}[argument]
     target = target.astype(np.float64) if isinstance(value, float) else target
     at = tuple(i // 2 for i in target.shape)
@@ -329,12 +331,13 @@ META = [{}, {"weighted": True, "bins": 8}, {"from_logits": True, "bins": [0.2, 0
         {"threshold": 0.0, "score_range": (-3, 3), "bins": 6, "weighted": True, "ignore_index": -1}]
 
 
-@pytest.mark.parametrize("config", META, ids=str)
-@pytest.mark.parametrize("labels", [False, True])
+# (label predictions only where there are no bins: bins need scores)
+META_CASES = [(config, labels) for config in META for labels in [False, True] if not (labels and "bins" in config)]
+
+
+@pytest.mark.parametrize("config, labels", META_CASES, ids=[f"{c}-{'labels' if l else 'scores'}" for c, l in META_CASES])
 def test_plan_runs_on_meta_tensors(config, labels):
     acc = Binary(**config)
-    if labels and acc._scored:
-        pytest.skip("bins need scores")
     shape = (4, 3)
     y_pred = torch.zeros(shape, dtype=torch.int64 if labels else torch.float32, device="meta")
     weight = torch.zeros(4, dtype=torch.float64, device="meta") if acc.weighted else None

@@ -98,7 +98,8 @@ def test_registered_configurations(name):
     acc = configuration.make()
     reason = unsupported(acc)
     config = acc._config()
-    if config["labels"] == "auto" or "bootstrap" in config or any(isinstance(v, str) for v in config["labels"] or []):
+    if (config["labels"] == "auto" or "bootstrap" in config or config.get("unlabelled")
+            or any(isinstance(v, str) for v in config["labels"] or [])):
         assert isinstance(reason, str) and reason
         with pytest.raises(ValueError):
             plan(acc, torch.zeros(1, dtype=torch.int64), torch.zeros(1, dtype=torch.int64), None)
