@@ -51,36 +51,43 @@ def _undo(keys: Array, lo: Any, lookup: Array, y_true: Array, y_pred: Array, n: 
 
 
 @jit
+def _lookup_block(k: Array, t: Array, p: Array, lo: Any, lookup: Array, n: int, ignore: Any, use_ignore: bool,
+                  cells: Array) -> int:
+    """Check a block (keys in the lookup's span and with a slot, labels in [0, n) or ignored) and
+    write each sample's flat cell into cells: DONE, UNKNOWN_KEY or BAD_LABEL."""
+    span = np.uint64(lookup.shape[0])
+    in_span = True
+    labels_ok = True
+    for j in range(k.shape[0]):  # branch-free checks first: they vectorize
+        in_span &= np.uint64(k[j] - lo) < span
+        labels_ok &= (use_ignore & (t[j] == ignore)) | (_label_ok(t[j], n) & _label_ok(p[j], n))
+    if not in_span:
+        return UNKNOWN_KEY
+    known = True
+    nn = n * n
+    for j in range(k.shape[0]):
+        slot = lookup[np.uint64(k[j] - lo)]
+        known &= slot >= 0
+        cells[j] = slot * nn + np.int64(t[j]) * n + np.int64(p[j])
+    if not known:
+        return UNKNOWN_KEY
+    return DONE if labels_ok else BAD_LABEL
+
+
+@jit
 def count_pairs_by_lookup(keys: Array, lo: Any, lookup: Array, y_true: Array, y_pred: Array, n: int, ignore: Any,
                           use_ignore: bool, cm: Array) -> int:
     """cm[lookup[keys[i] - lo], y_true[i], y_pred[i]] += 1 for each sample whose y_true is not
     ``ignore``; DONE, or UNKNOWN_KEY / BAD_LABEL with cm unchanged (lookup: -1 for no slot)."""
     size = keys.shape[0]
-    span = np.uint64(lookup.shape[0])
     flat = cm.reshape(-1)
-    nn = n * n
     cells = np.empty(BLOCK_KEYS, np.int64)
     for start in range(0, size, BLOCK_KEYS):
         stop = min(start + BLOCK_KEYS, size)
         k = keys[start:stop]  # views from index 0: no wraparound check in the loops below
         t = y_true[start:stop]
         p = y_pred[start:stop]
-        in_span = True
-        labels_ok = True
-        for j in range(k.shape[0]):
-            in_span &= np.uint64(k[j] - lo) < span
-            labels_ok &= (use_ignore & (t[j] == ignore)) | (_label_ok(t[j], n) & _label_ok(p[j], n))
-        status = DONE if in_span else UNKNOWN_KEY
-        if status == DONE:
-            known = True
-            for j in range(k.shape[0]):
-                slot = lookup[np.uint64(k[j] - lo)]
-                known &= slot >= 0
-                cells[j] = slot * nn + np.int64(t[j]) * n + np.int64(p[j])
-            if not known:
-                status = UNKNOWN_KEY
-            elif not labels_ok:
-                status = BAD_LABEL
+        status = _lookup_block(k, t, p, lo, lookup, n, ignore, use_ignore, cells)
         if status != DONE:
             _undo(keys, lo, lookup, y_true, y_pred, n, ignore, use_ignore, flat, start)
             return status
@@ -151,9 +158,7 @@ def count_pairs_by_lookup_small(keys: Array, lo: Any, lookup: Array, y_true: Arr
                                 ignore: Any, use_ignore: bool, cm: Array, small: Array) -> int:
     """count_pairs_by_lookup through the uint8 scratch ``small`` (cm.size zeros; zero again on return)."""
     size = keys.shape[0]
-    span = np.uint64(lookup.shape[0])
     flat = cm.reshape(-1)
-    nn = n * n
     cells = np.empty(BLOCK_KEYS, np.int64)
     spilled = np.empty(size // 256 + 1, np.int64)  # each spill takes 256 samples: at most size / 256
     n_spilled = 0
@@ -162,22 +167,7 @@ def count_pairs_by_lookup_small(keys: Array, lo: Any, lookup: Array, y_true: Arr
         k = keys[start:stop]
         t = y_true[start:stop]
         p = y_pred[start:stop]
-        in_span = True
-        labels_ok = True
-        for j in range(k.shape[0]):
-            in_span &= np.uint64(k[j] - lo) < span
-            labels_ok &= (use_ignore & (t[j] == ignore)) | (_label_ok(t[j], n) & _label_ok(p[j], n))
-        status = DONE if in_span else UNKNOWN_KEY
-        if status == DONE:
-            known = True
-            for j in range(k.shape[0]):
-                slot = lookup[np.uint64(k[j] - lo)]
-                known &= slot >= 0
-                cells[j] = slot * nn + np.int64(t[j]) * n + np.int64(p[j])
-            if not known:
-                status = UNKNOWN_KEY
-            elif not labels_ok:
-                status = BAD_LABEL
+        status = _lookup_block(k, t, p, lo, lookup, n, ignore, use_ignore, cells)
         if status != DONE:
             for j in range(n_spilled):
                 flat[spilled[j]] -= 256
