@@ -43,7 +43,9 @@ def counting_update(doc: str) -> Callable[..., None]:
         lock.acquire()
         try:
             device = self._device
-            if device is None and type(y_pred) is not np.ndarray:  # a tensor on a GPU moves the counts there
+            # a tensor on a GPU moves the counts there (a CPU tensor's is_cpu: the cheapest test of the
+            # training loop's common input; other arrays are asked by _adopt)
+            if device is None and type(y_pred) is not np.ndarray and not getattr(y_pred, "is_cpu", False):
                 device = self._adopt(y_pred)
             if device is None:
                 self._count(prepare(y_true, y_pred, sample_weight, self._layout))
@@ -115,6 +117,7 @@ class Accumulator(Stateful):
         _device.check_validate(validate)
         if validate != "deferred":
             self._validate = validate
+        self._device = None  # (in the instance: update() reads it first, faster than from the class)
         if device is not None:
             _device.place(self, device)
 
