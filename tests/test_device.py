@@ -291,3 +291,34 @@ def test_batches_of_ever_new_shapes_keep_a_bounded_record(monkeypatch):
         acc.accuracy()
     assert caught.value.index is None
     assert acc.n_samples == sum(range(1, 40)) and len(acc._storage.runs) == 1
+
+
+# Bad batches that reach the device (shape, dtype and missing-value errors raise at once, as on the host)
+_VALUE_ERRORS = ("y_true not a class", "y_pred not a class", "score nan", "score inf", "score past 1", "y_true 2",
+                 "weight -2.0", "weight nan", "weight inf", "weights sum past float64")
+
+
+@pytest.mark.parametrize("supported", SUPPORTED, ids=repr)
+def test_a_stream_mixing_bad_batches_holds_the_host_counts_of_the_good_ones(supported):
+    """Every kind of bad value the device can meet, each between good batches: the device drops
+    each such batch whole (a NaN logit or score must not reach the float sums) and ends with the
+    host's counts of the good ones."""
+    configuration = supported
+    layout = helpers.layout_of(configuration.make())
+    host, device = configuration.make(), configuration.make().to(DEVICE)
+    stream = helpers.draw_stream(layout, configuration.batches, np.random.default_rng(11), [8, 9, 7, 10])
+    dropped = 0
+    for good in stream:
+        for case in helpers.bad_batches(layout, configuration.batches, good):
+            if case.name not in _VALUE_ERRORS:
+                continue
+            with pytest.raises((ValueError, OverflowError)):  # the host refuses it at once...
+                host.update(*case.batch[:3])
+            device.update(*case.batch[:3])  # ...the device drops it
+            dropped += 1
+        host.update(*good[:3])
+        device.update(*good[:3])
+    if dropped:
+        with pytest.raises(DroppedBatchError, match=f"{dropped} batch"):
+            device.n_samples
+    helpers.assert_same_state(device, host, configuration.name)

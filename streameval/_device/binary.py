@@ -453,8 +453,8 @@ class _Counter:
         if mass is None and kept is not None:
             mass = use.to(f64)
         sums = terms.sum(dim=1) if mass is None else terms @ mass
-        if mass is None:  # (with a mass, an element that does not add has a mass of 0)
-            sums = torch.where(gate, sums, zero)
+        # gated whatever the mass: a dropped batch's NaN logit makes NaN terms, and NaN * 0 is NaN
+        sums = torch.where(gate, sums, zero)
         consts.head(calib, terms.shape[0]).addcmul_(sums, consts.values(
             f"calibration {coefficients}", coefficients, f64))
 
