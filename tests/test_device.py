@@ -298,7 +298,22 @@ _VALUE_ERRORS = ("y_true not a class", "y_pred not a class", "score nan", "score
                  "weight -2.0", "weight nan", "weight inf", "weights sum past float64")
 
 
-@pytest.mark.parametrize("supported", SUPPORTED, ids=repr)
+# Weighted score states with logits, bins and ignore_index: the registry's device lines count them
+# with validate="eager"; here they drop bad batches on the device
+WEIGHTED_SCORES = [
+    helpers.Configuration(name, make, batches, reference) for name, make, batches, reference in [
+        ("multiclass-weighted-logits-bins-top-k",
+         lambda: Multiclass(4, bins=8, top_k=2, from_logits=True, weighted=True), "matrix", "multiclass"),
+        ("multiclass-weighted-ignore-logits",
+         lambda: Multiclass(3, from_logits=True, ignore_index=-100, weighted=True), "matrix", "multiclass"),
+        ("multilabel-weighted-range-bins",
+         lambda: Multilabel(2, 0.0, bins=4, score_range=(-1, 1), weighted=True), "multilabel", "multilabel"),
+        ("binary-weighted-ignore-logits-bins",
+         lambda: Binary(0.3, bins=8, from_logits=True, weighted=True, ignore_index=-100), "scores", "binary"),
+    ]]
+
+
+@pytest.mark.parametrize("supported", SUPPORTED + WEIGHTED_SCORES, ids=repr)
 def test_a_stream_mixing_bad_batches_holds_the_host_counts_of_the_good_ones(supported):
     """Every kind of bad value the device can meet, each between good batches: the device drops
     each such batch whole (a NaN logit or score must not reach the float sums) and ends with the
