@@ -28,7 +28,6 @@ from ._state import Spec
 from ._storage import NumpyStorage
 from .accumulator import Accumulator
 from .binary import Binary
-from .errors import IncompatibleError
 from .multiclass import Multiclass
 from .serialization import Kind
 from .windows import Windowed, bucket_of
@@ -485,16 +484,7 @@ class Sliced(SlotWrapper):
         other's new ones in its order; past max_slices, ValueError (overflow="raise") or their
         counts go to the "__other__" slice. IncompatibleError when the configurations differ,
         OverflowError when a sum would overflow; either changes nothing."""
-        self._check_compatible(other)
-        reason = self._merge_refusal()
-        if reason:
-            raise IncompatibleError(f"Cannot merge {self._describe()}: {reason}")
-        theirs = other._latest_seen()
-        if theirs is not None:
-            self._check_skew(theirs, "the latest time of the merged one, {t!r},")
-        self._check_merge_room(other)
-        self._merge_state(other)
-        return self
+        return super().merge(other)  # (SlotWrapper's: checks, then _merge_state below)
 
     def _merge_state(self, other: Any) -> None:
         index = self._index.copy()

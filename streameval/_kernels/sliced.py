@@ -75,6 +75,18 @@ def _lookup_block(k: Array, t: Array, p: Array, lo: Any, lookup: Array, n: int, 
 
 
 @jit
+def _add_block(flat: Array, cells: Array, t: Array, ignore: Any, use_ignore: bool) -> None:
+    """flat[cells[j]] += 1 for each sample j of a checked block whose y_true is not ignore."""
+    if use_ignore:
+        for j in range(t.shape[0]):
+            if t[j] != ignore:
+                flat[cells[j]] += 1
+    else:
+        for j in range(t.shape[0]):
+            flat[cells[j]] += 1
+
+
+@jit
 def count_pairs_by_lookup(keys: Array, lo: Any, lookup: Array, y_true: Array, y_pred: Array, n: int, ignore: Any,
                           use_ignore: bool, cm: Array) -> int:
     """cm[lookup[keys[i] - lo], y_true[i], y_pred[i]] += 1 for each sample whose y_true is not
@@ -91,13 +103,7 @@ def count_pairs_by_lookup(keys: Array, lo: Any, lookup: Array, y_true: Array, y_
         if status != DONE:
             _undo(keys, lo, lookup, y_true, y_pred, n, ignore, use_ignore, flat, start)
             return status
-        if use_ignore:
-            for j in range(k.shape[0]):
-                if t[j] != ignore:
-                    flat[cells[j]] += 1
-        else:
-            for j in range(k.shape[0]):
-                flat[cells[j]] += 1
+        _add_block(flat, cells, t, ignore, use_ignore)
     return DONE
 
 
@@ -143,13 +149,7 @@ def count_pairs_by_table(keys: Array, table_keys: Array, table_slots: Array, shi
                     slot = _table_slot(keys[j], table_keys, table_slots, shift)
                     flat[slot * nn + np.int64(y_true[j]) * n + np.int64(y_pred[j])] -= 1
             return status
-        if use_ignore:
-            for j in range(k.shape[0]):
-                if t[j] != ignore:
-                    flat[cells[j]] += 1
-        else:
-            for j in range(k.shape[0]):
-                flat[cells[j]] += 1
+        _add_block(flat, cells, t, ignore, use_ignore)
     return DONE
 
 
