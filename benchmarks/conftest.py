@@ -147,8 +147,8 @@ def threads(request, monkeypatch):
     from streameval import _threads
 
     if request.param == "one thread":
-        monkeypatch.setattr(_threads, "threads_for", lambda n: 1)
+        monkeypatch.setattr(_threads, "threads_for", lambda n, minimum=0: 1)
     elif request.param == "two threads":
         least = getattr(_threads, "PARALLEL_MIN", 1 << 20)
-        monkeypatch.setattr(_threads, "threads_for", lambda n: 2 if n >= least else 1)
+        monkeypatch.setattr(_threads, "threads_for", lambda n, minimum=least: 2 if n >= minimum else 1)
     return request.param

@@ -24,14 +24,14 @@ import numpy as np
 PARALLEL_MIN = 1 << 20  # batches this large are split over idle cores; smaller ones don't repay the threads
 
 
-def threads_for(n_samples: int) -> int:
-    """How many threads a batch should use: one below PARALLEL_MIN samples, else the idle cores.
+def threads_for(n_samples: int, minimum: int = PARALLEL_MIN) -> int:
+    """How many threads a batch should use: one below ``minimum`` samples, else the idle cores.
 
     A chunk handed to a core that another process holds finishes late, and the whole batch waits
     for it (measured: 2x slower than one thread). The 1-minute load average, which counts this
     process when it is busy, tells whether the other cores are free.
     """
-    if n_samples < PARALLEL_MIN:
+    if n_samples < minimum:
         return 1
     threads = numba.get_num_threads()  # honours NUMBA_NUM_THREADS
     if threads > 1:
@@ -65,7 +65,7 @@ def _count_split(kernel: Callable[..., int], batch: Sequence[np.ndarray], args: 
     bounds = np.linspace(0, n_samples, threads + 1).astype(np.int64).tolist()
     tables = [[np.zeros_like(s) for s in states] for _ in range(threads)]
     # The calling thread takes the first chunk itself: one thread hand-off fewer.
-    futures = [_pool().submit(count, bounds[c], bounds[c + 1], tables[c]) for c in range(1, threads)]
+    futures = [pool().submit(count, bounds[c], bounds[c + 1], tables[c]) for c in range(1, threads)]
     results = [count(bounds[0], bounds[1], tables[0])] + [f.result() for f in futures]
     for c, bad in enumerate(results):
         if bad >= 0:
@@ -77,6 +77,6 @@ def _count_split(kernel: Callable[..., int], batch: Sequence[np.ndarray], args: 
 
 
 @functools.cache
-def _pool() -> ThreadPoolExecutor:
+def pool() -> ThreadPoolExecutor:
     """The helper threads, started once: a chunk per idle core besides the calling thread."""
     return ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="streameval")

@@ -20,12 +20,12 @@ import numpy as np
 from . import _event_times, _locking, limits
 from ._batch import Prepared
 from ._components import confusion
-from ._kernels import sliced as sliced_kernels
-from ._slice_keys import OTHER, Assignment, IntTable, KeyIndex, check_keys, fused_keys, json_keys
+from ._slice_fused import count_known
+from ._slice_keys import OTHER, Assignment, KeyIndex, check_keys, fused_keys, json_keys
 from ._slice_windows import POSITION, Plan, SliceWindow, largest_state
 from ._slots import SlotWrapper, description, inner_layout, stacked_spec, template_of
 from ._state import Spec
-from ._storage import NumpyStorage
+from ._storage import NumpyStorage, Storage
 from .accumulator import Accumulator
 from .binary import Binary
 from .multiclass import Multiclass
@@ -124,8 +124,8 @@ class Sliced(SlotWrapper):
     one kernel call, each sample into its slice. The common batch (class labels without weights
     keyed by integers or a pandas categorical, every key known) is mapped and counted in one
     fused pass (``_kernels.sliced``): integer keys in a small range and categorical codes through
-    a dense array, a large batch counted a byte per cell first. A batch with new keys copies the state once to
-    grow it. Threads may share a Sliced: update, merge and queries hold its lock.
+    a dense array, a large batch counted a byte per cell first (pending until the state is read,
+    split over idle cores). A batch with new keys copies the state once to grow it. Threads may share a Sliced: update, merge and queries hold its lock.
 
     >>> import streameval
     >>> s = Sliced(streameval.Binary())
@@ -239,7 +239,6 @@ class Sliced(SlotWrapper):
         """An independent copy: same configuration, keys and counts."""
         new = super().copy()
         new._index = self._index.copy()
-        new.__dict__.pop("_small", None)  # the fused kernel's scratch: each copy its own
         return new
 
     def __eq__(self, other: object) -> bool:
@@ -402,22 +401,10 @@ class Sliced(SlotWrapper):
         found = fused_keys(by, self._index, batch.n)
         if found is None:
             return False
-        keys, lo, lookup = found
-        if not self._storage.reserve(confusion.NAME, batch.n):
+        storage = self.__dict__["_storage"]  # as it is: the pending counts stay pending
+        if not storage.reserve(confusion.NAME, batch.n):
             return False  # the general path raises OverflowError
-        cm = self._storage.host(confusion.NAME)
-        if isinstance(lookup, IntTable):
-            status = sliced_kernels.count_pairs_by_table(keys, lookup.keys, lookup.slots, lookup.shift, batch.y_true,
-                                                         batch.y_pred, *pairs, cm)
-        elif 4 * batch.n >= cm.size:  # a batch large for the state: counted in a byte per cell first
-            small = self.__dict__.get("_small")
-            if small is None or small.shape[0] != cm.size:
-                small = self.__dict__["_small"] = np.zeros(cm.size, np.uint8)
-            status = sliced_kernels.count_pairs_by_lookup_small(keys, lo, lookup, batch.y_true, batch.y_pred, *pairs,
-                                                                cm, small)
-        else:
-            status = sliced_kernels.count_pairs_by_lookup(keys, lo, lookup, batch.y_true, batch.y_pred, *pairs, cm)
-        return bool(status == sliced_kernels.DONE)
+        return count_known(storage.host(confusion.NAME), found, batch.y_true, batch.y_pred, pairs, self.__dict__)
 
     @functools.cached_property
     def _pairs(self) -> tuple[int, Any, bool] | None:
@@ -443,6 +430,21 @@ class Sliced(SlotWrapper):
         new.set_slots(dict(zip(self._count_names, old)), np.arange(old[0].shape[0]))
         new.assign({name: self._storage.host(name) for name in spec.metadata})
         return new
+
+    @property
+    def _storage(self) -> Storage:
+        """The state, the pending counts of large batches added first (``_slice_fused``)."""
+        pending = self.__dict__.get("_pending")
+        if pending is not None and pending.samples:
+            with _locking.lock_of(self):
+                pending.settle(self.__dict__["_storage"].host(confusion.NAME).reshape(-1))
+        storage: Storage = self.__dict__["_storage"]
+        return storage
+
+    @_storage.setter
+    def _storage(self, storage: Storage) -> None:
+        self.__dict__.pop("_pending", None)  # read (settled) before, or to be forgotten (reset, a copy's)
+        self.__dict__["_storage"] = storage
 
     def _keep(self, assignment: Assignment) -> None:
         if assignment.new:

@@ -307,7 +307,7 @@ def test_fused_paths_equal_the_general_path(kind, monkeypatch):
     from streameval._kernels import sliced as kernels
 
     counted = []
-    for name in ("count_pairs_by_lookup", "count_pairs_by_lookup_small", "count_pairs_by_table"):
+    for name in ("count_pairs_by_lookup", "count_pairs_pending", "count_pairs_by_table"):
         def spy(*args, _kernel=getattr(kernels, name), _name=name):
             status = _kernel(*args)
             counted.append((_name, status))
@@ -325,7 +325,7 @@ def test_fused_paths_equal_the_general_path(kind, monkeypatch):
         by = {"series": lambda: pd.Series(keys), "categorical": lambda: pd.Categorical(keys)}.get(kind, lambda: keys)()
         fast.update(y_true, y_pred, by=by)
         fast.update(y_true, y_pred, by=by)  # all keys known: the fused kernel counts it
-    expected = "count_pairs_by_table" if kind == "table" else "count_pairs_by_lookup_small"  # batches >= cells / 4
+    expected = "count_pairs_by_table" if kind == "table" else "count_pairs_pending"  # batches >= cells / 4
     assert (expected, kernels.DONE) in counted and {name for name, _ in counted} == {expected}
     reference = _general(Multiclass(4), [b for b in batches for _ in range(2)])
     assert fast == reference
@@ -396,9 +396,9 @@ def test_fused_path_is_fail_atomic(kind):
     assert sliced.n_samples == 2 * before.n_samples
 
 
-def test_fused_small_counters_spill_exactly_and_undo():
-    """The byte-per-cell scratch spills 256 at a time into the counts: exact for cells counted
-    thousands of times in a batch, and subtracted back when a later block fails."""
+def test_fused_pending_counters_carry_exactly_and_undo():
+    """Large batches are counted a byte per cell with a 16-bit carry (_slice_fused): exact for
+    cells counted thousands of times, and taken back when a later block fails."""
     n = 5000
     keys = np.where(np.arange(n) % 5 == 0, 7, 9)
     y_true, y_pred = np.zeros(n, np.int64), np.zeros(n, np.int64)
@@ -410,11 +410,89 @@ def test_fused_small_counters_spill_exactly_and_undo():
         mask = keys == key
         np.testing.assert_array_equal(sliced[key].confusion_matrix(),
                                       2 * confusion_matrix(y_true[mask], y_pred[mask], labels=[0, 1]))
+    sliced.update(y_true, y_pred, by=keys)  # pending: carried past 256 and 512 in some cells
     before = sliced.copy()
     bad = y_pred.copy()
     bad[4900] = 2
     with pytest.raises(ValueError, match=r"y_pred\[4900\]"):
         sliced.update(y_true, bad, by=keys)
     assert sliced == before
-    sliced.update(y_true, y_pred, by=keys)  # the scratch was left zero
-    assert sliced[9].confusion_matrix().tolist() == (3 * np.asarray(before[9].confusion_matrix()) // 2).tolist()
+    sliced.update(y_true, y_pred, by=keys)
+    assert sliced[9].confusion_matrix().tolist() == (4 * np.asarray(before[9].confusion_matrix()) // 3).tolist()
+
+
+def _reference_counts(batches):
+    y_true, y_pred, keys = (np.concatenate([b[i] for b in batches]) for i in range(3))
+    return {int(key): confusion_matrix(y_true[keys == key], y_pred[keys == key], labels=range(3)).tolist()
+            for key in np.unique(keys)}
+
+
+def test_fused_pending_counters_split_over_threads_are_all_or_nothing(monkeypatch):
+    """Split over two threads (each its own row of counters), a bad label or a new key in either
+    chunk takes back both chunks' counts; the counters are settled before they could overflow."""
+    from streameval import _slice_fused, _threads
+
+    monkeypatch.setattr(_threads, "threads_for", lambda n, minimum=0: 2)
+    monkeypatch.setattr(_slice_fused, "LIMIT", 12_000)  # the third large batch settles the counters first
+    rng = np.random.default_rng(6)
+    n = 5000
+    keys = rng.integers(0, 20, n)
+    y_true, y_pred = rng.integers(0, 3, n), rng.integers(0, 3, n)
+    sliced = Sliced(Multiclass(3))
+    counted = []
+    for _ in range(4):
+        sliced.update(y_true, y_pred, by=keys)
+        counted.append((y_true, y_pred, keys))
+        assert _counts_by_key(sliced) == _reference_counts(counted)
+    assert sliced.__dict__["_pending"].low.shape[0] == 2
+    for position in (100, 4900):  # in the first chunk, in the second
+        before = sliced.copy()
+        bad = y_true.copy()
+        bad[position] = 3
+        with pytest.raises(ValueError, match=rf"y_true\[{position}\]"):
+            sliced.update(bad, y_pred, by=keys)
+        assert sliced == before
+        new = keys.copy()
+        new[position] = 99  # a new key: the fused pass is taken back, the general path counts the batch
+        sliced.update(y_true, y_pred, by=new)
+        counted.append((y_true, y_pred, new))
+        assert _counts_by_key(sliced) == _reference_counts(counted)
+
+
+def test_fused_pending_counts_are_seen_by_every_reader():
+    """Pending counts are added before anything reads the state: copies, pickles, payloads,
+    merges, equality, state vectors; reset forgets them."""
+    rng = np.random.default_rng(7)
+    n = 3000
+    keys = rng.integers(0, 10, n)
+    y_true, y_pred = rng.integers(0, 3, n), rng.integers(0, 3, n)
+    batches = [(y_true, y_pred, keys)] * 2
+    reference = _general(Multiclass(3), batches)
+
+    def pending():
+        sliced = Sliced(Multiclass(3))
+        for batch in batches:
+            sliced.update(batch[0], batch[1], by=batch[2])
+        assert sliced.__dict__["_pending"].samples == n  # the second batch is pending
+        return sliced
+
+    copy = pending().copy()
+    assert copy == reference and _counts_by_key(copy) == _reference_counts(batches)
+    assert pickle.loads(pickle.dumps(pending())) == reference
+    assert streameval.from_bytes(pending().to_bytes()) == reference
+    assert pending().state_vector().tolist() == reference.state_vector().tolist()
+    merged = Sliced(Multiclass(3))
+    merged.merge(pending())
+    assert merged == reference
+    mine = pending()
+    mine.merge(pending())
+    assert _counts_by_key(mine) == _reference_counts(batches * 2)
+    original = pending()
+    snapshot = original.copy()
+    original.update(y_true, y_pred, by=keys)  # counts on without touching the copy
+    assert snapshot == reference and _counts_by_key(original) == _reference_counts(batches + batches[:1])
+    emptied = pending()
+    emptied.reset()
+    assert emptied.n_slices == 0 and emptied.is_empty
+    emptied.update(y_true, y_pred, by=keys)
+    assert _counts_by_key(emptied) == _reference_counts(batches[:1])

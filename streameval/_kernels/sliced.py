@@ -11,12 +11,8 @@ back:
 - ``count_pairs_by_table``: the slot is found in ``_slice_keys.IntTable``'s open-addressing hash
   table (integer keys spread too widely for a dense array).
 
-``count_pairs_by_lookup_small`` is the first with each cell counted in a uint8 scratch array
-(``small``, one byte per cell, zero between calls) added to the int64 counts at the end of the
-batch: the random increments then touch an eighth of the memory (10,000 slices of 10 x 10 cells:
-1 MB rather than 8 MB, which stays in a core's cache), and the final addition is one sequential
-pass. A cell reaching 256 within the batch spills 256 into the counts at once (recorded, to be
-subtracted back on a failure). For batches of at least a quarter as many samples as cells.
+``count_pairs_pending`` is the first counting into pending byte counters,
+added to the int64 counts when they are read (``_slice_fused``): for batches large for the state.
 
 Each checks a block (keys known, labels in [0, n), ``ignore`` skipped) before counting it, and
 returns ``DONE``, ``UNKNOWN_KEY`` (a key that has no slot: a new key, or a missing categorical
@@ -154,14 +150,15 @@ def count_pairs_by_table(keys: Array, table_keys: Array, table_slots: Array, shi
 
 
 @jit
-def count_pairs_by_lookup_small(keys: Array, lo: Any, lookup: Array, y_true: Array, y_pred: Array, n: int,
-                                ignore: Any, use_ignore: bool, cm: Array, small: Array) -> int:
-    """count_pairs_by_lookup through the uint8 scratch ``small`` (cm.size zeros; zero again on return)."""
+def count_pairs_pending(keys: Array, lo: Any, lookup: Array, y_true: Array, y_pred: Array, n: int, ignore: Any,
+                        use_ignore: bool, low: Array, high: Array) -> int:
+    """count_pairs_by_lookup into pending byte counters: cell c's count is low[c] + 256 * high[c]
+    (uint8, uint16), to be added to the int64 counts by ``settle_pending``. The random increments
+    touch one byte per cell (10,000 slices of 10 x 10 cells: 1 MB rather than 8 MB, which stays
+    in a core's cache) and the high word only on a carry. The caller bounds what the counters hold
+    (2**24 - 1 per cell). DONE, or UNKNOWN_KEY / BAD_LABEL with the counters unchanged."""
     size = keys.shape[0]
-    flat = cm.reshape(-1)
     cells = np.empty(BLOCK_KEYS, np.int64)
-    spilled = np.empty(size // 256 + 1, np.int64)  # each spill takes 256 samples: at most size / 256
-    n_spilled = 0
     for start in range(0, size, BLOCK_KEYS):
         stop = min(start + BLOCK_KEYS, size)
         k = keys[start:stop]
@@ -169,21 +166,41 @@ def count_pairs_by_lookup_small(keys: Array, lo: Any, lookup: Array, y_true: Arr
         p = y_pred[start:stop]
         status = _lookup_block(k, t, p, lo, lookup, n, ignore, use_ignore, cells)
         if status != DONE:
-            for j in range(n_spilled):
-                flat[spilled[j]] -= 256
-            small[:] = 0
+            undo_pending(keys[:start], lo, lookup, y_true, y_pred, n, ignore, use_ignore, low, high)
             return status
         for j in range(k.shape[0]):
             if use_ignore and t[j] == ignore:
                 continue
             c = cells[j]
-            v = np.uint8(small[c] + np.uint8(1))
-            small[c] = v
+            v = np.uint8(low[c] + np.uint8(1))
+            low[c] = v
             if v == 0:
-                flat[c] += 256
-                spilled[n_spilled] = c
-                n_spilled += 1
-    for i in range(flat.shape[0]):
-        flat[i] += small[i]
-        small[i] = 0
+                high[c] += np.uint16(1)
     return DONE
+
+
+@jit
+def undo_pending(keys: Array, lo: Any, lookup: Array, y_true: Array, y_pred: Array, n: int, ignore: Any,
+                 use_ignore: bool, low: Array, high: Array) -> None:
+    """Take back count_pairs_pending's counts of these samples (all of them counted): exactly, as
+    low + 256 * high is one number and each byte wraps back as it wrapped on."""
+    nn = n * n
+    for j in range(keys.shape[0]):
+        if not (use_ignore and y_true[j] == ignore):
+            c = lookup[np.uint64(keys[j] - lo)] * nn + np.int64(y_true[j]) * n + np.int64(y_pred[j])
+            v = low[c]
+            if v == 0:
+                high[c] -= np.uint16(1)
+            low[c] = np.uint8(v - np.uint8(1))
+
+
+@jit
+def settle_pending(flat: Array, low: Array, high: Array) -> None:
+    """flat += low + 256 * high for each row of pending counters, which are zeroed."""
+    for r in range(low.shape[0]):
+        lo_row = low[r]
+        hi_row = high[r]
+        for c in range(flat.shape[0]):
+            flat[c] += np.int64(lo_row[c]) + (np.int64(hi_row[c]) << 8)
+            lo_row[c] = 0
+            hi_row[c] = 0
