@@ -19,22 +19,26 @@ Simard and L'Ecuyer's case split (J. Stat. Softw. 39(11), 2011), as scipy's ``_k
 
 ``smirnov``, the Smirnov / Birnbaum-Tingey sum (as scipy.special.smirnov, Ann. Math. Statist. 1951):
 P(D+_n >= x) = x sum_{v=0}^{floor(n(1-x))} C(n, v) (1 - x - v/n)^(n-v) (x + v/n)^(v-1), with scipy's
-special cases: x <= 1/n: 1 - x (1 + x)^(n-1); x >= 1 - 1/n: (1 - x)^n; -2 n x^2 < -745.13: 0 (the
-value underflows); and n > 1e6: scipy's approximation exp(-(6 n x + 1)^2 / (18 n)) (not the sum).
-For n >= 2^31 scipy.special.smirnov overflows its C int (NaN, or the n of another sample size):
-the approximation is kept there.
+special cases: n = 1: 1 - x; x <= 1/n: 1 - x (1 + x)^(n-1); -2 n x^2 < -745.13: 0 (the value
+underflows); x >= 1 - 1/n: (1 - x)^n; n > 1e6: scipy's approximation exp(-(6 n x + 1)^2 / (18 n))
+(not the sum); and, where the complement has at most 3 terms (n >= 10, x <= 1/(2 sqrt(n))), 1 minus
+that complement. For n >= 2^31 scipy.special.smirnov overflows its C int (NaN, or the value for n
+modulo 2^32): the large-n formula is kept there.
 
 Cost: every branch is bounded. Durbin's matrix has 2 ceil(n x) - 1 <= 115 rows where it is used
 (n x <= 1.4^(2/3) n^(1/3), n <= 100000) and is raised to the n-th power by squaring (at most 17
-squarings); Pomeranz runs 2n + 1 <= 281 short convolutions; Pelz-Good sums at most 8 terms; the
-Smirnov sum has floor(n (1 - x)) terms, so at most 10^6 (about 50 ms in numpy; scipy's double-double
-C loop takes about 1 s there), and the large-n formula is O(1). Any n (10^12 included) and x finish.
+squarings, ~2 ms); Pomeranz runs 2n + 1 <= 281 short convolutions (~1.5 ms); Pelz-Good sums at most
+8 terms; the Smirnov sum has floor(n (1 - x)) terms, so at most 10^6 (~40 ms in numpy at n = 10^6,
+where scipy's double-double C loop takes ~1 s), and the large-n formula is O(1). Any n (10^12
+included) and x finish.
 
-Accuracy against scipy (tests/test_drift.py): scipy evaluates the Smirnov sum in double-double, and
-here each term is exp of a log-term written without cancellation (see ``_smirnov_sum``): relative
-error about 1e-14, up to ~3e-13 where the value nears the underflow (exponent -745). Durbin,
-Pomeranz and Pelz-Good give the CDF, the SF being 1 - CDF (scipy does the same): relative error
-about 1e-16 / SF there.
+Accuracy against scipy (measured over a dense grid of every branch and its edges, n = 1 .. 2^31 - 1;
+tests/test_drift.py): scipy evaluates the Smirnov sum in double-double, and here each term is exp
+of a log-term written without cancellation (see ``_smirnov_sum``): relative difference ~1e-14,
+at most ~9e-14 (for values near 1e-200 .. 1e-300). Durbin, Pomeranz and Pelz-Good give the CDF and
+the SF is 1 - CDF (in scipy too): the CDFs, rounded in different orders, agree to ~2e-15 absolute, so
+the SF to 1e-12 relative only where SF >~ 2e-3 (worst: ~2e-12 relative at SF ~ 6e-4, n x^2 = 4,
+Pomeranz, where each is ~1e-12 from the exact value).
 """
 
 from __future__ import annotations
@@ -65,18 +69,28 @@ STIRLING_MIN_K = 8
 
 
 def _stirling_remainder(k: np.ndarray) -> np.ndarray:
-    """omega(k) = log k! - ((k + 1/2) log k - k + log(2 pi) / 2) for whole k >= 1 (float array)."""
-    out = np.empty_like(k)
+    """omega(k) = log k! - ((k + 1/2) log k - k + log(2 pi) / 2) for whole k >= 1 (float array), to
+    an absolute 1e-17 (it is added to logs): the series, cut after its last term above 1e-18 at the
+    smallest k >= 8, and a table below 8."""
     big = k >= STIRLING_MIN_K
-    kb = k[big]
-    r2 = 1.0 / (kb * kb)
-    acc = np.full_like(kb, STIRLING[-1])
-    for c in STIRLING[-2::-1]:
-        acc = acc * r2 + c
-    out[big] = acc / kb
+    everywhere = bool(big.all())
+    kb = k if everywhere else k[big]
+    out = np.empty_like(k)
+    if kb.size:
+        smallest = float(kb.min())
+        terms = sum(1 for j, c in enumerate(STIRLING) if abs(c) / smallest ** (2 * j + 1) > 1e-18) + 1
+        terms = min(terms, len(STIRLING))
+        r2 = 1.0 / (kb * kb)
+        acc = np.full_like(kb, STIRLING[terms - 1])
+        for c in STIRLING[terms - 2::-1]:
+            acc *= r2
+            acc += c
+        acc /= kb
+        if everywhere:
+            return acc
+        out[big] = acc
     small = ~big
-    if small.any():
-        out[small] = _SMALL_REMAINDERS[k[small].astype(np.int64)]
+    out[small] = _SMALL_REMAINDERS[k[small].astype(np.int64)]
     return out
 
 
@@ -103,9 +117,10 @@ def _log1pmx(y: np.ndarray) -> np.ndarray:
     Smirnov terms need: the +-y parts of their logs cancel exactly and are left out). Near 0 by
     log(1 + y) = 2 atanh(s), s = y / (2 + y): log(1 + y) - y = -y s + 2 (s^3/3 + s^5/5 + ...), the
     series cut where s^2 makes its terms negligible; elsewhere log1p(y) - y loses at most ~5 ulp."""
-    out = np.empty_like(y)
     near = (y >= -0.5) & (y <= 1.0)  # |s| <= 1/3
-    yn = y[near]
+    everywhere = bool(near.all())
+    yn = y if everywhere else y[near]
+    out = np.empty_like(y)
     if yn.size:
         s = yn / (2.0 + yn)
         s2 = s * s
@@ -113,12 +128,16 @@ def _log1pmx(y: np.ndarray) -> np.ndarray:
         terms = 1 if worst < 1e-300 else max(1, min(18, math.ceil(-38.5 / math.log(worst)) + 1))  # s2^terms < 2^-55
         acc = np.full_like(s, 1.0 / (2 * terms + 1))
         for j in range(terms - 1, 0, -1):
-            acc = acc * s2 + 1.0 / (2 * j + 1)
-        out[near] = -yn * s + 2.0 * s * s2 * acc
+            acc *= s2
+            acc += 1.0 / (2 * j + 1)
+        acc *= 2.0 * s * s2
+        acc -= yn * s
+        if everywhere:
+            return acc
+        out[near] = acc
     far = ~near
-    if far.any():
-        yf = y[far]
-        out[far] = np.log1p(yf) - yf
+    yf = y[far]
+    out[far] = np.log1p(yf) - yf
     return out
 
 
@@ -127,7 +146,10 @@ def _exact_floor(n: int, x: float) -> tuple[int, float]:
     next integer, which would change the number of terms)."""
     product = Fraction(x) * n
     whole = math.floor(product)
-    return whole, float(product - whole)
+    frac = float(product - whole)
+    if frac == 1.0:  # within 2^-54 of the next integer: as scipy, take it as that integer
+        return whole + 1, 0.0
+    return whole, frac
 
 
 # --- the one-sided tail -------------------------------------------------------------------------
@@ -142,13 +164,13 @@ def smirnov(n: int, x: float) -> float:
     if not 0.0 <= x <= 1.0:  # NaN included
         return math.nan
     if n == 1:
-        return x
+        return 1.0 - x
     if x == 0.0:
         return 1.0
     if x == 1.0:
         return 0.0
     whole, frac = _exact_floor(n, x)
-    if whole == 0 or (whole == 1 and frac == 0.0):  # x <= 1/n: one term of the complement
+    if whole == 0 or (whole == 1 and frac == 0.0):  # x <= 1/n: the complement is its v = n term
         return _clip(1.0 - x * math.exp((n - 1) * math.log1p(x)))
     if float(-2 * n) * x * x < MIN_LOG:
         return 0.0
@@ -158,7 +180,24 @@ def smirnov(n: int, x: float) -> float:
         # scipy's own approximation above 10^6 (the sum would take too long): log P ~ -(6nx + 1)^2 / 18n
         logp = -((6.0 * n * x + 1.0) ** 2) / 18.0 / n
         return math.exp(logp) if logp < -math.log(2.0) else 1.0 + math.expm1(logp)
-    return _clip(_smirnov_sum(n, x, whole, frac))
+    upper_terms = whole + 1 if frac > 0.0 else whole  # the terms v > n (1 - x) of the complement
+    if n >= 10 and upper_terms <= 3 and x <= 0.5 / math.sqrt(n):
+        return _clip(1.0 - _smirnov_complement(n, x, whole, frac))
+    with np.errstate(under="ignore"):
+        return _clip(_smirnov_sum(n, x, whole, frac))
+
+
+def _smirnov_complement(n: int, x: float, whole: int, frac: float) -> float:
+    """P(D+_n < x) = x sum_{v > n(1-x)} C(n, v) (1 - x - v/n)^(n-v) (x + v/n)^(v-1) (the same terms,
+    now with 1 - x - v/n < 0, so alternating): where scipy uses it, n >= 10, x <= 1/(2 sqrt(n)) and at
+    most 3 terms, it is cheaper than the long sum. With j = n - v: 1 - x - v/n = -(nx - j)/n and
+    x + v/n = 1 + (nx - j)/n."""
+    total = 0.0
+    for j in range(whole + 1 if frac > 0.0 else whole):
+        gap = (whole - j) + frac  # nx - j > 0
+        term = math.comb(n, j) * (gap / n) ** j * math.exp((n - j - 1) * math.log1p(gap / n))
+        total += -term if j % 2 else term
+    return x * total
 
 
 def _smirnov_sum(n: int, x: float, whole: int, frac: float) -> float:
@@ -190,8 +229,13 @@ def _smirnov_sum(n: int, x: float, whole: int, frac: float) -> float:
         v = np.arange(start, min(start + chunk, last + 1), dtype=np.float64)
         r = n - v
         q = ((n - whole) - v) - frac
-        u1 = nx / r
-        g1 = np.where(u1 <= 0.5, _log1pmx(-np.minimum(u1, 0.5)), np.log(q / r) + u1)
+        u1 = nx / r  # grows with v: past 1/2 only in the last chunks
+        if u1[-1] <= 0.5:
+            g1 = _log1pmx(-u1)
+        else:
+            g1 = np.log(q / r) + u1
+            near = u1 <= 0.5
+            g1[near] = _log1pmx(-u1[near])
         e = r * g1 + v * _log1pmx(nx / v)
         beta = -0.5 * np.log(TWO_PI * (v * r / n)) + omega_n - _stirling_remainder(v) - _stirling_remainder(r)
         total += float(np.sum(np.exp(beta + e - np.log1p(v / nx))))

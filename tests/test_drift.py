@@ -133,17 +133,155 @@ def test_ks_exact_p_values_for_small_samples():
         assert p == pytest.approx(reference.pvalue, rel=REL, abs=1e-300)
 
 
-def test_ks_large_samples_use_the_kolmogorov_distribution():
-    e = np.array([4000, 6000, 5000, 3000, 2000])
-    a = np.array([4100, 5800, 5200, 2950, 1950])
+def kstwo_close(value, reference):
+    """Our kstwo against scipy's: 1e-12 relative, and 3e-15 absolute for where both compute the SF
+    as 1 - CDF with the CDF near 1 (Durbin, Pomeranz, Pelz-Good: the two CDFs, each rounded in its
+    own order, agree to ~2e-15 absolute, so SF ~4e-4 at n x^2 = 4 can differ by ~2e-12 relative)."""
+    return abs(value - reference) <= 1e-12 * abs(reference) + 3e-15
+
+
+def shifted_histograms(n, m, shift):
+    """Counts of n and m samples on 12 bins, the second's shares moved by `shift` towards the top
+    (shift None: the second's samples all in the top 4 bins)."""
+    base = np.linspace(1.0, 2.0, 12)
+    moved = base + shift * np.arange(12) if shift is not None else np.repeat([0.0, 1.0], [8, 4])
+    e = np.floor(n * base / base.sum()).astype(np.int64)
+    e[0] += n - e.sum()
+    a = np.floor(m * moved / moved.sum()).astype(np.int64)
+    a[np.argmax(a)] += m - a.sum()
+    return e, a
+
+
+@pytest.mark.parametrize("n, m, shift", [
+    # en = round(n m / (n + m)) and the kstwo branch (Simard-L'Ecuyer's split, x = D):
+    (20000, 20000, 0.0), (20000, 20000, 0.003),  # D = 0; Durbin (n x^1.5 <= 1.4)
+    (20000, 20000, 0.01), (15000, 9000, 0.02), (300000, 300000, 0.0005),  # Pelz-Good
+    (20000, 20000, 0.05), (200000, 150000, 0.02),  # 2 x the Smirnov sum (n x^2 >= 2.2)
+    (12000, 3, 0.0), (10001, 9, None),  # en <= 9: Ruben-Gambino; x >= 1/2, exact 2 smirnov
+    (10001, 40, 0.3), (10001, 140, 0.05), (10001, 141, 0.2),  # en <= 140, Durbin
+    (10001, 100, 0.5), (10001, 100, 1.0), (10001, 130, None),  # en <= 140, Pomeranz; Smirnov (n x^2 > 4)
+    (2300000, 2300000, 0.001), (2300000, 2300000, 0.004),  # en > 1e6: Pelz-Good; scipy's large-n Smirnov formula
+])
+def test_ks_large_samples_equal_ks_2samp(n, m, shift):
+    e, a = shifted_histograms(n, m, shift)
+    x = drift.centres(np.linspace(0, 1, 11))
     statistic, p = drift.ks(e, a)
-    n, m = e.sum(), a.sum()
-    x = np.arange(5.0)
-    reference = ss.ks_2samp(np.repeat(x, e), np.repeat(x, a))  # max(n, m) > 10000: scipy's asymptotic
-    assert statistic == pytest.approx(reference.statistic, rel=REL)
-    en = n * m / (n + m)
-    assert p == pytest.approx(ss.kstwobign.sf(math.sqrt(en) * statistic), rel=REL)
-    assert p == pytest.approx(reference.pvalue, abs=0.01)  # scipy's kstwo(round(en)) vs the limit
+    reference = ss.ks_2samp(np.repeat(x, e), np.repeat(x, a))  # max(n, m) > 10000: scipy's kstwo(round(en))
+    assert statistic == pytest.approx(reference.statistic, rel=REL, abs=1e-15)
+    assert kstwo_close(p, reference.pvalue), (p, reference.pvalue)
+    assert drift.ks_p_value(statistic, n, m) == p
+
+
+def test_ks_p_value_uses_kstwo_at_the_rounded_effective_size():
+    # as ks_2samp's source: kstwo.sf(d, np.round(n m / (n + m))), half to even; sizes too big to expand
+    for n, m, d in [(10**9, 10**9, 3e-5), (10**9, 10**9, 1e-4), (3 * 10**8, 10**7, 2e-4), (10**7, 10**7 + 2, 6e-4),
+                    (10001, 10001, 0.02), (30001, 10003, 0.015), (10**6, 3, 0.6), (10**5, 1, 0.99)]:
+        en = float(n) * float(m) / (float(n) + float(m))
+        assert kstwo_close(drift.ks_p_value(d, n, m), float(ss.kstwo.sf(d, np.round(en)))), (n, m, d)
+    # weighted totals (scipy takes none): the same formula, en rounded to at least 1
+    assert kstwo_close(drift.ks_p_value(0.3, 20000.5, 79.25), float(ss.kstwo.sf(0.3, 79)))
+    assert kstwo_close(drift.ks_p_value(0.7, 0.4, 0.3), float(ss.kstwo.sf(0.7, 1)))
+
+
+def test_ks_falls_back_to_kstwo_at_the_rounded_statistic_when_the_exact_recursion_fails(monkeypatch):
+    # scipy's _attempt_exact_2kssamp returns d = h / lcm and ks_2samp then takes kstwo at that d
+    from streameval._kernels import ks as ks_kernels
+
+    monkeypatch.setattr(ks_kernels, "ks_outside_band", lambda n, m, g, h: math.nan)
+    n, m, d = 300, 700, 0.1 + 1e-9
+    statistic, p = drift._ks_test(d, n, m)
+    h = round(d * 2100)
+    assert statistic == h / 2100
+    assert kstwo_close(p, float(ss.kstwo.sf(h / 2100, np.round(n * m / (n + m)))))
+
+
+KSTWO_XS = (0.0, 1.0, 1e-300, 0.5, float(np.nextafter(0.5, 0.0)), 0.25, 0.1, 0.9, 0.999)
+
+
+def kstwo_grid(n):
+    """x at every branch edge of scipy's split for this n, and either side of it."""
+    xs = list(KSTWO_XS) + [0.5 / n, 0.4999 / n, 1 / n, float(np.nextafter(1 / n, 2)), 0.75 / n, 1.5 / n, 2 / n,
+                           (n - 1) / n, float(np.nextafter((n - 1) / n, 0)), 1 - 0.3 / n, 2.5 / n]
+    for c in (1e-4, 0.01, 0.3, 0.754693, 0.76, 1.0, 2.19, 2.2, 2.21, 3.0, 3.99, 4.0, 4.01, 10.0, 50.0, 200.0, 369.0,
+              371.0):
+        xs.append(math.sqrt(c / n))
+    xs.append((1.4 / n) ** (2 / 3))  # Durbin / Pelz-Good edge for n > 140
+    xs.append((1.4 / n) ** (2 / 3) * 1.001)
+    return [x for x in xs if 0.0 <= x <= 1.0]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 16, 20, 25, 31, 40, 50, 64, 77, 99, 100, 120,
+                               139, 140, 141, 150, 200, 500, 1000, 4999, 10000, 30000, 99999, 100000, 100001,
+                               10**6 + 1, 10**7, 2**31 - 1])
+def test_kolmogorov_n_sf_equals_kstwo_sf(n):
+    from streameval._kolmogorov import kolmogorov_n_sf
+
+    for x in kstwo_grid(n):
+        if 10**4 < n <= 10**6 and 2.2 <= n * x * x < 370 and x < 0.5:
+            continue  # scipy's Smirnov sum takes ~0.1-1 s there: a few such points in the next test
+        assert kstwo_close(kolmogorov_n_sf(n, x), float(ss.kstwo.sf(x, n))), (n, x)
+
+
+@pytest.mark.parametrize("n, x", [(30000, 0.0087), (30000, 0.05), (99999, 0.0047), (100000, 0.02), (100001, 0.006),
+                                  (10**6, 0.0015), (10**6, 0.01)])
+def test_kolmogorov_n_sf_equals_kstwo_sf_on_long_smirnov_sums(n, x):
+    from streameval._kolmogorov import kolmogorov_n_sf
+
+    assert kstwo_close(kolmogorov_n_sf(n, x), float(ss.kstwo.sf(x, n))), (n, x)
+
+
+@given(st.integers(1, 160), st.floats(0.0, 1.0))
+def test_kolmogorov_n_sf_equals_kstwo_sf_for_small_n(n, x):
+    from streameval._kolmogorov import kolmogorov_n_sf
+
+    assert kstwo_close(kolmogorov_n_sf(n, x), float(ss.kstwo.sf(x, n)))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 9, 10, 11, 17, 50, 140, 141, 1000, 12345, 10**5, 10**6, 10**6 + 1, 10**8,
+                               2**31 - 1])
+def test_smirnov_equals_scipy_special_smirnov(n):
+    import scipy.special as sp
+
+    from streameval._kolmogorov import smirnov
+
+    xs = [0.0, 1.0, 0.5, 0.3, 0.9, 1 / n, float(np.nextafter(1 / n, 2)), float(np.nextafter(1 / n, 0)), 2 / n,
+          2.5 / n, 3 / n, (n - 1) / n, float(np.nextafter((n - 1) / n, 0)), 0.5 / math.sqrt(n)]
+    xs += [math.sqrt(c / n) for c in (0.01, 0.2, 1.0, 2.2, 5.0, 30.0, 100.0, 300.0, 372.0, 400.0)]
+    for x in xs:
+        if not 0.0 <= x <= 1.0 or (n == 10**6 and x * n > 3 and x < 0.5 and not 2 < x * x * n < 6):
+            continue  # scipy's sum takes ~1 s a point at n = 10^6: one long sum there
+        reference = float(sp.smirnov(n, x))
+        # the sum: ~1e-14 relative per term (up to ~1e-13 near the underflow); scipy uses double-double
+        assert close(smirnov(n, x), reference, rel=2e-13, abs_=1e-300), (n, x)
+
+
+def test_smirnov_keeps_the_large_n_formula_where_scipy_overflows_its_int():
+    # scipy.special.smirnov(n >= 2^31, x) is NaN or takes n modulo 2^32; its formula for n > 10^6 is kept
+    from streameval._kolmogorov import smirnov
+
+    for n in (2**31, 2**32 + 10, 10**12):
+        for x in (1e-7, 1e-6, 3e-6, 1e-5):
+            assert smirnov(n, x) == pytest.approx(math.exp(-((6 * n * x + 1) ** 2) / (18 * n)), rel=1e-14)
+
+
+def test_kolmogorov_n_sf_is_bounded_for_any_n():
+    import time
+
+    from streameval._kolmogorov import kolmogorov_n_sf
+
+    start = time.perf_counter()
+    for n in (10**12, 2**31 + 5, 10**8, 10**6 + 1):
+        for x in (0.0, 1e-13, 0.5 / n, 0.7 / n, 1 / n, 1.5 / n, 1e-7, 3e-7, 1e-6, 1.4e-6, 3e-6, 1e-5, 1e-4, 0.01,
+                  0.3, 0.5, 0.9, 1 - 1e-12, 1.0):
+            p = kolmogorov_n_sf(n, x)
+            assert 0.0 <= p <= 1.0, (n, x, p)
+            if n == 10**12:  # within O(1/sqrt(n)) of the limit distribution
+                assert p == pytest.approx(ss.kstwobign.sf(math.sqrt(n) * x), abs=1e-5)
+    assert time.perf_counter() - start < 5.0  # a few ms in all; generous for a loaded machine
+    assert kolmogorov_n_sf(10**6, 0.0015) == pytest.approx(ss.kstwobign.sf(1.5), rel=0.02)  # the longest sum
+    with pytest.raises(ValueError):
+        kolmogorov_n_sf(0, 0.5)
+    assert math.isnan(kolmogorov_n_sf(5, math.nan))
 
 
 @pytest.mark.parametrize("z", [0.05, 0.2, 0.5, 0.8, 0.99, 1.0, 1.2, 2.0, 3.5, 6.0, 10.0, 30.0])

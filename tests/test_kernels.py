@@ -67,8 +67,8 @@ def _count_argmax(y_true, scores, n, ignore, use_ignore, lo, hi, cm):
 
 
 # rows shorter than argmax.WIDE are scanned; longer float rows are searched by integer keys, in
-# chunks of argmax.CHUNK (a partial chunk at the end)
-WIDTHS = st.sampled_from([1, 2, 3, 6, 10, K.argmax.WIDE - 1, K.argmax.WIDE, 100, K.argmax.CHUNK,
+# chunks of argmax.CHUNK (the last one overlapping the one before)
+WIDTHS = st.sampled_from([1, 2, 3, 6, 10, K.argmax.WIDE - 1, K.argmax.WIDE, 100, K.argmax.CHUNK + 1,
                           2 * K.argmax.CHUNK + 1, 1000])
 SCORE_DTYPES = st.sampled_from([np.float32, np.float64, np.int64])
 
@@ -429,10 +429,12 @@ def test_slotted_score_kernels_equal_the_plain_kernel_on_each_slot():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k", [K.argmax.CHUNK, 3 * K.argmax.CHUNK + 5, 1000])
 def test_wide_argmax_first_maximum_across_chunks(k, dtype):
-    """The maximum repeated in several chunks (and in the partial chunk at the end), -0.0 before
-    0.0, and negative rows: the first index of the maximum, as numpy's argmax."""
+    """The maximum repeated in several chunks (and in the last chunk, which overlaps the one
+    before), -0.0 before 0.0, and negative rows: the first index of the maximum, as numpy's argmax."""
     rows = []
-    for first, others in ((5, (k - 1, k // 2)), (k - 1, ()), (K.argmax.CHUNK - 1, (min(K.argmax.CHUNK, k - 1), k - 1))):
+    overlap = k - K.argmax.CHUNK + 1  # seen by the last chunk and by the one before it
+    for first, others in ((5, (k - 1, k // 2)), (k - 1, ()), (K.argmax.CHUNK - 1, (min(K.argmax.CHUNK, k - 1), k - 1)),
+                          (overlap, (k - 1,)), (k - 2, (k - 1,))):
         row = np.linspace(-2.0, -1.0, k)
         row[[first, *others]] = 0.5
         rows.append(row)

@@ -29,7 +29,7 @@ import numpy as np
 from .counting import Array, _is_class, _kept, jit
 
 _LOWEST, _HIGHEST = -(1 << 63), (1 << 63) - 1  # keys bounding every value, NaN included
-WIDE = 48  # rows this long are searched with integer keys (float32/float64); shorter ones by a branchless scan
+WIDE = 64  # rows this long (a CHUNK at least) are searched by integer keys (float32/64); shorter ones by a scan
 CHUNK = 64  # keys per chunk of a wide row's pass (the width that the compiler vectorizes best here)
 BLOCK_SCORES = 4096  # scores checked per flat block (a block of rows stays in L1 for the argmax after the check)
 
@@ -92,9 +92,9 @@ def _key(b: Any, narrow: bool) -> Any:
 @jit
 def _wide_row(row: Array, bits: Array, lo_key: int, hi_key: int) -> int:
     """The argmax of a long float row, or -1 when a score is outside the bounds (as keys: see
-    bound_keys). bits: the row's bits as integers. One pass: each CHUNK of keys reduced to its
-    minimum and maximum (vectorized), the first chunk that raises the row's maximum remembered,
-    so only that chunk is searched for the maximum's first index."""
+    bound_keys). bits: the row's bits as integers; at least CHUNK of them (WIDE). One pass: each
+    CHUNK of keys reduced to its minimum and maximum (vectorized), the first chunk that raises the
+    row's maximum remembered, so only that chunk is searched for the maximum's first index."""
     narrow = bits.itemsize == 4
     shift = 31 if narrow else 63  # _key's, as loop invariants: no branch per score
     mask = 0x7FFFFFFF if narrow else 0x7FFFFFFFFFFFFFFF
@@ -112,17 +112,26 @@ def _wide_row(row: Array, bits: Array, lo_key: int, hi_key: int) -> int:
         mn = min(mn, cmn)
         if cmx > mx:  # strict: the first chunk holding the maximum
             mx, start = cmx, base
-    for j in range(whole, k):
-        key = _key(bits[j], narrow)
-        mn = min(mn, key)
-        if key > mx:
-            mx, start = key, j
+    if whole < k:  # the tail: the last CHUNK keys, a chunk overlapping the one before (vectorized as the others)
+        tail = k - CHUNK
+        last = bits[tail:]
+        cmn, cmx = _HIGHEST, _LOWEST
+        for j in range(CHUNK):
+            x = np.int64(last[j])
+            key = x ^ ((x >> shift) & mask)
+            cmn = min(cmn, key)
+            cmx = max(cmx, key)
+        mn = min(mn, cmn)
+        if cmx > mx:  # strict: a maximum in the overlap was seen, first, by the chunk before
+            mx, start = cmx, tail
     if not ((mn >= lo_key) & (mx <= hi_key)):
         return -1
     top = _key(mx, narrow)  # the maximum's bits
-    at = start
-    while bits[at] != top:
-        at += 1
+    at: int = k  # its first index in the chunk found: a branchless minimum over CHUNK keys
+    chunk = bits[start:start + CHUNK]  # a view from 0: no wraparound check, so the loop vectorizes
+    for j in range(CHUNK):
+        at = min(at, j if chunk[j] == top else k)
+    at += start
     if row[at] == 0:  # -0.0 and 0.0 are one maximum, as numpy compares them: the first of either
         at = 0
         while row[at] != 0:
@@ -205,14 +214,19 @@ def count_argmax(y_true: Array, scores: Array, bits: Array, n: int, ignore: Any,
             cm[np.int64(t), at] += 1
         return -1
     rows = max(1, BLOCK_SCORES // max(k, 1))
-    pred = np.empty(rows, dtype=np.int64)
     for start in range(0, rows_n, rows):
         stop = min(rows_n, start + rows)
         block = scores[start:stop]
         labels = y_true[start:stop]
         checked = _block_ok(block, lo, hi)
-        for j in range(stop - start):  # the argmaxes first: a loop with no store to the counts
-            pred[j] = _scan(block[j])
+        if checked and not use_ignore:  # the common block: a label test per row, the argmax counted at once
+            for j in range(stop - start):
+                t = labels[j]
+                if not _is_class(t, n):
+                    _undo(y_true, scores, bits, start + j, ignore, use_ignore, cm)
+                    return start + j
+                cm[np.int64(t), _scan(block[j])] += 1
+            continue
         for j in range(stop - start):
             t = labels[j]
             if not _kept(t, ignore, use_ignore):
@@ -220,7 +234,7 @@ def count_argmax(y_true: Array, scores: Array, bits: Array, n: int, ignore: Any,
             if not (_is_class(t, n) and (checked or _row_ok(block[j], lo, hi))):
                 _undo(y_true, scores, bits, start + j, ignore, use_ignore, cm)
                 return start + j
-            cm[np.int64(t), pred[j]] += 1
+            cm[np.int64(t), _scan(block[j])] += 1
     return -1
 
 
