@@ -20,6 +20,7 @@ from . import _device, _locking, intervals, metrics
 from ._device.update import update as _device_update
 from ._batch import Layout, Prepared, prepare
 from ._device.tensors import gpu_device
+from ._direct import count_directly
 from ._components import bootstrap as replicates
 from ._components.bootstrap import Bootstrap
 from ._stateful import Stateful, Summable
@@ -48,6 +49,8 @@ def counting_update(doc: str) -> Callable[..., None]:
             if device is None and type(y_pred) is not np.ndarray and not getattr(y_pred, "is_cpu", False):
                 device = self._adopt(y_pred)
             if device is None:
+                if self._direct is not None and sample_weight is None and count_directly(self, y_true, y_pred):
+                    return  # a training loop's (N, K) scores: one kernel call (_direct)
                 self._count(prepare(y_true, y_pred, sample_weight, self._layout))
             else:
                 _device_update(self, y_true, y_pred, sample_weight)
@@ -85,6 +88,7 @@ class Accumulator(Stateful):
     _boot: Bootstrap | None = None
     _device: Any = None  # the torch.device holding the counts (device=), or None: numpy on the host
     _validate: str = "deferred"  # a device update's checks: "deferred" (drop and report) or "eager"
+    _direct: tuple[Any, ...] | None = None  # the arguments of _direct.count_directly's kernel, if it applies
 
     # --- what a subclass provides -------------------------------------------------------------
 

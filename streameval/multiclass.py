@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _inputs, _scores, curves, errors, limits
+from ._direct import direct_arguments
 from ._batch import Layout, Prepared, check_logits, relocated
 from ._components import calibration, confusion, predictions
 from ._components.bins import HISTOGRAM, OneVsRestCurves, ScoreBins, largest_score
@@ -149,6 +150,7 @@ class Multiclass(PredictionMethods, OneVsRestCurves, CalibrationMetrics, Confusi
         # (k, ignore, use_ignore, lo, hi): count_argmax's arguments for (N, K) float scores with no
         # weights, when that kernel counts them all (no bootstrap), else None
         self._fused = (self.num_classes, *self._ignoring, *self._bounds) if self._fast and self._boot is None else None
+        self._direct = direct_arguments(confusion.NAME, self._fused)  # update()'s path for (N, K) scores (_direct)
         self._predictions = PredictionCounts(spec, self._bins)
         self._layout = self._make_layout()
         if self._auto:  # no label yet, then the labels a serialized auto accumulator had found

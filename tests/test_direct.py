@@ -1,0 +1,105 @@
+"""update()'s direct path for a training loop's (N, K) scores (streameval._direct): the same counts
+and errors as the general path, for every input it takes, and the general path for the rest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import confusion_matrix
+
+import streameval
+from streameval import _direct
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """The batches the direct path counted (its kernel's calls)."""
+    seen = []
+
+    def spy(*args):
+        seen.append(args[1].shape)
+        return kernel(*args)
+
+    kernel = _direct.count_argmax
+    monkeypatch.setattr(_direct, "count_argmax", spy)
+    return seen
+
+
+def _batch(rng, n, k, label_dtype=np.int64, score_dtype=np.float32):
+    y_true = rng.integers(0, k, n).astype(label_dtype)
+    scores = rng.normal(size=(n, k)).astype(score_dtype)
+    scores[rng.random((n, k)) < 0.1] = 0.5  # ties: the first maximum, as numpy's argmax
+    return y_true, scores
+
+
+@pytest.mark.parametrize("label_dtype", [np.int64, np.int32, np.uint8, np.int8])
+@pytest.mark.parametrize("score_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_direct_counts_equal_sklearn(calls, label_dtype, score_dtype, as_tensor):
+    rng = np.random.default_rng(0)
+    acc = streameval.Multiclass(7, from_logits=True)
+    truth, predicted = [], []
+    for n in (256, 1, 0, 1000):
+        y_true, scores = _batch(rng, n, 7, label_dtype, score_dtype)
+        given = (torch.from_numpy(y_true), torch.from_numpy(scores)) if as_tensor else (y_true, scores)
+        acc.update(*given)
+        truth.append(y_true)
+        predicted.append(scores.argmax(axis=1))
+    assert len(calls) == 4
+    np.testing.assert_array_equal(acc.confusion_matrix(), confusion_matrix(np.concatenate(truth),
+                                                                           np.concatenate(predicted), labels=range(7)))
+
+
+def test_direct_ignore_index_and_strided_scores(calls):
+    rng = np.random.default_rng(1)
+    y_true, scores = _batch(rng, 500, 5)
+    y_true[::4] = -100
+    wide = np.repeat(scores, 2, axis=1)[:, ::2]  # a strided view: counted as it is
+    acc = streameval.Multiclass(5, ignore_index=-100)
+    acc.update(y_true, wide)
+    kept = y_true != -100
+    np.testing.assert_array_equal(acc.confusion_matrix(),
+                                  confusion_matrix(y_true[kept], scores[kept].argmax(axis=1), labels=range(5)))
+    assert len(calls) == 1
+
+
+def test_bad_values_raise_as_the_general_path_does_and_count_nothing(calls):
+    rng = np.random.default_rng(2)
+    acc = streameval.Multiclass(4)
+    y_true, scores = _batch(rng, 300, 4)
+    acc.update(y_true, scores)
+    before = acc.copy()
+    bad_label = y_true.copy()
+    bad_label[200] = 4
+    with pytest.raises(ValueError, match=r"y_true\[200\]"):
+        acc.update(bad_label, scores)
+    bad_score = scores.copy()
+    bad_score[150, 2] = np.nan
+    with pytest.raises(ValueError, match=r"y_pred\[150, 2\]"):
+        acc.update(y_true, bad_score)
+    assert acc == before and len(calls) == 3  # each bad batch was tried by the direct path first
+
+
+def test_other_batches_take_the_general_path(calls):
+    rng = np.random.default_rng(3)
+    y_true, scores = _batch(rng, 100, 3)
+    weights = rng.random(100)
+    cases = [
+        (streameval.Multiclass(3, weighted=True), (y_true, scores, weights)),  # weights
+        (streameval.Multiclass(3), (y_true.tolist(), scores)),  # a list
+        (streameval.Multiclass(3), (y_true, scores.astype(np.float16))),  # another dtype
+        (streameval.Multiclass(3), (torch.from_numpy(y_true), torch.from_numpy(scores).requires_grad_())),
+        (streameval.Multiclass(3), (torch.from_numpy(y_true), torch.from_numpy(scores).bfloat16())),
+        (streameval.Multiclass(3, bins=10), (y_true, np.abs(scores) / np.abs(scores).sum(1, keepdims=True))),
+        (streameval.Multiclass(3, bootstrap=5, seed=0), (y_true, scores)),
+        (streameval.Multiclass(labels=["a", "b", "c"]), (np.array(["a", "b", "c"])[y_true], scores)),
+    ]
+    for acc, given in cases:
+        acc.update(*given)
+        assert acc.n_samples == pytest.approx(100 if len(given) == 2 else weights.sum())
+    assert calls == []
+    wide = streameval.Multiclass(200)  # rows of WIDE scores or more: integer keys, the general path
+    wide.update(rng.integers(0, 200, 10), rng.random((10, 200)))
+    assert calls == [] and wide.n_samples == 10
