@@ -21,6 +21,8 @@ from . import _inputs
 from ._slots import finite_time
 from .errors import TimestampError
 
+BUCKET_LIMIT = 1 << 62  # bucket indices of timestamps, kept well inside int64
+
 # Seconds per datetime64 unit, as (multiplier, divisor) so that whole units convert exactly.
 _UNITS: dict[str, tuple[int, int]] = {
     "W": (604800, 1), "D": (86400, 1), "h": (3600, 1), "m": (60, 1), "s": (1, 1), "ms": (1, 10**3),
@@ -152,3 +154,30 @@ def times_for(unit: str, owner: str, timestamp: Any) -> Any:
         raise ValueError(f"timestamp was given ({type(timestamp).__name__}), but this {owner} counts {unit}: "
                          "timestamps are for unit='seconds'")
     return times_of(timestamp)
+
+
+def event_buckets(times: np.ndarray, width: float, n_buckets: int, latest: int | None, max_skew: float | None,
+                  clock: Any, drop: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(the bucket of each time, the mask of those older than the ring or None): per-event
+    times checked against the ring as it is (latest bucket latest); TimestampError naming the
+    first time too far ahead, or older than the ring unless drop."""
+    first_future(times, None if latest is None else (latest + 1) * width, max_skew, clock)
+    with np.errstate(over="ignore", invalid="ignore"):
+        quotient = times / width
+    far = ~(np.abs(quotient) < BUCKET_LIMIT)
+    if far.any():
+        i = int(np.argmax(far))
+        raise _inputs.sample_error("timestamp", i, times[i], f"is too far from epoch 0 for buckets of {width!r} "
+                                   "seconds")
+    buckets = np.floor(quotient).astype(np.int64)
+    if latest is None:
+        return buckets, None
+    too_old = buckets <= latest - n_buckets
+    if not too_old.any():
+        return buckets, None
+    if not drop:
+        i = int(np.argmax(too_old))
+        oldest = (latest - n_buckets + 1) * width
+        raise TimestampError(f"timestamp[{i}] = {float(times[i])!r} is older than the window: the oldest bucket kept "
+                             f"starts at {oldest!r}", "late", index=i, value=float(times[i]))
+    return buckets, too_old

@@ -32,7 +32,6 @@ from .windows import (
     bucket_of,
     current_first,
     entering_slots,
-    event_buckets,
     held_slots,
     late_error,
 )
@@ -151,7 +150,8 @@ class SliceWindow:
             buckets, new = np.full(rows, end, np.int64), (1, at + 1)
         elif isinstance(t, np.ndarray):
             _event_times.check_count(t, rows)
-            buckets, old = event_buckets(t, self.width, self.buckets, latest, self.max_skew, self.clock, drop)
+            buckets, old = _event_times.event_buckets(t, self.width, self.buckets, latest, self.max_skew, self.clock,
+                                                      drop)
             if not rows:
                 return Plan(buckets, None, 0, latest, latest, (started, at))
             if old is not None:

@@ -184,6 +184,18 @@ class SlotWrapper(Queries, Stateful):
     _count_names: tuple[str, ...]  # the state arrays that are counts, in order
     _cached: Accumulator | None
 
+    @functools.cached_property
+    def _label_pairs(self) -> tuple[int, Any, bool] | None:
+        """(classes, ignore, use_ignore) of the wrapped accumulator's plain batches, whose update
+        counts class-label pairs into its matrix alone (Binary with 0/1 labels, Multiclass with
+        num_classes; no weights, no bootstrap): the fused kernels' case (Sliced, Windowed), or None."""
+        template = self._template
+        if not isinstance(template, (Multiclass, Binary)) or not template._fast or template.weighted:
+            return None
+        if template.bootstrap is not None:
+            return None
+        return (template.num_classes, *template._ignoring) if isinstance(template, Multiclass) else (2, 0, False)
+
     def _begin(self, template: Accumulator, empty: Accumulator, clock: Any) -> None:
         """Keep the template and the counts' type; allocate the declared state."""
         if not callable(clock):

@@ -9,7 +9,6 @@ way fairlearn's ``MetricFrame`` does.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -395,7 +394,7 @@ class Sliced(SlotWrapper):
         categorical) mapped and counted in one kernel pass (``_kernels.sliced``); True when
         counted. False, with nothing changed, for any other batch, a new key or a bad sample:
         the general path then counts it or names the problem."""
-        pairs = self._pairs
+        pairs = self._label_pairs
         if pairs is None or self._index.arity is not None or batch.y_pred.dtype.kind == "f":
             return False
         found = fused_keys(by, self._index, batch.n)
@@ -405,18 +404,6 @@ class Sliced(SlotWrapper):
         if not storage.reserve(confusion.NAME, batch.n):
             return False  # the general path raises OverflowError
         return count_known(storage.host(confusion.NAME), found, batch.y_true, batch.y_pred, pairs, self.__dict__)
-
-    @functools.cached_property
-    def _pairs(self) -> tuple[int, Any, bool] | None:
-        """(classes, ignore, use_ignore) of the wrapped accumulator's plain batches, whose update
-        counts class-label pairs into its matrix alone (Binary with 0/1 labels, Multiclass with
-        num_classes), or None."""
-        template = self._template
-        if isinstance(template, Multiclass) and template._fast and not template.weighted:
-            return template.num_classes, *template._ignoring
-        if isinstance(template, Binary) and template._fast and not template.weighted:
-            return 2, 0, False
-        return None
 
     def _spec_for(self, n_slices: int) -> Spec:
         if self._window is not None:

@@ -18,6 +18,8 @@ import numpy as np
 
 from . import _event_times, _inputs, limits
 from ._batch import Prepared, kept, prepare
+from ._event_times import BUCKET_LIMIT
+from ._window_pairs import count_in_ring
 from ._slots import (
     DEFAULT_MAX_SKEW,
     UNITS,
@@ -41,7 +43,6 @@ from .serialization import Kind
 
 __all__ = ["DEFAULT_MAX_SKEW", "UNITS", "Decayed", "Windowed"]
 
-_BUCKET_LIMIT = 1 << 62  # bucket indices of timestamps, kept well inside int64
 Metrics = dict[str, Any]
 Callback = Callable[[Metrics], Any]
 
@@ -192,7 +193,7 @@ class Windowed(SlotWrapper):
                 raise ValueError(f"a bucket of {name} totals more than its share (1 / {self.buckets}) of "
                                  "streameval.limits' bounds on counts")
         started, position = self._position.tolist()
-        if started not in (0, 1) or not abs(position) < _BUCKET_LIMIT:
+        if started not in (0, 1) or not abs(position) < BUCKET_LIMIT:
             raise ValueError(f"window position {self._position.tolist()} is not (0 or 1, position)")
         if self.unit != "seconds" and (position < 0 or started != (position > 0)):
             raise ValueError(f"window position {self._position.tolist()} is not (0, 0) or (1, a count > 0)")
@@ -323,6 +324,13 @@ class Windowed(SlotWrapper):
         started, done = position.tolist()
         n, width = batch.n, self._width
         latest = (done - 1) // width if started else None
+        if n:
+            first, last = done // width, (done + n - 1) // width
+            keep = max(first, last - self.buckets + 1)  # (no callback on the fused path: no window to report)
+            skipped = keep * width - done if keep > first else 0
+            if count_in_ring(self, batch, keep, (keep + 1) * width - done, int(width), skipped, latest, last):
+                position[0], position[1] = 1, done + n
+                return []
         if n and latest is not None and (done + n - 1) // width == latest:
             # The common case, a batch inside the latest bucket: counted into its slot as it is.
             counter, view = self._view()
@@ -384,13 +392,15 @@ class Windowed(SlotWrapper):
         started, done = position.tolist()
         width = int(self._width)  # updates: whole buckets
         bucket = done // width
-        if started and (done - 1) // width == bucket:
+        latest = (done - 1) // width if started else None
+        fused = batch.n > 0 and count_in_ring(self, batch, bucket, batch.n, width, 0, latest, bucket)
+        if not fused and latest == bucket:
             # The common case, an update inside the latest bucket: no slot to empty, counted into its slot.
             counter, view = self._view()
             view.aim(slot=bucket % self.buckets)
             self._count_into(counter, batch, given)
-        else:
-            self._count_in([bucket], [batch.n], batch, given, (done - 1) // width if started else None)
+        elif not fused:
+            self._count_in([bucket], [batch.n], batch, given, latest)
         done += 1
         position[0], position[1] = 1, done
         if self._callbacks and done % width == 0 and (done // width) % self._hop == 0:
@@ -430,7 +440,8 @@ class Windowed(SlotWrapper):
         rows = batch.shape[0] if batch.shape is not None else batch.n
         _event_times.check_count(times, rows)
         latest = self._latest_bucket()
-        buckets, old = event_buckets(times, self._width, self.buckets, latest, self.max_skew, self.clock, drop)
+        buckets, old = _event_times.event_buckets(times, self._width, self.buckets, latest, self.max_skew,
+                                                  self.clock, drop)
         if rows == 0:
             self._check_batch(batch, given)
             return []
@@ -585,7 +596,7 @@ def _elements(rows: np.ndarray, per_row: int) -> np.ndarray:
 def bucket_of(t: float, width: float, name: str) -> int:
     """The index of the bucket of time t (buckets of width seconds from epoch 0)."""
     quotient = t / width
-    if not abs(quotient) < _BUCKET_LIMIT:
+    if not abs(quotient) < BUCKET_LIMIT:
         raise ValueError(f"{name}={t!r} is too far from epoch 0 for buckets of {width!r} seconds")
     return math.floor(quotient)
 
@@ -595,33 +606,6 @@ def late_error(t: float, latest: int, n_buckets: int, width: float) -> Timestamp
     oldest = (latest - n_buckets + 1) * width
     return TimestampError(f"timestamp={t!r} is older than the window: the oldest bucket kept starts at {oldest!r}",
                           "late")
-
-
-def event_buckets(times: np.ndarray, width: float, n_buckets: int, latest: int | None, max_skew: float | None,
-                  clock: Any, drop: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """(the bucket of each time, the mask of those older than the ring or None): per-event
-    times checked against the ring as it is (latest bucket latest); TimestampError naming the
-    first time too far ahead, or older than the ring unless drop."""
-    _event_times.first_future(times, None if latest is None else (latest + 1) * width, max_skew, clock)
-    with np.errstate(over="ignore", invalid="ignore"):
-        quotient = times / width
-    far = ~(np.abs(quotient) < _BUCKET_LIMIT)
-    if far.any():
-        i = int(np.argmax(far))
-        raise _inputs.sample_error("timestamp", i, times[i], f"is too far from epoch 0 for buckets of {width!r} "
-                                   "seconds")
-    buckets = np.floor(quotient).astype(np.int64)
-    if latest is None:
-        return buckets, None
-    too_old = buckets <= latest - n_buckets
-    if not too_old.any():
-        return buckets, None
-    if not drop:
-        i = int(np.argmax(too_old))
-        oldest = (latest - n_buckets + 1) * width
-        raise TimestampError(f"timestamp[{i}] = {float(times[i])!r} is older than the window: the oldest bucket kept "
-                             f"starts at {oldest!r}", "late", index=i, value=float(times[i]))
-    return buckets, too_old
 
 
 def held_slots(latest: int | None, n_buckets: int, first: int, last: int) -> np.ndarray:

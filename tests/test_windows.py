@@ -732,26 +732,29 @@ def test_threads_share_a_window():
 
 
 def test_a_batch_spanning_buckets_is_counted_in_one_kernel_call(monkeypatch):
-    """Samples 0..9 of a window of 12 in buckets of 3 fall in 4 buckets: one call of the counting
-    kernel, each sample into its bucket's slot; the window equals sklearn on the samples it covers."""
-    calls = []
-    for name, takes_slots in (("count_pairs", False), ("count_pairs_in_slots", True)):
-        def counted(*args, kernel=getattr(streameval._kernels, name), takes_slots=takes_slots):
-            calls.append(args[-1] if takes_slots else None)  # the slots argument
-            return kernel(*args)
+    """Samples 0..9 of a window of 12 in buckets of 3 fall in 4 buckets: one call of the fused
+    ring kernel (streameval._window_pairs), each piece into its bucket's slot; the window equals
+    sklearn on the samples it covers."""
+    from streameval import _window_pairs
 
-        monkeypatch.setattr(streameval._kernels, name, counted)
+    calls = []
+
+    def counted(*args, kernel=_window_pairs.count_pairs_ring):
+        calls.append(args[6:12])  # first_slot, first_end, width, skipped, n_empty, empty_slot
+        return kernel(*args)
+
+    monkeypatch.setattr(_window_pairs, "count_pairs_ring", counted)
     rng = np.random.default_rng(3)
     window = Windowed(Multiclass(3), 12, buckets=4, step=3)
     y_true, y_pred = rng.integers(0, 3, (2, 10))
     window.update(y_true, y_pred)
-    assert len(calls) == 1 and calls[0] is not None and calls[0].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3]
+    assert calls == [(0, 3, 3, 0, 4, 0)]  # the first bucket ends at sample 3; the whole ring emptied
     assert np.array_equal(window._cm.sum(axis=(1, 2)), [3, 3, 3, 1])
     assert np.array_equal(window.confusion_matrix(), skm.confusion_matrix(y_true, y_pred, labels=[0, 1, 2]))
-    more_true, more_pred = rng.integers(0, 3, (2, 2))  # inside the latest bucket: counted into its slot
+    more_true, more_pred = rng.integers(0, 3, (2, 2))  # inside the latest bucket: no slot emptied
     calls.clear()
     window.update(more_true, more_pred)
-    assert len(calls) == 1 and calls[0] is None
+    assert calls == [(3, 2, 3, 0, 0, 0)]
     covered = slice(0, 12)
     assert np.array_equal(window.confusion_matrix(), skm.confusion_matrix(
         np.r_[y_true, more_true][covered], np.r_[y_pred, more_pred][covered], labels=[0, 1, 2]))

@@ -71,3 +71,48 @@ def count_pairs(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore: b
             for j in range(t.shape[0]):
                 cm[np.uint64(t[j]), np.uint64(p[j])] += 1
     return -1
+
+
+OVERFLOW = -2  # count_pairs_ring: a slot would pass its bound
+
+
+@jit
+def count_pairs_ring(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore: bool, ring: Array,
+                     first_slot: int, first_end: int, width: int, skipped: int, n_empty: int, empty_slot: int,
+                     limit: int) -> int:
+    """A window's batch of pairs in one call (streameval._window_pairs), all or nothing: every
+    label checked (-1, else the first bad sample's index), every slot's total after the batch
+    checked against limit (else OVERFLOW), both before anything changes; then the n_empty slots
+    from empty_slot on (the buckets the ring moves on to) emptied, and the samples from skipped
+    on counted a piece per bucket: piece r ends at first_end + r * width (the batch's end at
+    most), into slot (first_slot + r) % slots."""
+    size = y_true.shape[0]
+    for start in range(0, size, BLOCK_PAIRS):
+        stop = min(start + BLOCK_PAIRS, size)
+        t = y_true[start:stop]
+        p = y_pred[start:stop]
+        if not _block_ok(t, p, n, ignore, use_ignore):
+            bad = 0
+            while (use_ignore and t[bad] == ignore) or (_label_ok(t[bad], n) and _label_ok(p[bad], n)):
+                bad += 1
+            return start + bad
+    slots = ring.shape[0]
+    pos, r = skipped, 0
+    while pos < size:  # each touched slot: its total (0 once emptied) plus its piece within limit
+        end = min(first_end + r * width, size)
+        slot = (first_slot + r) % slots
+        emptied = (slot - empty_slot) % slots < n_empty
+        if (0 if emptied else ring[slot].sum()) + (end - pos) > limit:
+            return OVERFLOW
+        pos, r = end, r + 1
+    for e in range(n_empty):
+        ring[(empty_slot + e) % slots] = 0
+    pos, r = skipped, 0
+    while pos < size:
+        end = min(first_end + r * width, size)
+        cm = ring[(first_slot + r) % slots]
+        for i in range(pos, end):
+            if not (use_ignore and y_true[i] == ignore):
+                cm[np.uint64(y_true[i]), np.uint64(y_pred[i])] += 1
+        pos, r = end, r + 1
+    return -1
