@@ -6,11 +6,11 @@ and picks the kernel of ``_kernels.sliced``: a hash table's for integer keys spr
 the dense lookup's, straight into the counts or, for a batch large for the state, through
 pending byte counters.
 
-Pending counts. A Sliced of 10,000 slices of Multiclass(10) holds 1M int64 cells (8 MB). A batch of 1M samples
-with uniformly spread keys increments them at random, and most increments would miss the core's
-cache. ``PendingCounts`` counts such batches into a uint8 counter per cell (1 MB, which stays in
-the cache) with a uint16 carry word touched once in 256 increments; the exact count of a cell
-is ``counts + low + 256 * high``. The pending counts are added to the int64 counts
+Pending counts. A Sliced of 10,000 slices of Multiclass(10) holds 1M int64 cells (8 MB). A batch
+of 1M samples with uniformly spread keys increments them at random, and most increments would
+miss the core's cache. ``PendingCounts`` counts such batches into a uint8 counter per cell (1 MB,
+which stays in the cache) with a uint16 carry word touched once in 256 increments; the exact
+count of a cell is ``counts + low + 256 * high``. The pending counts are added to the int64 counts
 (``settle``) before anything reads the state (Sliced's ``_storage`` does it), so queries,
 merges, serialization and the general counting path never see them.
 

@@ -124,7 +124,8 @@ class Sliced(SlotWrapper):
     keyed by integers or a pandas categorical, every key known) is mapped and counted in one
     fused pass (``_kernels.sliced``): integer keys in a small range and categorical codes through
     a dense array, a large batch counted a byte per cell first (pending until the state is read,
-    split over idle cores). A batch with new keys copies the state once to grow it. Threads may share a Sliced: update, merge and queries hold its lock.
+    split over idle cores). A batch with new keys copies the state once to grow it. Threads may
+    share a Sliced: update, merge and queries hold its lock.
 
     >>> import streameval
     >>> s = Sliced(streameval.Binary())
