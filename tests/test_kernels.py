@@ -41,6 +41,45 @@ def test_count_pairs_undoes_on_bad_sample(bad_value):
     assert (cm == 1).all()
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.int8, np.float64])
+@pytest.mark.parametrize("use_ignore", [False, True])
+@pytest.mark.parametrize("n", [K.pairs.SPREAD_MIN, K.pairs.SPREAD_MIN + 3, K.pairs.BLOCK_PAIRS * 2 + 5])
+def test_large_batches_count_through_four_copies_as_bincount(n, use_ignore, dtype):
+    """The spread path (at least SPREAD_MIN samples): mostly diagonal pairs, as a classifier's,
+    every length modulo 4, ignored samples, any label dtype; a bad sample in the last block
+    leaves the matrix as it was."""
+    rng = np.random.default_rng(n)
+    k = 6
+    yt = rng.integers(0, k, n)
+    yp = np.where(rng.random(n) < 0.7, yt, rng.integers(0, k, n))
+    ignore = 5 if dtype == np.uint8 else -1
+    if use_ignore:
+        yt[rng.random(n) < 0.2] = ignore
+    yt, yp = yt.astype(dtype), yp.astype(dtype)
+    start = rng.integers(0, 5, (k, k))
+    cm = start.copy()
+    assert K.count_pairs(yt, yp, k, ignore, use_ignore, cm) == -1
+    keep = yt != ignore if use_ignore else np.ones(n, bool)
+    labels = (yt[keep] * k + yp[keep]).astype(np.int64)
+    assert np.array_equal(cm, start + np.bincount(labels, minlength=k * k).reshape(k, k))
+    bad = yp.copy()
+    at = n - 2 if not use_ignore or yt[n - 2] != ignore else n - 1
+    yt[at] = 0
+    bad[at] = 2.5 if dtype == np.float64 else k
+    cm = start.copy()
+    assert K.count_pairs(yt, bad, k, ignore, use_ignore, cm) == at
+    assert np.array_equal(cm, start)
+
+
+def test_large_batches_of_strided_and_bool_labels():
+    rng = np.random.default_rng(9)
+    n = 3 * K.pairs.SPREAD_MIN
+    both = rng.integers(0, 2, (n, 2)).astype(bool)  # columns of a 2-D array: strided views
+    cm = np.zeros((2, 2), np.int64)
+    assert K.count_pairs(both[:, 0], both[:, 1], 2, 0, False, cm) == -1
+    assert np.array_equal(cm, np.bincount(both[:, 0] * 2 + both[:, 1], minlength=4).reshape(2, 2))
+
+
 def test_count_pairs_weighted_checks_before_counting():
     yt, yp = _labels(0, 100, 3), _labels(1, 100, 3)
     w = np.random.default_rng(2).random(100)

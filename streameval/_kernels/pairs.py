@@ -5,6 +5,13 @@ vectorizes: an integer label is one unsigned comparison (``np.uint64(v) < n`` fo
 The scatter that follows has no check left in it. On a bad block, the first bad sample is found
 in it and the blocks counted before it are subtracted back: the counts are exactly what they were.
 Same results and rules as count_pairs_in_slots (counting.py), which keeps the slotted case.
+
+A large batch into a small matrix (at least ``SPREAD_MIN`` samples, at most ``SPREAD_CELLS``
+cells) is counted by ``_count_spread`` into four private copies of the matrix, sample j into copy
+j % 4, and added to cm once every block is valid (so a bad block needs no undo). A classifier's
+pairs are mostly on the diagonal: with one table, consecutive increments of the same few cells
+wait on each other's store; with four they do not (measured, 1M pairs, K = 10, 67% on the
+diagonal: 0.51 -> 0.41 ms, against 1.5 ms for ``np.bincount``).
 """
 
 from __future__ import annotations
@@ -19,7 +26,9 @@ from .counting import jit
 
 Array = np.ndarray
 
-BLOCK_PAIRS = 1024  # samples checked per block (both label blocks stay in L1 for the scatter)
+BLOCK_PAIRS = 1 << 15  # samples checked per block (both label blocks stay in L2 for the scatter; 1024: ~7% slower)
+SPREAD_MIN = 1 << 14  # samples: below, zeroing and adding four copies of the matrix costs more than it saves
+SPREAD_CELLS = 1 << 12  # cells (K <= 64): the four copies stay in L1 or L2
 
 
 def _label_ok(v: Any, n: int) -> bool:
@@ -47,18 +56,71 @@ def _block_ok(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore: boo
 
 
 @jit
+def _first_bad(t: Array, p: Array, n: int, ignore: Any, use_ignore: bool) -> int:
+    """The index of the first bad sample of a block that failed _block_ok."""
+    bad = 0
+    while (use_ignore and t[bad] == ignore) or (_label_ok(t[bad], n) and _label_ok(p[bad], n)):
+        bad += 1
+    return bad
+
+
+@jit
+def _cell(t: Any, p: Any, n: Any, ignore: Any, skip: Any) -> Any:
+    """A checked sample's flat cell t * n + p, or skip (a spare cell) when t is ignore: a select."""
+    return skip if t == ignore else np.uint64(t) * n + np.uint64(p)
+
+
+@jit
+def _count_spread(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore: bool, cm: Array) -> int:
+    """count_pairs through four private copies of cm (see the module), each with a spare cell
+    for ignored samples; added to cm when every block is valid."""
+    size = y_true.shape[0]
+    cells = n * n
+    un, skip = np.uint64(n), np.uint64(cells)
+    width = cells + 1
+    copies = np.zeros(4 * width, np.int64)
+    c0, c1, c2, c3 = copies[:width], copies[width:2 * width], copies[2 * width:3 * width], copies[3 * width:]
+    for start in range(0, size, BLOCK_PAIRS):
+        stop = min(start + BLOCK_PAIRS, size)
+        t = y_true[start:stop]
+        p = y_pred[start:stop]
+        if not _block_ok(t, p, n, ignore, use_ignore):
+            return start + _first_bad(t, p, n, ignore, use_ignore)
+        whole = t.shape[0] - t.shape[0] % 4
+        if use_ignore:  # (two loops: the compiler does not take the test out of one)
+            for j in range(0, whole, 4):  # unrolled by hand: four independent chains of increments
+                c0[_cell(t[j], p[j], un, ignore, skip)] += 1
+                c1[_cell(t[j + 1], p[j + 1], un, ignore, skip)] += 1
+                c2[_cell(t[j + 2], p[j + 2], un, ignore, skip)] += 1
+                c3[_cell(t[j + 3], p[j + 3], un, ignore, skip)] += 1
+        else:
+            for j in range(0, whole, 4):
+                c0[np.uint64(t[j]) * un + np.uint64(p[j])] += 1
+                c1[np.uint64(t[j + 1]) * un + np.uint64(p[j + 1])] += 1
+                c2[np.uint64(t[j + 2]) * un + np.uint64(p[j + 2])] += 1
+                c3[np.uint64(t[j + 3]) * un + np.uint64(p[j + 3])] += 1
+        for j in range(whole, t.shape[0]):
+            c0[_cell(t[j], p[j], un, ignore, skip) if use_ignore else np.uint64(t[j]) * un + np.uint64(p[j])] += 1
+    for a in range(n):
+        for b in range(n):
+            c = a * n + b
+            cm[a, b] += c0[c] + c1[c] + c2[c] + c3[c]
+    return -1
+
+
+@jit
 def count_pairs(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore: bool, cm: Array) -> int:
     """cm[y_true[i], y_pred[i]] += 1 for each sample whose y_true is not ``ignore``; -1, or the
     first bad sample's index with cm unchanged."""
     size = y_true.shape[0]
+    if size >= SPREAD_MIN and n * n <= SPREAD_CELLS:
+        return _count_spread(y_true, y_pred, n, ignore, use_ignore, cm)
     for start in range(0, size, BLOCK_PAIRS):
         stop = min(start + BLOCK_PAIRS, size)
         t = y_true[start:stop]  # views from index 0: no wraparound check in the loops below
         p = y_pred[start:stop]
         if not _block_ok(t, p, n, ignore, use_ignore):
-            bad = 0
-            while (use_ignore and t[bad] == ignore) or (_label_ok(t[bad], n) and _label_ok(p[bad], n)):
-                bad += 1
+            bad = _first_bad(t, p, n, ignore, use_ignore)
             for j in range(start):
                 if not (use_ignore and y_true[j] == ignore):
                     cm[np.uint64(y_true[j]), np.uint64(y_pred[j])] -= 1
@@ -92,10 +154,7 @@ def count_pairs_ring(y_true: Array, y_pred: Array, n: int, ignore: Any, use_igno
         t = y_true[start:stop]
         p = y_pred[start:stop]
         if not _block_ok(t, p, n, ignore, use_ignore):
-            bad = 0
-            while (use_ignore and t[bad] == ignore) or (_label_ok(t[bad], n) and _label_ok(p[bad], n)):
-                bad += 1
-            return start + bad
+            return start + _first_bad(t, p, n, ignore, use_ignore)
     slots = ring.shape[0]
     pos, r = skipped, 0
     while pos < size:  # each touched slot: its total (0 once emptied) plus its piece within limit
