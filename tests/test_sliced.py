@@ -397,7 +397,7 @@ def test_fused_path_is_fail_atomic(kind):
 
 
 def test_fused_pending_counters_carry_exactly_and_undo():
-    """Large batches are counted a byte per cell with a 16-bit carry (_slice_fused): exact for
+    """Large batches are counted a byte per cell with a 32-bit carry (_slice_fused): exact for
     cells counted thousands of times, and taken back when a later block fails."""
     n = 5000
     keys = np.where(np.arange(n) % 5 == 0, 7, 9)
@@ -457,6 +457,36 @@ def test_fused_pending_counters_split_over_threads_are_all_or_nothing(monkeypatc
         sliced.update(y_true, y_pred, by=new)
         counted.append((y_true, y_pred, new))
         assert _counts_by_key(sliced) == _reference_counts(counted)
+
+
+def test_fused_pending_counters_by_key_and_by_slot_agree():
+    """Keys with no gap in their span (ids 0..S-1 all seen, a categorical whose categories are all
+    slices) are counted by key, others by slot; a batch that changes how settles the counters
+    first. Every way equals the general path."""
+    from streameval._slice_fused import BY_SLOT
+
+    rng = np.random.default_rng(8)
+    n = 4000
+    batches = []
+    fast = Sliced(Multiclass(3))
+    for step in range(7):
+        spread = 30 if step < 3 else 60  # steps 3..: new keys 30..59, then no gap again
+        keys = rng.permutation(spread)[rng.integers(0, spread, n)]
+        if step == 5:
+            keys[::9] = 1000  # a gap: the span 0..1000 has keys missing
+        y_true, y_pred = rng.integers(0, 3, n), rng.integers(0, 3, n)
+        by = pd.Categorical(keys) if step == 6 else keys
+        fast.update(y_true, y_pred, by=by)
+        batches.append((y_true, y_pred, keys))
+        pending = fast.__dict__.get("_pending")
+        if step in (1, 2):
+            assert pending.rows is not BY_SLOT and pending.samples == step * n  # counted by key, pending
+        if step == 5:
+            fast.update(y_true, y_pred, by=keys)  # keys known now: by slot (the span has gaps)
+            batches.append((y_true, y_pred, keys))
+            assert fast.__dict__["_pending"].rows is BY_SLOT
+    assert _counts_by_key(fast) == _counts_by_key(_general(Multiclass(3), batches))
+    assert _counts_by_key(fast) == _reference_counts(batches)
 
 
 def test_fused_pending_counts_are_seen_by_every_reader():

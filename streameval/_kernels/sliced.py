@@ -150,13 +150,35 @@ def count_pairs_by_table(keys: Array, table_keys: Array, table_slots: Array, shi
 
 
 @jit
-def count_pairs_pending(keys: Array, lo: Any, lookup: Array, y_true: Array, y_pred: Array, n: int, ignore: Any,
-                        use_ignore: bool, low: Array, high: Array) -> int:
+def _key_block(k: Array, t: Array, p: Array, lo: Any, span: int, n: int, ignore: Any, use_ignore: bool,
+               cells: Array) -> int:
+    """_lookup_block for keys whose every value in [lo, lo + span) has a slot: the cell's row is
+    key - lo (no lookup read; ``settle_pending`` maps rows to slots), and the whole check is one
+    vectorized loop."""
+    uspan = np.uint64(span)
+    in_span = True
+    labels_ok = True
+    for j in range(k.shape[0]):
+        in_span &= np.uint64(k[j] - lo) < uspan
+        labels_ok &= (use_ignore & (t[j] == ignore)) | (_label_ok(t[j], n) & _label_ok(p[j], n))
+    if not in_span:
+        return UNKNOWN_KEY
+    nn = n * n
+    for j in range(k.shape[0]):
+        cells[j] = np.int64(k[j] - lo) * nn + np.int64(t[j]) * n + np.int64(p[j])
+    return DONE if labels_ok else BAD_LABEL
+
+
+@jit
+def count_pairs_pending(keys: Array, lo: Any, lookup: Array, by_key: bool, y_true: Array, y_pred: Array, n: int,
+                        ignore: Any, use_ignore: bool, low: Array, high: Array) -> int:
     """count_pairs_by_lookup into pending byte counters: cell c's count is low[c] + 256 * high[c]
-    (uint8, uint16), to be added to the int64 counts by ``settle_pending``. The random increments
+    (uint8, uint32), to be added to the int64 counts by ``settle_pending``. The random increments
     touch one byte per cell (10,000 slices of 10 x 10 cells: 1 MB rather than 8 MB, which stays
-    in a core's cache) and the high word only on a carry. The caller bounds what the counters hold
-    (2**24 - 1 per cell). DONE, or UNKNOWN_KEY / BAD_LABEL with the counters unchanged."""
+    in a core's cache) and the high word only on a carry. by_key: every key of the lookup's span
+    has a slot, and a cell's row is key - lo rather than its slot (``_key_block``: no lookup read).
+    The caller bounds what the counters hold (2**40 - 1 per cell). DONE, or UNKNOWN_KEY /
+    BAD_LABEL with the counters unchanged."""
     size = keys.shape[0]
     cells = np.empty(BLOCK_KEYS, np.int64)
     for start in range(0, size, BLOCK_KEYS):
@@ -164,9 +186,12 @@ def count_pairs_pending(keys: Array, lo: Any, lookup: Array, y_true: Array, y_pr
         k = keys[start:stop]
         t = y_true[start:stop]
         p = y_pred[start:stop]
-        status = _lookup_block(k, t, p, lo, lookup, n, ignore, use_ignore, cells)
+        if by_key:
+            status = _key_block(k, t, p, lo, lookup.shape[0], n, ignore, use_ignore, cells)
+        else:
+            status = _lookup_block(k, t, p, lo, lookup, n, ignore, use_ignore, cells)
         if status != DONE:
-            undo_pending(keys[:start], lo, lookup, y_true, y_pred, n, ignore, use_ignore, low, high)
+            undo_pending(keys[:start], lo, lookup, by_key, y_true, y_pred, n, ignore, use_ignore, low, high)
             return status
         for j in range(k.shape[0]):
             if use_ignore and t[j] == ignore:
@@ -175,32 +200,44 @@ def count_pairs_pending(keys: Array, lo: Any, lookup: Array, y_true: Array, y_pr
             v = np.uint8(low[c] + np.uint8(1))
             low[c] = v
             if v == 0:
-                high[c] += np.uint16(1)
+                high[c] += 1
     return DONE
 
 
 @jit
-def undo_pending(keys: Array, lo: Any, lookup: Array, y_true: Array, y_pred: Array, n: int, ignore: Any,
-                 use_ignore: bool, low: Array, high: Array) -> None:
+def undo_pending(keys: Array, lo: Any, lookup: Array, by_key: bool, y_true: Array, y_pred: Array, n: int,
+                 ignore: Any, use_ignore: bool, low: Array, high: Array) -> None:
     """Take back count_pairs_pending's counts of these samples (all of them counted): exactly, as
     low + 256 * high is one number and each byte wraps back as it wrapped on."""
     nn = n * n
     for j in range(keys.shape[0]):
         if not (use_ignore and y_true[j] == ignore):
-            c = lookup[np.uint64(keys[j] - lo)] * nn + np.int64(y_true[j]) * n + np.int64(y_pred[j])
+            row = np.uint64(keys[j] - lo)
+            c = (np.int64(row) if by_key else lookup[row]) * nn + np.int64(y_true[j]) * n + np.int64(y_pred[j])
             v = low[c]
             if v == 0:
-                high[c] -= np.uint16(1)
+                high[c] -= 1
             low[c] = np.uint8(v - np.uint8(1))
 
 
 @jit
-def settle_pending(flat: Array, low: Array, high: Array) -> None:
-    """flat += low + 256 * high for each row of pending counters, which are zeroed."""
+def settle_pending(flat: Array, low: Array, high: Array, row_slots: Array, nn: int) -> None:
+    """flat += low + 256 * high for each row of pending counters, which are zeroed: cell by cell,
+    or with row_slots (counters by key) row r of nn cells into slot row_slots[r]."""
     for r in range(low.shape[0]):
         lo_row = low[r]
         hi_row = high[r]
-        for c in range(flat.shape[0]):
-            flat[c] += np.int64(lo_row[c]) + (np.int64(hi_row[c]) << 8)
-            lo_row[c] = 0
-            hi_row[c] = 0
+        if row_slots.shape[0] == 0:
+            for c in range(flat.shape[0]):
+                flat[c] += np.int64(lo_row[c]) + (np.int64(hi_row[c]) << 8)
+                lo_row[c] = 0
+                hi_row[c] = 0
+            continue
+        for row in range(row_slots.shape[0]):
+            src = row * nn
+            dst = row_slots[row] * nn
+            to, lo_cells, hi_cells = flat[dst:dst + nn], lo_row[src:src + nn], hi_row[src:src + nn]  # views from 0
+            for c in range(nn):
+                to[c] += np.int64(lo_cells[c]) + (np.int64(hi_cells[c]) << 8)
+                lo_cells[c] = 0
+                hi_cells[c] = 0
