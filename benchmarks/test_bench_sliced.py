@@ -47,6 +47,22 @@ def test_plain_update(benchmark, data):
     benchmark(acc.update, y_true, y_pred)
 
 
+def test_plain_update_split_in_two(benchmark, data, monkeypatch):
+    """The plain update forced onto two threads below its own split's 2**20 samples: whether
+    the baseline would gain from the second core the Sliced uses (it does not, at 1M)."""
+    from streameval import _threads
+    from streameval._storage import numpy_storage
+
+    monkeypatch.setattr(_threads, "threads_for", lambda n, minimum=0: 2)
+    for module in (_threads, numpy_storage):
+        monkeypatch.setattr(module, "PARALLEL_MIN", 1 << 17)
+    y_true, y_pred, _, _ = data
+    acc = streameval.Multiclass(K)
+    acc.update(y_true, y_pred)
+    _mark(benchmark, threads="two, forced")
+    benchmark(acc.update, y_true, y_pred)
+
+
 @pytest.mark.parametrize("keys", ["str", "categorical"])
 def test_sliced_update(benchmark, data, keys):
     y_true, y_pred, _, strings = data

@@ -89,7 +89,7 @@ def count_pairs_by_lookup(keys: Array, lo: Any, lookup: Array, y_true: Array, y_
     ``ignore``; DONE, or UNKNOWN_KEY / BAD_LABEL with cm unchanged (lookup: -1 for no slot)."""
     size = keys.shape[0]
     flat = cm.reshape(-1)
-    cells = np.empty(BLOCK_KEYS, np.int64)
+    cells = np.empty(BLOCK_KEYS, np.uint64)  # unsigned: no negative-index test on the counters
     for start in range(0, size, BLOCK_KEYS):
         stop = min(start + BLOCK_KEYS, size)
         k = keys[start:stop]  # views from index 0: no wraparound check in the loops below
@@ -122,7 +122,7 @@ def count_pairs_by_table(keys: Array, table_keys: Array, table_slots: Array, shi
     size = keys.shape[0]
     flat = cm.reshape(-1)
     nn = n * n
-    cells = np.empty(BLOCK_KEYS, np.int64)
+    cells = np.empty(BLOCK_KEYS, np.uint64)  # unsigned: no negative-index test on the counters
     for start in range(0, size, BLOCK_KEYS):
         stop = min(start + BLOCK_KEYS, size)
         k = keys[start:stop]
@@ -153,20 +153,23 @@ def count_pairs_by_table(keys: Array, table_keys: Array, table_slots: Array, shi
 def _key_block(k: Array, t: Array, p: Array, lo: Any, span: int, n: int, ignore: Any, use_ignore: bool,
                cells: Array) -> int:
     """_lookup_block for keys whose every value in [lo, lo + span) has a slot: the cell's row is
-    key - lo (no lookup read; ``settle_pending`` maps rows to slots), and the whole check is one
-    vectorized loop."""
+    key - lo (no lookup read; ``settle_pending`` maps rows to slots), and the check is one
+    vectorized loop with one flag (a bad key or label: UNKNOWN_KEY either way, the general path
+    tells them apart)."""
     uspan = np.uint64(span)
-    in_span = True
-    labels_ok = True
-    for j in range(k.shape[0]):
-        in_span &= np.uint64(k[j] - lo) < uspan
-        labels_ok &= (use_ignore & (t[j] == ignore)) | (_label_ok(t[j], n) & _label_ok(p[j], n))
-    if not in_span:
+    ok = True
+    if use_ignore:  # (two loops: the compiler does not take a loop-invariant test out by itself)
+        for j in range(k.shape[0]):
+            ok &= (np.uint64(k[j] - lo) < uspan) & ((t[j] == ignore) | (_label_ok(t[j], n) & _label_ok(p[j], n)))
+    else:
+        for j in range(k.shape[0]):
+            ok &= (np.uint64(k[j] - lo) < uspan) & _label_ok(t[j], n) & _label_ok(p[j], n)
+    if not ok:
         return UNKNOWN_KEY
-    nn = n * n
+    un, unn = np.uint64(n), np.uint64(n * n)
     for j in range(k.shape[0]):
-        cells[j] = np.int64(k[j] - lo) * nn + np.int64(t[j]) * n + np.int64(p[j])
-    return DONE if labels_ok else BAD_LABEL
+        cells[j] = np.uint64(k[j] - lo) * unn + np.uint64(t[j]) * un + np.uint64(p[j])
+    return DONE
 
 
 @jit
@@ -180,7 +183,7 @@ def count_pairs_pending(keys: Array, lo: Any, lookup: Array, by_key: bool, y_tru
     The caller bounds what the counters hold (2**40 - 1 per cell). DONE, or UNKNOWN_KEY /
     BAD_LABEL with the counters unchanged."""
     size = keys.shape[0]
-    cells = np.empty(BLOCK_KEYS, np.int64)
+    cells = np.empty(BLOCK_KEYS, np.uint64)  # unsigned: no negative-index test on the counters
     for start in range(0, size, BLOCK_KEYS):
         stop = min(start + BLOCK_KEYS, size)
         k = keys[start:stop]
@@ -193,15 +196,31 @@ def count_pairs_pending(keys: Array, lo: Any, lookup: Array, by_key: bool, y_tru
         if status != DONE:
             undo_pending(keys[:start], lo, lookup, by_key, y_true, y_pred, n, ignore, use_ignore, low, high)
             return status
-        for j in range(k.shape[0]):
-            if use_ignore and t[j] == ignore:
-                continue
+        block = cells[:k.shape[0]]
+        _add_pending(block, t if use_ignore else t[:0], ignore, low, high)
+    return DONE
+
+
+@jit
+def _add_pending(cells: Array, t: Array, ignore: Any, low: Array, high: Array) -> None:
+    """low[c] += 1 for each block cell (a carry into high when it wraps), skipping the samples
+    whose label t is ignore; t empty: none ignored (a loop with no test: the compiler does not
+    take a loop-invariant test out by itself)."""
+    if t.shape[0] == 0:
+        for j in range(cells.shape[0]):
             c = cells[j]
             v = np.uint8(low[c] + np.uint8(1))
             low[c] = v
             if v == 0:
                 high[c] += 1
-    return DONE
+        return
+    for j in range(cells.shape[0]):
+        if t[j] != ignore:
+            c = cells[j]
+            v = np.uint8(low[c] + np.uint8(1))
+            low[c] = v
+            if v == 0:
+                high[c] += 1
 
 
 @jit
