@@ -96,7 +96,7 @@ def _onehot(y, k):
 
 
 def check_multiclass(acc, yt, yp, w, k, zd, exact):
-    if len(yt) == 0:  # scikit-learn refuses empty input
+    if len(yt) == 0 or (w is not None and not w.any()):  # scikit-learn refuses empty input and all-zero weights
         assert acc.is_empty
         return
     labels = list(range(k))
@@ -221,7 +221,7 @@ def test_ignore_index_integer_labels(rng):
 
 def check_binary(acc, yt, yp, w, zd, exact, target_names=("0", "1")):
     """yt, yp: 0/1 arrays after thresholding."""
-    if len(yt) == 0:
+    if len(yt) == 0 or (w is not None and not w.any()):  # scikit-learn refuses empty input and all-zero weights
         assert acc.is_empty
         return
     support = np.array([np.sum((yt == c) * (1 if w is None else w)) for c in (0, 1)], dtype=float)
@@ -287,7 +287,7 @@ def test_binary_labels_with_pos_label(stream):
 
 def check_multilabel(acc, Yt, Yp, w, zd, exact):
     n, n_labels = Yt.shape
-    if n == 0:
+    if n == 0 or (w is not None and not w.any()):  # scikit-learn refuses empty input and all-zero weights
         assert acc.is_empty
         return
     support = Yt.T @ (np.ones(n) if w is None else w)
