@@ -123,9 +123,10 @@ class Sliced(SlotWrapper):
     one kernel call, each sample into its slice. The common batch (class labels without weights
     keyed by integers or a pandas categorical, every key known) is mapped and counted in one
     fused pass (``_kernels.sliced``): integer keys in a small range and categorical codes through
-    a dense array, a large batch counted a byte per cell first (pending until the state is read,
-    split over idle cores). A batch with new keys copies the state once to grow it. Threads may
-    share a Sliced: update, merge and queries hold its lock.
+    a dense array (no lookup at all when every key of the span is a slice: ids 0..S-1, a
+    categorical's categories), a large batch counted a byte per cell first (pending until the
+    state is read, split over idle cores). A batch with new keys copies the state once to grow
+    it. Threads may share a Sliced: update, merge and queries hold its lock.
 
     >>> import streameval
     >>> s = Sliced(streameval.Binary())
