@@ -35,11 +35,10 @@ from typing import Any
 import numpy as np
 
 from ._command import CliError, one_line, one_line_text
+from .drift import TESTS, _unwrapped  # (TESTS: with a p-value, flat name <method>_p)
 
-DISTANCES = ("psi", "jensenshannon", "wasserstein")
 SCORE_METHODS = ("psi", "jensenshannon", "ks", "wasserstein", "chi2")  # Binary with bins
 COUNT_METHODS = ("psi", "jensenshannon", "chi2")  # on the predicted-class counts
-TESTS = ("ks", "chi2")  # with a p-value, flat name <method>_p
 ESTIMATED = ("accuracy", "precision", "recall", "f1")
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 MISMATCH_HINT = (" (give the options that make the reference's configuration: --score or --y-pred, --bins, "
@@ -54,7 +53,6 @@ def load_reference(path: str) -> Any:
     from .binary import Binary
     from .checkpoint import load
     from .multiclass import Multiclass
-    from ._slots import SlotWrapper
 
     try:
         saved = load(path)
@@ -62,7 +60,7 @@ def load_reference(path: str) -> Any:
         raise CliError(f"--reference {path}: cannot read it: {one_line(e)}") from None
     except (ValueError, TypeError) as e:  # SerializationError
         raise CliError(f"--reference {path}: not a saved accumulator: {one_line(e)}") from None
-    acc = saved._current() if isinstance(saved, SlotWrapper) else saved
+    acc = _unwrapped(saved)
     if not isinstance(acc, (Binary, Multiclass)):
         raise CliError(f"--reference {path} holds a {type(saved).__name__}: expected a saved Binary or Multiclass "
                        "(or a window of one)")

@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 
 from ._inputs import LABEL_DTYPES
-from ._kernels.argmax import WIDE, count_argmax
+from ._kernels.argmax import NO_BITS, WIDE, count_argmax
 from ._threads import PARALLEL_MIN
 
 SCORE_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
-NO_BITS = np.empty((0, 0), dtype=np.int64)  # count_argmax's bits for rows shorter than WIDE: unused
 
 
 def count_directly(acc: Any, y_true: Any, y_pred: Any) -> bool:
@@ -48,7 +47,6 @@ def count_directly(acc: Any, y_true: Any, y_pred: Any) -> bool:
         return False
     bad: int = count_argmax(y_true, y_pred, NO_BITS, k, ignore, use_ignore, lo, hi, 0, 0, storage.arrays[name])
     return bad == -1
-
 
 
 def direct_arguments(name: str, fused: tuple[Any, ...] | None) -> tuple[Any, ...] | None:

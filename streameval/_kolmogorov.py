@@ -171,7 +171,7 @@ def smirnov(n: int, x: float) -> float:
         return 0.0
     whole, frac = _exact_floor(n, x)
     if whole == 0 or (whole == 1 and frac == 0.0):  # x <= 1/n: the complement is its v = n term
-        return _clip(1.0 - x * math.exp((n - 1) * math.log1p(x)))
+        return clip_probability(1.0 - x * math.exp((n - 1) * math.log1p(x)))
     if float(-2 * n) * x * x < MIN_LOG:
         return 0.0
     if whole >= n - 1:  # x >= 1 - 1/n: only the v = 0 term (1 - x is exact: x >= 1/2 here)
@@ -182,9 +182,9 @@ def smirnov(n: int, x: float) -> float:
         return math.exp(logp) if logp < -math.log(2.0) else 1.0 + math.expm1(logp)
     upper_terms = whole + 1 if frac > 0.0 else whole  # the terms v > n (1 - x) of the complement
     if n >= 10 and upper_terms <= 3 and x <= 0.5 / math.sqrt(n):
-        return _clip(1.0 - _smirnov_complement(n, x, whole, frac))
+        return clip_probability(1.0 - _smirnov_complement(n, x, whole, frac))
     with np.errstate(under="ignore"):
-        return _clip(_smirnov_sum(n, x, whole, frac))
+        return clip_probability(_smirnov_sum(n, x, whole, frac))
 
 
 def _smirnov_complement(n: int, x: float, whole: int, frac: float) -> float:
@@ -401,26 +401,27 @@ def kolmogorov_n_sf(n: int, x: float) -> float:
         if n > SMALL_N:  # n!/n^n < 1e-59: 1 - it is 1 in double precision
             return 1.0
         mantissa, exponent = _factorial_ratio(n)
-        return _clip(1.0 - math.ldexp(mantissa * (2.0 * t - 1.0) ** n, exponent))
+        return clip_probability(1.0 - math.ldexp(mantissa * (2.0 * t - 1.0) ** n, exponent))
     if t >= n - 1:  # Ruben-Gambino: P(D_n >= x) = 2 (1 - x)^n for x >= 1 - 1/n
-        return _clip(2.0 * (1.0 - x) ** n)
+        return clip_probability(2.0 * (1.0 - x) ** n)
     if x >= 0.5:  # D+ >= x and D- >= x exclude each other
-        return _clip(2.0 * smirnov(n, x))
+        return clip_probability(2.0 * smirnov(n, x))
     nxx = t * x
     if n <= SMALL_N:
         if nxx <= 0.754693:
-            return _clip(1.0 - _clip(_durbin_cdf(n, x)))
+            return clip_probability(1.0 - clip_probability(_durbin_cdf(n, x)))
         if nxx <= 4.0:
-            return _clip(1.0 - _clip(_pomeranz_cdf(n, x)))
-        return _clip(2.0 * smirnov(n, x))
+            return clip_probability(1.0 - clip_probability(_pomeranz_cdf(n, x)))
+        return clip_probability(2.0 * smirnov(n, x))
     if nxx >= 370.0:
         return 0.0
     if nxx >= 2.2:
-        return _clip(2.0 * smirnov(n, x))
+        return clip_probability(2.0 * smirnov(n, x))
     if n <= DURBIN_MAX_N and n * x ** 1.5 <= 1.4:
-        return _clip(1.0 - _clip(_durbin_cdf(n, x)))
-    return _clip(1.0 - _clip(_pelz_good_cdf(n, x)))
+        return clip_probability(1.0 - clip_probability(_durbin_cdf(n, x)))
+    return clip_probability(1.0 - clip_probability(_pelz_good_cdf(n, x)))
 
 
-def _clip(p: float) -> float:
+def clip_probability(p: float) -> float:
+    """p within [0, 1] (a probability computed as 1 - something, or summed, may round past them)."""
     return min(max(p, 0.0), 1.0)

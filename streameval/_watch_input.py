@@ -70,7 +70,7 @@ class Splitter:
     def finish(self) -> Lines:
         """The last line, at the end of the input, if it has no newline."""
         out: Lines = [None] if self.skipping else ([self.partial] if self.partial else [])
-        self.partial, self.skipping = b"", False
+        self.reset()
         return out
 
     def reset(self) -> None:
@@ -143,7 +143,7 @@ def take(batches: Batches, timeout: float) -> tuple[Lines | None, bool]:
             break
         if isinstance(more, _Marker):
             return lines, True
-        lines = lines + more
+        lines.extend(more)  # (the batches taken off the queue are ours)
     return lines, False
 
 

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from . import _cli_reference as ref
+from . import drift
 from ._command import int_option
 
 WATCH_HINT = (" (give the options that make the reference's configuration: --score or --y-pred with --labels or "
@@ -179,7 +180,7 @@ class Gauges:
         for method in self.monitor.methods:
             self.drift.labels(method=method).set(values[method])
             self.drifted.labels(method=method).set(int(method in drifted))
-            if method in ref.TESTS:
+            if method in drift.TESTS:
                 self.p_value.labels(method=method).set(values[f"{method}_p"])
         for metric in self.monitor.metrics:
             for gauge, suffix in zip(self.estimated, ("", "_low", "_high")):

@@ -152,13 +152,10 @@ def _value_and_partials(metric: str, stats: metrics.StatScores, average: str | N
     if pooled:
         return value, np.full(stats.tp.shape, a[0]), np.full(stats.tp.shape, h[0])
     valid = ~np.isnan(values)
-    if average == "macro" or not valid.any():
-        scale = valid / max(int(valid.sum()), 1)
-        return value, a * scale, h * scale
     support = np.where(valid, stats.support, 0.0).astype(np.float64)
     weight_sum = support.sum()
-    if weight_sum == 0:  # nanaverage's plain mean
-        scale = valid / int(valid.sum())
+    if average == "macro" or weight_sum == 0:  # (weighted with no support: nanaverage's plain mean)
+        scale = valid / max(int(valid.sum()), 1)
         return value, a * scale, h * scale
     mean = float(np.sum(np.where(valid, values, 0.0) * support) / weight_sum)
     return value, a * support / weight_sum, (h * support + np.where(valid, values - mean, 0.0)) / weight_sum
@@ -216,8 +213,7 @@ def estimate(metric: str, prob: np.ndarray, var: np.ndarray | None, average: str
             raise ValueError('average="binary" needs two classes')
     value, a, h = _value_and_partials(metric, stats, average, zero_division, total)
     if var is None or not total:
-        nan = np.full(np.shape(value), np.nan)
-        return Estimate(value, *((float("nan"),) * 2 if np.ndim(value) == 0 else (nan, nan.copy())))
+        return _no_interval(value)
     var = np.asarray(var, dtype=np.float64)
     if average is None and metric != "accuracy":
         sd = np.sqrt([_variance(a * onehot, h * onehot, var) for onehot in np.eye(a.shape[0])])
@@ -245,8 +241,7 @@ def estimate_multilabel(metric: str, prob: np.ndarray, var: np.ndarray | None, a
     labels = stats.tp.shape[0]
     value, a, h = _value_and_partials(metric, stats, average, zero_division, 0.0)  # "micro": the labels' pooled cells
     if var is None or not expected.sum():
-        nan = np.full(np.shape(value), np.nan)
-        return Estimate(value, *((float("nan"),) * 2 if np.ndim(value) == 0 else (nan, nan.copy())))
+        return _no_interval(value)
     var = np.asarray(var, dtype=np.float64)
     # label l as a two-class problem: class 1 is the label, class 0 its absence (no derivative)
     per_label = np.array([_variance(np.array([0.0, a[i]]), np.array([0.0, h[i]]), var[i]) for i in range(labels)])
@@ -266,8 +261,14 @@ def expected_roc_auc(hist: np.ndarray, sums: np.ndarray, edges: np.ndarray, aver
         value: Any = curves.roc_auc(curves.binned_cells(expected[0], edges))
     else:
         value = curves.per_column(curves.roc_auc, expected, edges, average, allowed)
-    nan: Any = float("nan") if np.ndim(value) == 0 else np.full(np.shape(value), np.nan)
-    return Estimate(value, nan, nan if np.ndim(value) == 0 else nan.copy())
+    return _no_interval(value)
+
+
+def _no_interval(value: Any) -> Estimate:
+    """An estimate whose bounds are NaN (no variance: weighted sums, nothing counted, ROC AUC)."""
+    if np.ndim(value) == 0:
+        return Estimate(value, float("nan"), float("nan"))
+    return Estimate(value, np.full(np.shape(value), np.nan), np.full(np.shape(value), np.nan))
 
 
 # --- the accumulators' estimated() ----------------------------------------------------------------
@@ -324,6 +325,6 @@ class EstimatedMetrics:
             raise ValueError("estimated('roc_auc') needs the unlabelled scores' histograms: create the accumulator "
                              "with bins=... and unlabelled=True")
         hist, sums = self._storage.host("_unl_hist"), self._storage.host("_unl_sums")
-        if hist.shape[0] == 1:
+        if hist.shape[0] == 1:  # Binary (no one-vs-rest averages): its one column
             return expected_roc_auc(hist, sums, self._bins.edges)
         return expected_roc_auc(hist, sums, self._bins.edges, average, self._OVR_AVERAGES)

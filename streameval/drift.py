@@ -63,7 +63,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from . import _inputs
-from ._kolmogorov import kolmogorov_n_sf
+from ._kolmogorov import clip_probability, kolmogorov_n_sf
 from .errors import IncompatibleError
 from .serialization import Kind
 
@@ -217,7 +217,7 @@ def kolmogorov_sf(z: float) -> float:
     if z < 1.0:  # the theta-function form converges fast for small z
         w = -(math.pi ** 2) / (8.0 * z * z)
         cdf = sum(math.exp((2 * k - 1) ** 2 * w) for k in range(1, 12)) * math.sqrt(2.0 * math.pi) / z
-        return min(max(1.0 - cdf, 0.0), 1.0)
+        return clip_probability(1.0 - cdf)
     total, sign = 0.0, 1.0
     for k in range(1, 101):
         term = math.exp(-2.0 * k * k * z * z)
@@ -225,7 +225,7 @@ def kolmogorov_sf(z: float) -> float:
         if term < 1e-300 or term < 1e-17 * total:
             break
         sign = -sign
-    return min(max(2.0 * total, 0.0), 1.0)
+    return clip_probability(2.0 * total)
 
 
 def _outside_square(n: int, h: int) -> float:
@@ -315,7 +315,7 @@ def gammaincc(a: float, x: float) -> float:
             total += term
             if abs(term) < abs(total) * 1e-17:
                 break
-        return min(max(1.0 - total * math.exp(log_front), 0.0), 1.0)
+        return clip_probability(1.0 - total * math.exp(log_front))
     tiny = 1e-300
     b = x + 1.0 - a
     c = 1.0 / tiny
@@ -333,7 +333,7 @@ def gammaincc(a: float, x: float) -> float:
         h *= delta
         if abs(delta - 1.0) < 1e-17:
             break
-    return min(max(math.exp(log_front) * h, 0.0), 1.0)
+    return clip_probability(math.exp(log_front) * h)
 
 
 def chi2_sf(x: float, df: float) -> float:
@@ -364,18 +364,6 @@ def chi2(expected: Any, actual: Any, correction: bool = True) -> tuple[float, fl
 # --- the accumulators' drift() ------------------------------------------------------------------------
 
 
-class _Side(NamedTuple):
-    counts: np.ndarray
-    hist: np.ndarray | None
-    edges: np.ndarray | None
-
-
-def _prediction_side(acc: Any) -> _Side:
-    """acc's prediction distribution over all its samples (_prediction_side(): labelled and unlabelled)."""
-    side = acc._prediction_side()
-    return _Side(np.asarray(side.counts), None if side.hist is None else np.asarray(side.hist), side.edges)
-
-
 # configuration entries that shape the prediction distribution: a reference must share them
 _LAYOUT = ("threshold", "pos_label", "inclusive", "bins", "score_range", "from_logits", "num_labels")
 
@@ -391,7 +379,10 @@ class DriftMethods:
     _frozen_config: dict[str, Any]
 
     if TYPE_CHECKING:
+        from ._components.predictions import PredictionSide
+
         def _describe(self) -> str: ...
+        def _prediction_side(self) -> PredictionSide: ...
 
     def _drift_column(self, of: Any) -> tuple[int | None, int | None]:
         """(the histogram column, the predicted-class counts' class) that of names; None: all classes."""
@@ -449,7 +440,7 @@ class DriftMethods:
             raise IncompatibleError(f"Cannot compare {self._describe()} with the reference {described}: drift needs "
                                     "the same kind of accumulator with the same bins, labels and threshold")
         column, index = self._drift_column(of)
-        ref, cur = _prediction_side(reference), _prediction_side(self)
+        ref, cur = reference._prediction_side(), self._prediction_side()  # labelled and unlabelled samples
         for side, name in ((ref, "the reference"), (cur, "this accumulator")):
             if not side.counts.sum() > 0:
                 raise ValueError(f"drift needs samples on both sides, but {name} has counted none")
@@ -470,10 +461,10 @@ class DriftMethods:
             return result(method, jensenshannon(e, a), threshold=threshold)
         if method == "chi2":
             return result(method, *chi2(e, a, correction), threshold=threshold)
-        assert ref.edges is not None
-        x = centres(ref.edges)
         if method == "ks":
             return result(method, *ks(e, a), threshold=threshold)
+        assert ref.edges is not None
+        x = centres(ref.edges)
         distance = wasserstein(x, e, a)
         if normed:
             scale = spread(x, e)

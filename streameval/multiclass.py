@@ -282,6 +282,20 @@ class Multiclass(PredictionMethods, OneVsRestCurves, CalibrationMetrics, Confusi
             return self._count_batch(batch, bad)
         return self._count_batch(batch, None)
 
+    def _checked_predictions(self, yp: np.ndarray) -> np.ndarray:
+        """y_pred's kind checked against the configuration ((N, K) scores with bins or top_k,
+        numbers or floats for scores); boolean scores as uint8 (labelled and unlabelled batches)."""
+        if yp.ndim != 2:
+            if self._bins is not None or self._ranks is not None:
+                raise TypeError(f"y_pred has shape {yp.shape}, but a Multiclass with bins or top_k needs "
+                                f"(n_samples, {self.num_classes}) scores")
+            return yp
+        if self._bins is not None:
+            _inputs.require_float(yp, "y_pred", "a Multiclass with bins (probabilities, or scores on score_range)")
+            return yp
+        _inputs.require_numeric(yp, "y_pred", "scores must be numbers")
+        return yp.view(np.uint8) if yp.dtype.kind == "b" else yp
+
     def _count_batch(self, batch: Prepared, fused_bad: int | None) -> None:
         """_count's general path; fused_bad: count_argmax's answer when _count ran it already."""
         k = self.num_classes
@@ -292,15 +306,9 @@ class Multiclass(PredictionMethods, OneVsRestCurves, CalibrationMetrics, Confusi
                 return self._count_batch(batch._replace(shape=None), None)
             except (errors.InputError, errors.InputTypeError) as error:
                 raise relocated(error, batch.shape) from None
-        yt, yp, w, kind = batch.y_true, batch.y_pred, batch.weight, batch.kind
+        yt, w, kind = batch.y_true, batch.weight, batch.kind
+        yp = self._checked_predictions(batch.y_pred)
         is_scores = yp.ndim == 2
-        if (self._bins is not None or self._ranks is not None) and not is_scores:
-            raise TypeError(f"y_pred has shape {yp.shape}, but a Multiclass with bins or top_k needs (n_samples, {k}) scores")
-        if is_scores and self._bins is not None:
-            _inputs.require_float(yp, "y_pred", "a Multiclass with bins (probabilities, or scores on score_range)")
-        elif is_scores:
-            _inputs.require_numeric(yp, "y_pred", "scores must be numbers")
-            yp = yp.view(np.uint8) if yp.dtype.kind == "b" else yp
         if yt.shape[0] == 0:
             return None
         use_ignore = self.ignore_index is not None

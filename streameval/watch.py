@@ -97,7 +97,6 @@ from .windows import Windowed
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ALERT = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.ALERT
 
 
-_EOF = inp.EOF
 QUEUE_BATCHES = inp.QUEUE_BATCHES
 _MISSING = object()  # a key a line lacks
 _BAD = object()  # a value that is not a label of the task
@@ -554,7 +553,7 @@ class Watcher:
 # --- input -----------------------------------------------------------------------------------------
 
 
-_read_stream = inp.read_stream  # (stream, queue, max_bytes): batches of stdin's lines, then _EOF
+_read_stream = inp.read_stream  # (stream, queue, max_bytes): batches of stdin's lines, then inp.EOF
 _follow = inp.follow  # (file, path, queue, stop, max_bytes): batches of a followed file's lines
 
 

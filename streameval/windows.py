@@ -324,14 +324,18 @@ class Windowed(SlotWrapper):
         started, done = position.tolist()
         n, width = batch.n, self._width
         latest = (done - 1) // width if started else None
-        if n:
-            first, last = done // width, (done + n - 1) // width
-            keep = max(first, last - self.buckets + 1)  # (no callback on the fused path: no window to report)
-            skipped = keep * width - done if keep > first else 0
-            if count_in_ring(self, batch, keep, (keep + 1) * width - done, int(width), skipped, latest, last):
-                position[0], position[1] = 1, done + n
-                return []
-        if n and latest is not None and (done + n - 1) // width == latest:
+        if n == 0:
+            self._check_batch(batch, given)  # counts nothing, but checks dtypes
+            return []
+        first, last = done // width, (done + n - 1) // width
+        # Buckets that leave the ring within this batch need only be checked, unless they close
+        # windows to report.
+        keep = first if self._callbacks else max(first, last - self.buckets + 1)
+        skipped = keep * width - done if keep > first else 0
+        if count_in_ring(self, batch, keep, (keep + 1) * width - done, int(width), skipped, latest, last):
+            position[0], position[1] = 1, done + n
+            return []
+        if last == latest:
             # The common case, a batch inside the latest bucket: counted into its slot as it is.
             counter, view = self._view()
             view.aim(slot=latest % self.buckets)
@@ -341,14 +345,6 @@ class Windowed(SlotWrapper):
                 raise template_error(self._template, given, exc) from None
             position[1] = done + n
             return []
-        if n == 0:
-            self._check_batch(batch, given)  # counts nothing, but checks dtypes
-            return []
-        first, last = done // width, (done + n - 1) // width
-        # Buckets that leave the ring within this batch need only be checked, unless they close
-        # windows to report.
-        keep = first if self._callbacks else max(first, last - self.buckets + 1)
-        skipped = keep * width - done if keep > first else 0
         if skipped:
             self._check_batch(batch.cut(0, skipped), given)
             batch = batch.cut(skipped, n)

@@ -265,11 +265,9 @@ def test_smirnov_keeps_the_large_n_formula_where_scipy_overflows_its_int():
 
 
 def test_kolmogorov_n_sf_is_bounded_for_any_n():
-    import time
-
+    """Every branch returns a probability for any n (its cost: benchmarks/test_bench_drift.py)."""
     from streameval._kolmogorov import kolmogorov_n_sf
 
-    start = time.perf_counter()
     for n in (10**12, 2**31 + 5, 10**8, 10**6 + 1):
         for x in (0.0, 1e-13, 0.5 / n, 0.7 / n, 1 / n, 1.5 / n, 1e-7, 3e-7, 1e-6, 1.4e-6, 3e-6, 1e-5, 1e-4, 0.01,
                   0.3, 0.5, 0.9, 1 - 1e-12, 1.0):
@@ -277,7 +275,6 @@ def test_kolmogorov_n_sf_is_bounded_for_any_n():
             assert 0.0 <= p <= 1.0, (n, x, p)
             if n == 10**12:  # within O(1/sqrt(n)) of the limit distribution
                 assert p == pytest.approx(ss.kstwobign.sf(math.sqrt(n) * x), abs=1e-5)
-    assert time.perf_counter() - start < 5.0  # a few ms in all; generous for a loaded machine
     assert kolmogorov_n_sf(10**6, 0.0015) == pytest.approx(ss.kstwobign.sf(1.5), rel=0.02)  # the longest sum
     with pytest.raises(ValueError):
         kolmogorov_n_sf(0, 0.5)

@@ -235,7 +235,6 @@ def _at_threshold(acc: Any, scores: np.ndarray, kind: str) -> np.ndarray:
 
 def count_binary(acc: Any, batch: Any) -> None:
     """Binary(unlabelled=True): an unlabelled batch of (N,) labels or scores."""
-    from .._batch import check_logits, sigmoid
     from .bins import largest_score
 
     yp, w, n = batch.y_pred, batch.weight, batch.n
@@ -250,14 +249,7 @@ def count_binary(acc: Any, batch: Any) -> None:
     probs = bin_scores = None
     kind, largest = batch.kind or "float64", 1.0
     if is_scores:
-        if acc.from_logits:
-            check_logits(yp)
-            raise_first(_weight_check(w))
-            scores, kind, bounds = sigmoid(yp), "float64", _inputs.PROBABILITY
-        else:
-            scores, bounds = yp, acc._bounds
-            raise_first([(first_bad_score(yp, bounds), _inputs.score_check("y_pred", yp, bounds, acc._hint())),
-                         *_weight_check(w)])
+        scores, kind, bounds = _checked_scores(acc, yp, w, kind, acc._hint())
         pred = _at_threshold(acc, scores, kind)
         if acc._predictions.probabilities:
             probs = probability_rows(scores[:, None])
@@ -275,17 +267,26 @@ def count_binary(acc: Any, batch: Any) -> None:
     counter.count(acc._storage, pred[:, None], probs, bin_scores, w, kind, acc.inclusive)
 
 
+def _checked_scores(acc: Any, yp: np.ndarray, w: Any, kind: str, hint: str) -> tuple[np.ndarray, str, Any]:
+    """(scores, their kind, their bounds) of a Binary's or Multilabel's unlabelled float scores:
+    probabilities from logits (checked finite), else the scores checked within the accumulator's
+    bounds; the weights checked too (the first bad value raises)."""
+    from .._batch import check_logits, sigmoid
+
+    if acc.from_logits:
+        check_logits(yp)
+        raise_first(_weight_check(w))
+        return sigmoid(yp), "float64", _inputs.PROBABILITY
+    bounds = acc._bounds
+    raise_first([(first_bad_score(yp, bounds), _inputs.score_check("y_pred", yp, bounds, hint)), *_weight_check(w)])
+    return yp, kind, bounds
+
+
 def count_multiclass(acc: Any, batch: Any) -> None:
     """Multiclass(unlabelled=True): an unlabelled batch of (N,) labels or (N, K) scores."""
-    yp, w, n, k = batch.y_pred, batch.weight, batch.n, acc.num_classes
+    w, n, k = batch.weight, batch.n, acc.num_classes
+    yp = acc._checked_predictions(batch.y_pred)
     is_scores = yp.ndim == 2
-    if (acc._bins is not None or acc._ranks is not None) and not is_scores:
-        raise TypeError(f"y_pred has shape {yp.shape}, but a Multiclass with bins or top_k needs (n_samples, {k}) scores")
-    if is_scores and acc._bins is not None:
-        _inputs.require_float(yp, "y_pred", "a Multiclass with bins (probabilities, or scores on score_range)")
-    elif is_scores:
-        _inputs.require_numeric(yp, "y_pred", "scores must be numbers")
-        yp = yp.view(np.uint8) if yp.dtype.kind == "b" else yp
     if n == 0:
         return
     counter: PredictionCounts = acc._predictions
@@ -350,7 +351,6 @@ def _count_auto(acc: Any, yp: np.ndarray, w: np.ndarray | None) -> None:
 
 def count_multilabel(acc: Any, batch: Any) -> None:
     """Multilabel(unlabelled=True): an unlabelled batch of (N, L) indicators or scores."""
-    from .._batch import check_logits, sigmoid
     from .bins import largest_score
 
     yp, w, n, kind = batch.y_pred, batch.weight, batch.n, batch.kind or "float64"
@@ -363,15 +363,8 @@ def count_multilabel(acc: Any, batch: Any) -> None:
     probs = bin_scores = None
     largest = 1.0
     if is_scores:
-        if acc.from_logits:
-            check_logits(yp)
-            raise_first(_weight_check(w))
-            scores, kind, bounds = sigmoid(yp), "float64", _inputs.PROBABILITY
-        else:
-            scores, bounds = yp, acc._bounds
-            hint = _inputs.probability_hint(acc._describe(), threshold=True)
-            raise_first([(first_bad_score(yp, bounds), _inputs.score_check("y_pred", yp, bounds, hint)),
-                         *_weight_check(w)])
+        scores, kind, bounds = _checked_scores(acc, yp, w, kind,
+                                               _inputs.probability_hint(acc._describe(), threshold=True))
         pred = _at_threshold(acc, scores, kind)
         if counter.probabilities:
             probs = probability_rows(scores)

@@ -31,6 +31,7 @@ from .counting import Array, _is_class, _kept, jit
 _LOWEST, _HIGHEST = -(1 << 63), (1 << 63) - 1  # keys bounding every value, NaN included
 WIDE = 64  # rows this long (a CHUNK at least) are searched by integer keys (float32/64); shorter ones by a scan
 CHUNK = 64  # keys per chunk of a wide row's pass (the width that the compiler vectorizes best here)
+NO_BITS = np.empty((0, 0), dtype=np.int64)  # the bits argument for rows shorter than WIDE: unused
 BLOCK_SCORES = 4096  # scores checked per flat block (a block of rows stays in L1 for the argmax after the check)
 
 
@@ -140,11 +141,6 @@ def _wide_row(row: Array, bits: Array, lo_key: int, hi_key: int) -> int:
 
 
 @jit
-def _row_bad(row: Array, lo: float, hi: float) -> bool:
-    return not _row_ok(row, lo, hi)
-
-
-@jit
 def argmax_rows(scores: Array, bits: Array, keep: Array, lo: float, hi: float, lo_key: int, hi_key: int,
                 out: Array) -> int:
     """out[i] = first index of the maximum of scores[i]; returns the first row with a score outside
@@ -171,7 +167,7 @@ def argmax_rows(scores: Array, bits: Array, keep: Array, lo: float, hi: float, l
         block = scores[start:stop]
         if not _block_ok(block, lo, hi):
             for i in range(start, stop):
-                if not (use_keep and not keep[i]) and _row_bad(scores[i], lo, hi):
+                if not (use_keep and not keep[i]) and not _row_ok(scores[i], lo, hi):
                     return i
         for i in range(start, stop):
             out[i] = _scan(scores[i]) if not use_keep or keep[i] else 0

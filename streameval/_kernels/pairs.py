@@ -65,6 +65,19 @@ def _first_bad(t: Array, p: Array, n: int, ignore: Any, use_ignore: bool) -> int
 
 
 @jit
+def _first_bad_pair(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore: bool) -> int:
+    """The index of the first bad sample of a batch, checked a block at a time, or -1."""
+    size = y_true.shape[0]
+    for start in range(0, size, BLOCK_PAIRS):
+        stop = min(start + BLOCK_PAIRS, size)
+        t = y_true[start:stop]
+        p = y_pred[start:stop]
+        if not _block_ok(t, p, n, ignore, use_ignore):
+            return start + _first_bad(t, p, n, ignore, use_ignore)
+    return -1
+
+
+@jit
 def _cell(t: Any, p: Any, n: Any, ignore: Any, skip: Any) -> Any:
     """A checked sample's flat cell t * n + p, or skip (a spare cell) when t is ignore: a select."""
     return skip if t == ignore else np.uint64(t) * n + np.uint64(p)
@@ -149,12 +162,9 @@ def count_pairs_ring(y_true: Array, y_pred: Array, n: int, ignore: Any, use_igno
     on counted a piece per bucket: piece r ends at first_end + r * width (the batch's end at
     most), into slot (first_slot + r) % slots."""
     size = y_true.shape[0]
-    for start in range(0, size, BLOCK_PAIRS):
-        stop = min(start + BLOCK_PAIRS, size)
-        t = y_true[start:stop]
-        p = y_pred[start:stop]
-        if not _block_ok(t, p, n, ignore, use_ignore):
-            return start + _first_bad(t, p, n, ignore, use_ignore)
+    bad = _first_bad_pair(y_true, y_pred, n, ignore, use_ignore)
+    if bad >= 0:
+        return bad
     slots = ring.shape[0]
     pos, r = skipped, 0
     while pos < size:  # each touched slot: its total (0 once emptied) plus its piece within limit

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .counting import jit
-from .pairs import _label_ok
+from .pairs import _block_ok, _label_ok
 
 Array = np.ndarray
 
@@ -128,17 +128,13 @@ def count_pairs_by_table(keys: Array, table_keys: Array, table_slots: Array, shi
         k = keys[start:stop]
         t = y_true[start:stop]
         p = y_pred[start:stop]
-        labels_ok = True
-        for j in range(k.shape[0]):
-            labels_ok &= (use_ignore & (t[j] == ignore)) | (_label_ok(t[j], n) & _label_ok(p[j], n))
+        labels_ok = _block_ok(t, p, n, ignore, use_ignore)
         known = True
         for j in range(k.shape[0]):
             slot = _table_slot(k[j], table_keys, table_slots, shift)
             known &= slot >= 0
             cells[j] = slot * nn + np.int64(t[j]) * n + np.int64(p[j])
-        status = DONE if known else UNKNOWN_KEY
-        if status == DONE and not labels_ok:
-            status = BAD_LABEL
+        status = UNKNOWN_KEY if not known else DONE if labels_ok else BAD_LABEL
         if status != DONE:
             for j in range(start):
                 if not (use_ignore and y_true[j] == ignore):

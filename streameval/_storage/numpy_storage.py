@@ -22,7 +22,7 @@ from .base import _FLOAT_MAX, REFUSED, Slots, Storage, fits
 
 _NO_WEIGHT = np.empty(0)
 _NO_KEEP = np.empty(0, dtype=bool)
-_NO_BITS = np.empty((0, 0), dtype=np.int64)
+_NO_BITS = _kernels.argmax.NO_BITS
 _BIT_TYPES = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
 
 
