@@ -29,8 +29,8 @@ Statistics (each equals its scipy counterpart on the same binned data; tests/tes
   scipy's large-n approximation of that sum above n = 10^6). It equals scipy to 1e-12
   relative except where both compute 1 - CDF for a CDF near 1 (agreement ~2e-15 absolute
   there) and far in the tail (up to ~1e-13 relative near 1e-300). Its cost is bounded for any
-  n: at most about 40 ms (the Smirnov sum's n terms at n = 10^6), well under 1 ms for most
-  inputs. With weights the totals are total weights (n m / (n + m) rounded, at least 1).
+  n: at most ~15 ms (the Smirnov sum's n terms at n = 10^6), about 1 ms or less for most
+  inputs (benchmarks/test_bench_drift.py). With weights the totals are total weights (n m / (n + m) rounded, at least 1).
   ``kolmogorov_sf`` stays the limit distribution (``kstwobign.sf``).
 - ``wasserstein``: the first Wasserstein distance between the two histograms placed at the bin
   centres, sum_i |E_i - A_i| (c_{i+1} - c_i): ``scipy.stats.wasserstein_distance(c, c, e, a)``.
