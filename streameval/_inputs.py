@@ -100,7 +100,7 @@ def _lossless(values: Any, arr: np.ndarray) -> bool:
     if arr.dtype.kind != "f" or arr.size == 0:
         return True
     with np.errstate(invalid="ignore"):
-        big = np.abs(arr) > EXACT_INT
+        big = np.abs(arr) >= EXACT_INT  # (2**53 + 1 rounds to 2**53 itself)
     if not big.any():
         return True
     flat = np.array(values, dtype=object).reshape(-1)[big.reshape(-1)]

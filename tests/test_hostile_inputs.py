@@ -133,6 +133,23 @@ def test_float_labels_are_the_integers_they_hold():
         fixed.update([1.5], [1])
 
 
+def test_an_integer_that_rounds_onto_2_pow_53_is_not_merged_with_it():
+    """2**53 + 1 next to a float in a list: as float64 it would be 2**53 exactly (the example
+    hypothesis found for the test below)."""
+    big = 2**53
+    y_true, y_pred = [0, big + 1, big + 1], [float(big), big + 1, 0]
+    expected = [[0, 0, 0], [0, 0, 0], [0, 0, 0]]
+    labels = [0, big, big + 1]
+    for t, p in zip(y_true, y_pred):
+        expected[labels.index(t)][labels.index(p)] += 1
+    auto = Multiclass(labels="auto")
+    auto.update(y_true, y_pred)
+    assert list(auto.labels) == [0, big, big + 1] and auto.confusion_matrix().tolist() == expected
+    fixed = Multiclass(labels=labels)
+    fixed.update(np.array(y_true, dtype=np.int64), y_pred)
+    assert fixed.confusion_matrix().tolist() == expected
+
+
 @given(st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1), st.integers(-(2**63), 2**63 - 1), st.booleans()),
                 min_size=1, max_size=30), st.data())
 @settings(max_examples=60)
