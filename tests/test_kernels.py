@@ -105,8 +105,9 @@ def _count_argmax(y_true, scores, n, ignore, use_ignore, lo, hi, cm):
     return K.count_argmax(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key, cm)
 
 
-# rows shorter than argmax.WIDE are scanned; longer float rows are searched by integer keys, in
-# chunks of argmax.CHUNK (the last one overlapping the one before)
+# rows shorter than argmax.WIDE are scanned; longer float rows are searched by integer keys: float32
+# keys with their index in one int64, float64 keys in chunks of argmax.CHUNK (the last one
+# overlapping the one before)
 WIDTHS = st.sampled_from([1, 2, 3, 6, 10, K.argmax.WIDE - 1, K.argmax.WIDE, 100, K.argmax.CHUNK + 1,
                           2 * K.argmax.CHUNK + 1, 1000])
 SCORE_DTYPES = st.sampled_from([np.float32, np.float64, np.int64])

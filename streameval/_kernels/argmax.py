@@ -11,9 +11,11 @@ Two ways to find a row's maximum, both one pass over the row that the compiler c
 * many classes (K >= WIDE, float32 or float64 rows): the row's minimum and maximum as integer
   keys of the float bits (``bits ^ ((bits >> 31) & 0x7fffffff)``, monotonic in the float's
   value, NaN beyond the infinities): integer min/max reductions vectorize where float ones do not
-  (numba marks no fast-math on the select). Decoded, they check the row in two comparisons (a NaN
-  key decodes to NaN and fails them), then the first score equal to the maximum is its index
-  (compared as floats: -0.0 equals 0.0, so the first of them wins, as in numpy).
+  (numba marks no fast-math on the select). The minimum and maximum keys check the row in two
+  comparisons against the bounds' keys (NaN keys lie beyond them). A float32 key shares an int64
+  with its index, so one maximum gives the first index of the row's maximum; a float64 row keeps
+  the first chunk that raised the maximum and searches only it. -0.0 equals 0.0 to numpy, so a
+  zero maximum is moved to the first zero of either sign.
 
 ``count_argmax`` fuses the argmax with counting the pairs (y_true, argmax) into the confusion
 matrix: one kernel call and no (N,) temporary for a score batch. On a bad sample (a label out of
@@ -26,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from .counting import Array, _is_class, _kept, jit
+from .counting import Array, _is_class, _kept, jit, jit_inlined
 
 _LOWEST, _HIGHEST = -(1 << 63), (1 << 63) - 1  # keys bounding every value, NaN included
+_LOW_HALF = 0xFFFFFFFF  # the low 32 bits of an int64
 WIDE = 64  # rows this long (a CHUNK at least) are searched by integer keys (float32/64); shorter ones by a scan
 CHUNK = 64  # keys per chunk of a wide row's pass (the width that the compiler vectorizes best here)
 NO_BITS = np.empty((0, 0), dtype=np.int64)  # the bits argument for rows shorter than WIDE: unused
@@ -90,13 +93,43 @@ def _key(b: Any, narrow: bool) -> Any:
     return x ^ ((x >> 63) & 0x7FFFFFFFFFFFFFFF)
 
 
-@jit
+@jit_inlined
 def _wide_row(row: Array, bits: Array, lo_key: int, hi_key: int) -> int:
     """The argmax of a long float row, or -1 when a score is outside the bounds (as keys: see
-    bound_keys). bits: the row's bits as integers; at least CHUNK of them (WIDE). One pass: each
+    bound_keys). bits: the row's bits as integers; at least CHUNK of them (WIDE). Inlined: a call
+    per row would count references to both row views (atomic operations: a third of the pass)."""
+    narrow = bits.itemsize == 4
+    at = _narrow_row(bits, lo_key, hi_key) if narrow and bits.shape[0] <= _LOW_HALF else \
+        _chunked_row(bits, narrow, lo_key, hi_key)
+    if at >= 0 and row[at] == 0:  # -0.0 and 0.0 are one maximum, as numpy compares them: the first of either
+        at = 0
+        while row[at] != 0:
+            at += 1
+    return at
+
+
+@jit
+def _narrow_row(bits: Array, lo_key: int, hi_key: int) -> int:
+    """_wide_row of float32 bits (fewer than 2**32), in one vectorized pass with one reduction per
+    row: each 32-bit key goes to the high half of an int64 and the index, inverted, to the low
+    half, so the maximum of these holds the maximum key and, among its equals, the first index.
+    (A reduction per CHUNK, as _chunked_row, costs as much again as the pass.)"""
+    mn, mx = _HIGHEST, _LOWEST
+    for j in range(bits.shape[0]):
+        x = np.int64(bits[j])
+        key = x ^ ((x >> 31) & 0x7FFFFFFF)
+        mn = min(mn, key)
+        mx = max(mx, (key << 32) | (_LOW_HALF - j))
+    if not ((mn >= lo_key) & ((mx >> 32) <= hi_key)):
+        return -1
+    return _LOW_HALF - (mx & _LOW_HALF)
+
+
+@jit
+def _chunked_row(bits: Array, narrow: bool, lo_key: int, hi_key: int) -> int:
+    """_wide_row of float64 bits (a key fills an int64: no room for an index). One pass: each
     CHUNK of keys reduced to its minimum and maximum (vectorized), the first chunk that raises the
     row's maximum remembered, so only that chunk is searched for the maximum's first index."""
-    narrow = bits.itemsize == 4
     shift = 31 if narrow else 63  # _key's, as loop invariants: no branch per score
     mask = 0x7FFFFFFF if narrow else 0x7FFFFFFFFFFFFFFF
     k = bits.shape[0]
@@ -132,12 +165,7 @@ def _wide_row(row: Array, bits: Array, lo_key: int, hi_key: int) -> int:
     chunk = bits[start:start + CHUNK]  # a view from 0: no wraparound check, so the loop vectorizes
     for j in range(CHUNK):
         at = min(at, j if chunk[j] == top else k)
-    at += start
-    if row[at] == 0:  # -0.0 and 0.0 are one maximum, as numpy compares them: the first of either
-        at = 0
-        while row[at] != 0:
-            at += 1
-    return at
+    return at + start
 
 
 @jit
