@@ -57,7 +57,7 @@ def one_thread():
     if torch is not None:
         torch.set_num_threads(1)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_threads, "threads_for", lambda n: 1)
+        mp.setattr(_threads, "threads_for", lambda n, minimum=0: 1)
         yield
     numba.set_num_threads(numba_threads)
     if torch is not None:

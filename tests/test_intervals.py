@@ -386,7 +386,7 @@ def test_binary_replicates_are_poisson_of_the_counts(scored, rng):
 def test_replicates_of_a_split_batch(monkeypatch, rng):
     """Large batches are counted in chunks on idle cores: the replicates still see the whole batch once."""
     monkeypatch.setattr(streameval._threads, "PARALLEL_MIN", 16)
-    monkeypatch.setattr(streameval._threads, "threads_for", lambda n: 2)
+    monkeypatch.setattr(streameval._threads, "threads_for", lambda n, minimum=0: 2)
     acc = Multiclass(3, bootstrap=2000, seed=3)
     y_true, y_pred = rng.integers(0, 3, 500), rng.integers(0, 3, 500)
     acc.update(y_true, y_pred)

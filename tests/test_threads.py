@@ -13,7 +13,7 @@ from streameval import _threads
 
 @pytest.fixture(params=[2, 3, 7])
 def chunks(request, monkeypatch):
-    monkeypatch.setattr(_threads, "threads_for", lambda n: request.param)
+    monkeypatch.setattr(_threads, "threads_for", lambda n, minimum=0: request.param)
     return request.param
 
 
@@ -36,7 +36,7 @@ def test_split_batches_count_what_one_thread_counts(chunks, make, scored, weight
     w = rng.random(n) if weighted else None
     split = _fed(make(weighted), y_true, y_pred, w)
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(_threads, "threads_for", lambda n: 1)
+        m.setattr(_threads, "threads_for", lambda n, minimum=0: 1)
         whole = _fed(make(weighted), y_true, y_pred, w)
     for name in whole._spec:
         a, b = getattr(whole, name), getattr(split, name)
@@ -62,3 +62,24 @@ def test_a_bad_sample_in_a_later_chunk_is_named_and_nothing_is_counted(chunks, b
 def test_small_batches_stay_on_the_calling_thread():
     assert _threads.threads_for(_threads.PARALLEL_MIN - 1) == 1
     assert _threads.threads_for(_threads.PARALLEL_MIN) >= 1
+
+
+def test_only_batches_with_small_tables_and_many_samples_per_cell_are_offered_to_threads(monkeypatch):
+    """Private tables of a large state (1000 classes: 8 MB a thread) cost more than the split saves."""
+    asked = []
+    monkeypatch.setattr(_threads, "threads_for", lambda n, minimum=0: asked.append((n, minimum)) or 1)
+    n = _threads.PARALLEL_MIN
+    batch = (np.zeros(n, dtype=np.int64),)
+    counted = []
+
+    def kernel(y, state):
+        counted.append(state.size)
+        return -1
+
+    for cells in (100, _threads.SPLIT_CELLS, _threads.SPLIT_CELLS + 1):
+        assert _threads.count_in_chunks(kernel, batch, (), (np.zeros(cells),)) == -1
+    assert counted == [100, _threads.SPLIT_CELLS, _threads.SPLIT_CELLS + 1]  # each counted once, into its state
+    assert asked == [(n, n), (n, _threads.SAMPLES_PER_CELL * _threads.SPLIT_CELLS)]  # the large state: never split
+    asked.clear()
+    assert _threads.count_in_chunks(kernel, (batch[0][:n - 1],), (), (np.zeros(100),)) == -1
+    assert asked == []
