@@ -19,6 +19,8 @@ Groups (float32; ``y_true`` int64, uniform; the logits put +2 on the true class)
 
 - ``scores 1Mx10``: probabilities (softmax of the logits), and the logits with
   ``from_logits=True``, into ``Multiclass(10)``; ``labels 1M K=10``: the argmax as int64 labels.
+- ``scores 65536x100``: probabilities into ``Multiclass(100)`` (no target in the issue: rows
+  long enough to be searched by keys, between the scan of K=10 and ImageNet).
 - ``scores 4096x1000``: an ImageNet batch, probabilities and logits into ``Multiclass(1000)``.
 - ``segmentation 8x21x64x64``: logits of shape (N, K, H, W) into ``Multiclass(21,
   from_logits=True)`` with ``y_true`` (N, H, W); also what a user must do without rank support:
@@ -103,6 +105,11 @@ def m1x10():
 @pytest.fixture(scope="module")
 def imagenet():
     return _matrix(4096, 1000, SEED + 1)
+
+
+@pytest.fixture(scope="module")
+def hundred():
+    return _matrix(65536, 100, SEED + 4)
 
 
 @pytest.fixture(scope="module")
@@ -238,6 +245,33 @@ def test_1m_labels_torchmetrics(benchmark, m1x10, tm):
 def test_1m_labels_read(benchmark, m1x10, how):
     y_true, _, _, labels = m1x10
     _time_read(benchmark, G_1M_LABELS, len(y_true), y_true, labels, how=how)
+
+
+# --- (65536, 100): a hundred classes (no target: the rows between the scan and ImageNet) ----------
+
+G_HUNDRED = "scores 65536x100 f32, 1 thread"
+
+
+def test_hundred_streameval(benchmark, hundred):
+    y_true, _, probs, labels = hundred
+    _time_streameval(benchmark, G_HUNDRED, streameval.Multiclass(100), y_true, probs, _cm(y_true, labels, 100),
+                     len(y_true), input="probabilities")
+
+
+def test_hundred_numpy(benchmark, hundred):
+    y_true, _, probs, _ = hundred
+    _time_numpy_argmax(benchmark, G_HUNDRED, y_true, probs, 100, len(y_true))
+
+
+def test_hundred_torchmetrics(benchmark, hundred, tm):
+    y_true, _, probs, _ = hundred
+    _time_torchmetrics(benchmark, G_HUNDRED, tm.MulticlassConfusionMatrix(100, validate_args=False), probs, y_true,
+                       len(y_true))
+
+
+@READS
+def test_hundred_read(benchmark, hundred, how):
+    _time_read(benchmark, G_HUNDRED, len(hundred[2]), hundred[2], how=how)
 
 
 # --- (4096, 1000): an ImageNet batch -------------------------------------------------------------

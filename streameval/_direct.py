@@ -7,7 +7,7 @@ is one kernel call (``Multiclass._direct``: classes 0..K-1, no bins, no top_k, n
 the kernel, with no ``Prepared`` batch and no storage method in between (measured: 0.55 us of the
 3.4 us of a (256, 10) update; fewer Python steps also leave more of a training step's caches as
 they were). It returns False, with nothing counted, for any other batch (weights, other shapes or
-dtypes, K >= argmax.WIDE, a batch large enough for threads, a tensor that needs a copy) and for a
+dtypes, a batch large enough for threads, a tensor that needs a copy) and for a
 bad value: the general path (``_batch.prepare``) then counts the batch or names the problem. The
 overflow bound it reserved for a batch it did not count stays reserved (bounds are upper bounds).
 """
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._inputs import LABEL_DTYPES
-from ._kernels.argmax import NO_BITS, WIDE, count_argmax
+from ._kernels.argmax import KEYED_MIN, NO_BITS, count_argmax, row_bits
 from ._threads import PARALLEL_MIN
 
 SCORE_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
@@ -45,11 +45,12 @@ def count_directly(acc: Any, y_true: Any, y_pred: Any) -> bool:
     storage = acc._storage
     if not storage._reserved(name, n):
         return False
-    bad: int = count_argmax(y_true, y_pred, NO_BITS, k, ignore, use_ignore, lo, hi, 0, 0, storage.arrays[name])
+    bits, lo_key, hi_key = row_bits(y_pred, lo, hi) if k >= KEYED_MIN else (NO_BITS, 0, 0)
+    bad: int = count_argmax(y_true, y_pred, bits, k, ignore, use_ignore, lo, hi, lo_key, hi_key, storage.arrays[name])
     return bad == -1
 
 
 def direct_arguments(name: str, fused: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
     """An accumulator's ``_direct``: the confusion matrix's name and its fused argmax's (k, ignore,
-    use_ignore, lo, hi) when rows of k scores are scanned (k < WIDE: no integer keys to make)."""
-    return (name, *fused) if fused is not None and fused[0] < WIDE else None
+    use_ignore, lo, hi)."""
+    return (name, *fused) if fused is not None else None

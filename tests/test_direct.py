@@ -37,42 +37,45 @@ def _batch(rng, n, k, label_dtype=np.int64, score_dtype=np.float32):
 @pytest.mark.parametrize("label_dtype", [np.int64, np.int32, np.uint8, np.int8])
 @pytest.mark.parametrize("score_dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("as_tensor", [False, True])
-def test_direct_counts_equal_sklearn(calls, label_dtype, score_dtype, as_tensor):
+@pytest.mark.parametrize("k", [7, 16, 70])  # rows scanned; float32 rows searched by keys; all by keys
+def test_direct_counts_equal_sklearn(calls, label_dtype, score_dtype, as_tensor, k):
     rng = np.random.default_rng(0)
-    acc = streameval.Multiclass(7, from_logits=True)
+    acc = streameval.Multiclass(k, from_logits=True)
     truth, predicted = [], []
     for n in (256, 1, 0, 1000):
-        y_true, scores = _batch(rng, n, 7, label_dtype, score_dtype)
+        y_true, scores = _batch(rng, n, k, label_dtype, score_dtype)
         given = (torch.from_numpy(y_true), torch.from_numpy(scores)) if as_tensor else (y_true, scores)
         acc.update(*given)
         truth.append(y_true)
         predicted.append(scores.argmax(axis=1))
     assert len(calls) == 4
     np.testing.assert_array_equal(acc.confusion_matrix(), confusion_matrix(np.concatenate(truth),
-                                                                           np.concatenate(predicted), labels=range(7)))
+                                                                           np.concatenate(predicted), labels=range(k)))
 
 
-def test_direct_ignore_index_and_strided_scores(calls):
+@pytest.mark.parametrize("k", [5, 20])
+def test_direct_ignore_index_and_strided_scores(calls, k):
     rng = np.random.default_rng(1)
-    y_true, scores = _batch(rng, 500, 5)
+    y_true, scores = _batch(rng, 500, k)
     y_true[::4] = -100
-    wide = np.repeat(scores, 2, axis=1)[:, ::2]  # a strided view: counted as it is
-    acc = streameval.Multiclass(5, ignore_index=-100)
-    acc.update(y_true, wide)
-    kept = y_true != -100
-    np.testing.assert_array_equal(acc.confusion_matrix(),
-                                  confusion_matrix(y_true[kept], scores[kept].argmax(axis=1), labels=range(5)))
-    assert len(calls) == 1
+    for given in (scores, np.repeat(scores, 2, axis=1)[:, ::2]):  # contiguous; a strided view, scanned as it is
+        acc = streameval.Multiclass(k, ignore_index=-100)
+        acc.update(y_true, given)
+        kept = y_true != -100
+        np.testing.assert_array_equal(acc.confusion_matrix(),
+                                      confusion_matrix(y_true[kept], scores[kept].argmax(axis=1), labels=range(k)))
+    assert len(calls) == 2
 
 
-def test_bad_values_raise_as_the_general_path_does_and_count_nothing(calls):
+@pytest.mark.parametrize("k", [4, 20])
+def test_bad_values_raise_as_the_general_path_does_and_count_nothing(calls, k):
     rng = np.random.default_rng(2)
-    acc = streameval.Multiclass(4)
-    y_true, scores = _batch(rng, 300, 4)
+    acc = streameval.Multiclass(k)
+    y_true, scores = _batch(rng, 300, k)
     acc.update(y_true, scores)
     before = acc.copy()
     bad_label = y_true.copy()
-    bad_label[200] = 4
+    bad_label[200] = k
     with pytest.raises(ValueError, match=r"y_true\[200\]"):
         acc.update(bad_label, scores)
     bad_score = scores.copy()
@@ -100,6 +103,3 @@ def test_other_batches_take_the_general_path(calls):
         acc.update(*given)
         assert acc.n_samples == pytest.approx(100 if len(given) == 2 else weights.sum())
     assert calls == []
-    wide = streameval.Multiclass(200)  # rows of WIDE scores or more: integer keys, the general path
-    wide.update(rng.integers(0, 200, 10), rng.random((10, 200)))
-    assert calls == [] and wide.n_samples == 10

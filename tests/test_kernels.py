@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 
 from streameval import _kernels as K
 from streameval._inputs import ANY_SCORE, PROBABILITY
-from streameval._storage.numpy_storage import score_bits
 
 NO_KEEP = np.empty(0, dtype=bool)
 
@@ -96,20 +95,19 @@ def test_count_pairs_weighted_checks_before_counting():
 
 def _argmax_rows(scores, keep, lo, hi, out):
     """K.argmax_rows with the integer view of long float rows the storage passes."""
-    bits, lo_key, hi_key = score_bits(scores, lo, hi)
+    bits, lo_key, hi_key = K.argmax.row_bits(scores, lo, hi)
     return K.argmax_rows(scores, bits, keep, lo, hi, lo_key, hi_key, out)
 
 
 def _count_argmax(y_true, scores, n, ignore, use_ignore, lo, hi, cm):
-    bits, lo_key, hi_key = score_bits(scores, lo, hi)
+    bits, lo_key, hi_key = K.argmax.row_bits(scores, lo, hi)
     return K.count_argmax(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key, cm)
 
 
-# rows shorter than argmax.WIDE are scanned; longer float rows are searched by integer keys: float32
-# keys with their index in one int64, float64 keys in chunks of argmax.CHUNK (the last one
-# overlapping the one before)
-WIDTHS = st.sampled_from([1, 2, 3, 6, 10, K.argmax.WIDE - 1, K.argmax.WIDE, 100, K.argmax.CHUNK + 1,
-                          2 * K.argmax.CHUNK + 1, 1000])
+# rows shorter than argmax.KEYED_FROM gives their dtype are scanned; longer float rows are searched
+# by integer keys: float32 keys with their index in one int64, float64 keys in two passes
+_KEYED = sorted(set(K.argmax.KEYED_FROM.values()))
+WIDTHS = st.sampled_from([1, 2, 3, 6, 10, *(w + d for w in _KEYED for d in (-1, 0, 1)), 100, 129, 1000])
 SCORE_DTYPES = st.sampled_from([np.float32, np.float64, np.int64])
 
 
@@ -158,7 +156,7 @@ def test_count_argmax_matches_numpy(seed, n, k, dtype, use_ignore):
     assert np.array_equal(cm, ref)
 
 
-@pytest.mark.parametrize("k", [4, 10, 100])
+@pytest.mark.parametrize("k", [4, 10, 20, 100])
 @pytest.mark.parametrize("bad", ["label", "nan", "inf", "range"])
 def test_count_argmax_undoes_on_bad_sample(k, bad):
     rng = np.random.default_rng(k)
@@ -467,22 +465,24 @@ def test_slotted_score_kernels_equal_the_plain_kernel_on_each_slot():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("k", [K.argmax.CHUNK, 3 * K.argmax.CHUNK + 5, 1000])
-def test_wide_argmax_first_maximum_across_chunks(k, dtype):
-    """The maximum repeated in several chunks (and in the last chunk, which overlaps the one
-    before), -0.0 before 0.0, and negative rows: the first index of the maximum, as numpy's argmax."""
+@pytest.mark.parametrize("k", [16, 17, 64, 197, 1000])
+def test_keyed_argmax_first_maximum(k, dtype):
+    """The maximum repeated (first, last, middle positions), -0.0 before 0.0, negative rows, the
+    largest finite values: the first index of the maximum, as numpy's argmax."""
     rows = []
-    overlap = k - K.argmax.CHUNK + 1  # seen by the last chunk and by the one before it
-    for first, others in ((5, (k - 1, k // 2)), (k - 1, ()), (K.argmax.CHUNK - 1, (min(K.argmax.CHUNK, k - 1), k - 1)),
-                          (overlap, (k - 1,)), (k - 2, (k - 1,))):
+    for first, others in ((5, (k - 1, k // 2)), (k - 1, ()), (0, (1, k - 1)), (k - 2, (k - 1,)), (k // 2, (k // 2 + 1,))):
         row = np.linspace(-2.0, -1.0, k)
         row[[first, *others]] = 0.5
         rows.append(row)
     zeros = np.full(k, -1.0)
     zeros[[3, k - 1]] = 0.0
     zeros[2] = -0.0
-    rows += [zeros, -np.arange(k, dtype=float), np.arange(k, dtype=float) % 7]
+    big = np.full(k, -np.finfo(dtype).max, dtype=float)
+    big[[k // 3, k - 1]] = np.finfo(dtype).max
+    rows += [zeros, -np.arange(k, dtype=float), np.arange(k, dtype=float) % 7, big, np.full(k, -0.0)]
     scores = np.array(rows, dtype=dtype)
+    assert K.argmax.row_bits(scores, *ANY_SCORE)[0].shape[0] == (len(rows) if k >= K.argmax.KEYED_FROM[scores.dtype]
+                                                                 else 0)
     out = np.empty(len(rows), dtype=np.int64)
     assert _argmax_rows(scores, NO_KEEP, *ANY_SCORE, out) == -1
     assert out.tolist() == scores.argmax(axis=1).tolist()
@@ -518,3 +518,36 @@ def test_count_binary_scored_histogram_is_exact_at_edges(bins, dtype, inclusive)
     np.testing.assert_array_equal(got[1], hist)
     positive = s >= 0.5 if inclusive else s > 0.5
     np.testing.assert_array_equal(got[0], [[np.sum((y == t) & (positive == p)) for p in (0, 1)] for t in (0, 1)])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [20, 100])
+def test_keyed_count_names_the_first_bad_sample_and_skips_ignored_rows(k, dtype):
+    """Rows searched by keys are counted a block at a time (labels checked first, then the rows'
+    argmaxes, then the counts): the first bad sample is still the first in order, whichever kind
+    it is, and an ignored row's scores are not read."""
+    rng = np.random.default_rng(k)
+    n = 3 * K.argmax.KEYED_BLOCK + 17
+    scores = rng.random((n, k)).astype(dtype)
+    yt = rng.integers(0, k, n)
+    ignored = rng.random(n) < 0.1
+    yt[ignored] = -100
+    scores[ignored, 0] = np.nan  # never read
+    start = rng.integers(0, 3, (k, k))
+    cm = start.copy()
+    assert _count_argmax(yt, scores, k, -100, True, *PROBABILITY, cm) == -1
+    kept = ~ignored
+    ref = start + np.bincount(yt[kept] * k + scores[kept].argmax(axis=1), minlength=k * k).reshape(k, k)
+    assert np.array_equal(cm, ref)
+    first, second = 2 * K.argmax.KEYED_BLOCK + 5, 2 * K.argmax.KEYED_BLOCK + 9  # one block, past two counted
+    for bad_score, bad_label in ((first, second), (second, first), (first, None), (None, first)):
+        s, y = scores.copy(), yt.copy()
+        for row in (first, second):
+            s[row, 1], y[row] = 0.5, 1  # kept and valid, unless made bad below
+        if bad_score is not None:
+            s[bad_score, k - 1] = 1.5
+        if bad_label is not None:
+            y[bad_label] = k
+        cm = ref.copy()
+        assert _count_argmax(y, s, k, -100, True, *PROBABILITY, cm) == first
+        assert np.array_equal(cm, ref)

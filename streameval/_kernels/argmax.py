@@ -3,19 +3,21 @@ argmax, with the row checked once (every score in [lo, hi]: finite with ANY_SCOR
 
 Two ways to find a row's maximum, both one pass over the row that the compiler can schedule well:
 
-* few classes (K < WIDE): a branchless scan (``s > best`` selects the score and its index; the
-  strict comparison keeps the first maximum). Each row is a short dependency chain, and rows
-  overlap in the processor. The range check runs first over a block of rows as one flat,
-  vectorized loop: its reduction has no branch, so NaN (which fails both comparisons) is caught
-  without a test per score.
-* many classes (K >= WIDE, float32 or float64 rows): the row's minimum and maximum as integer
-  keys of the float bits (``bits ^ ((bits >> 31) & 0x7fffffff)``, monotonic in the float's
-  value, NaN beyond the infinities): integer min/max reductions vectorize where float ones do not
-  (numba marks no fast-math on the select). The minimum and maximum keys check the row in two
-  comparisons against the bounds' keys (NaN keys lie beyond them). A float32 key shares an int64
-  with its index, so one maximum gives the first index of the row's maximum; a float64 row keeps
-  the first chunk that raised the maximum and searches only it. -0.0 equals 0.0 to numpy, so a
-  zero maximum is moved to the first zero of either sign.
+* few classes (rows shorter than ``KEYED_FROM`` gives their dtype): a branchless scan (``s >
+  best`` selects the score and its index; the strict comparison keeps the first maximum). Each
+  row is a short dependency chain, and rows overlap in the processor. The range check runs first
+  over a block of rows as one flat, vectorized loop: its reduction has no branch, so NaN (which
+  fails both comparisons) is caught without a test per score.
+* more classes (float32 rows of 16 scores or more, float64 of 64): the row's minimum and maximum
+  as integer keys of the float bits (``bits ^ ((bits >> 31) & 0x7fffffff)``, monotonic in the
+  float's value, NaN beyond the infinities): integer min/max reductions vectorize where float
+  ones do not (numba marks no fast-math on the select). The minimum and maximum keys check the
+  row in two comparisons against the bounds' keys (NaN keys lie beyond them). A float32 key
+  shares an int64 with its index, so one maximum gives the first index of the row's maximum; a
+  float64 row is searched for the first index of its maximum in a second pass. -0.0 equals 0.0
+  to numpy, so a zero maximum is moved to the first zero of either sign. These rows are searched
+  a block at a time by a function of one plain loop (``_keyed_block``): how the compiler
+  vectorizes a row's short loop depends on what surrounds it (see there).
 
 ``count_argmax`` fuses the argmax with counting the pairs (y_true, argmax) into the confusion
 matrix: one kernel call and no (N,) temporary for a score batch. On a bad sample (a label out of
@@ -24,6 +26,7 @@ range, a bad score in a kept row) it subtracts what it added and returns the sam
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -32,9 +35,14 @@ from .counting import Array, _is_class, _kept, jit, jit_inlined
 
 _LOWEST, _HIGHEST = -(1 << 63), (1 << 63) - 1  # keys bounding every value, NaN included
 _LOW_HALF = 0xFFFFFFFF  # the low 32 bits of an int64
-WIDE = 64  # rows this long (a CHUNK at least) are searched by integer keys (float32/64); shorter ones by a scan
-CHUNK = 64  # keys per chunk of a wide row's pass (the width that the compiler vectorizes best here)
-NO_BITS = np.empty((0, 0), dtype=np.int64)  # the bits argument for rows shorter than WIDE: unused
+# Rows this long are searched by integer keys, shorter ones by a scan. Measured per row, one
+# core, in a plain loop: float32 K=16 3.1 ns by keys, 5.8 by the scan (K=12: 6.5 and 3.9: the
+# vectorized loop's remainder); float64 K=64 6.6 ns and 7.4 (K=48: 27 and 21).
+KEYED_FROM = {np.dtype(np.float32): 16, np.dtype(np.float64): 64}
+KEYED_MIN = min(KEYED_FROM.values())
+_BIT_TYPES = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+NO_BITS = np.empty((0, 0), dtype=np.int64)  # the bits argument for rows scanned: unused
+KEYED_BLOCK = 256  # rows searched by keys before their counts are added (_count_keyed)
 BLOCK_SCORES = 4096  # scores checked per flat block (a block of rows stays in L1 for the argmax after the check)
 
 
@@ -54,6 +62,21 @@ def bound_keys(lo: float, hi: float, dtype: np.dtype) -> tuple[int, int]:
     bits = np.array([low, high], dtype=ftype).view(np.int32 if narrow else np.int64).astype(np.int64)
     keys = bits ^ ((bits >> 31) & 0x7FFFFFFF) if narrow else bits ^ ((bits >> 63) & np.int64(0x7FFFFFFFFFFFFFFF))
     return int(keys[0]), int(keys[1])
+
+
+@functools.cache
+def _bounds_as_keys(lo: float, hi: float, dtype: np.dtype) -> tuple[int, int]:
+    return bound_keys(lo, hi, dtype)
+
+
+def row_bits(scores: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, int, int]:
+    """What the argmax kernels read besides the scores: (bits, lo_key, hi_key), the scores' bits
+    as integers and the bounds as keys, for rows searched by keys (contiguous float rows of
+    KEYED_FROM scores or more); (NO_BITS, 0, 0) for rows scanned."""
+    least = KEYED_FROM.get(scores.dtype)
+    if least is None or scores.shape[1] < least or not scores.flags.c_contiguous:
+        return NO_BITS, 0, 0
+    return scores.view(_BIT_TYPES[scores.dtype]), *_bounds_as_keys(lo, hi, scores.dtype)
 
 
 @jit
@@ -94,29 +117,30 @@ def _key(b: Any, narrow: bool) -> Any:
 
 
 @jit_inlined
-def _wide_row(row: Array, bits: Array, lo_key: int, hi_key: int) -> int:
-    """The argmax of a long float row, or -1 when a score is outside the bounds (as keys: see
-    bound_keys). bits: the row's bits as integers; at least CHUNK of them (WIDE). Inlined: a call
-    per row would count references to both row views (atomic operations: a third of the pass)."""
+def _keyed_row(scores: Array, bits: Array, i: int, lo_key: int, hi_key: int) -> int:
+    """The argmax of row i, searched by keys (bits: row_bits'), or -1 when a score is outside the
+    bounds (as keys: see bound_keys). The row functions are inlined and index the 2-d arrays: a
+    call, or a view of the row, per row would count references to the arrays (atomic
+    operations: on (4096, 1000) float32, a third of the time)."""
     narrow = bits.itemsize == 4
-    at = _narrow_row(bits, lo_key, hi_key) if narrow and bits.shape[0] <= _LOW_HALF else \
-        _chunked_row(bits, narrow, lo_key, hi_key)
-    if at >= 0 and row[at] == 0:  # -0.0 and 0.0 are one maximum, as numpy compares them: the first of either
+    at = _narrow_row(bits, i, lo_key, hi_key) if narrow and bits.shape[1] <= _LOW_HALF else \
+        _two_pass_row(bits, i, narrow, lo_key, hi_key)
+    if at >= 0 and scores[i, at] == 0:  # -0.0 and 0.0 are one maximum, as numpy compares them: the first of either
         at = 0
-        while row[at] != 0:
+        while scores[i, at] != 0:
             at += 1
     return at
 
 
-@jit
-def _narrow_row(bits: Array, lo_key: int, hi_key: int) -> int:
-    """_wide_row of float32 bits (fewer than 2**32), in one vectorized pass with one reduction per
-    row: each 32-bit key goes to the high half of an int64 and the index, inverted, to the low
-    half, so the maximum of these holds the maximum key and, among its equals, the first index.
-    (A reduction per CHUNK, as _chunked_row, costs as much again as the pass.)"""
+@jit_inlined
+def _narrow_row(bits: Array, i: int, lo_key: int, hi_key: int) -> int:
+    """_keyed_row of float32 bits (rows of fewer than 2**32), in one vectorized pass with one
+    reduction per row: each 32-bit key goes to the high half of an int64 and the index, inverted,
+    to the low half, so the maximum of these holds the maximum key and, among its equals, the
+    first index. (A reduction per chunk of the row costs as much again as the pass.)"""
     mn, mx = _HIGHEST, _LOWEST
-    for j in range(bits.shape[0]):
-        x = np.int64(bits[j])
+    for j in range(bits.shape[1]):
+        x = np.int64(bits[i, j])
         key = x ^ ((x >> 31) & 0x7FFFFFFF)
         mn = min(mn, key)
         mx = max(mx, (key << 32) | (_LOW_HALF - j))
@@ -125,47 +149,28 @@ def _narrow_row(bits: Array, lo_key: int, hi_key: int) -> int:
     return _LOW_HALF - (mx & _LOW_HALF)
 
 
-@jit
-def _chunked_row(bits: Array, narrow: bool, lo_key: int, hi_key: int) -> int:
-    """_wide_row of float64 bits (a key fills an int64: no room for an index). One pass: each
-    CHUNK of keys reduced to its minimum and maximum (vectorized), the first chunk that raises the
-    row's maximum remembered, so only that chunk is searched for the maximum's first index."""
+@jit_inlined
+def _two_pass_row(bits: Array, i: int, narrow: bool, lo_key: int, hi_key: int) -> int:
+    """_keyed_row of float64 bits (a key fills an int64: no room for an index): the minimum and
+    maximum keys in one vectorized pass, then the first index of the maximum in another, the row
+    then in the cache. (Measured on (4096, 1000) float64: as fast as numpy's argmax; a search of
+    the first chunk that raised the maximum cost 1.25x, a reduction per chunk.)"""
     shift = 31 if narrow else 63  # _key's, as loop invariants: no branch per score
     mask = 0x7FFFFFFF if narrow else 0x7FFFFFFFFFFFFFFF
-    k = bits.shape[0]
-    mn, mx, start = _HIGHEST, _LOWEST, 0
-    whole = k - k % CHUNK
-    for c in range(whole // CHUNK):
-        base = c * CHUNK
-        cmn, cmx = _HIGHEST, _LOWEST
-        for j in range(CHUNK):  # a constant trip count: vectorized
-            x = np.int64(bits[base + j])
-            key = x ^ ((x >> shift) & mask)
-            cmn = min(cmn, key)
-            cmx = max(cmx, key)
-        mn = min(mn, cmn)
-        if cmx > mx:  # strict: the first chunk holding the maximum
-            mx, start = cmx, base
-    if whole < k:  # the tail: the last CHUNK keys, a chunk overlapping the one before (vectorized as the others)
-        tail = k - CHUNK
-        last = bits[tail:]
-        cmn, cmx = _HIGHEST, _LOWEST
-        for j in range(CHUNK):
-            x = np.int64(last[j])
-            key = x ^ ((x >> shift) & mask)
-            cmn = min(cmn, key)
-            cmx = max(cmx, key)
-        mn = min(mn, cmn)
-        if cmx > mx:  # strict: a maximum in the overlap was seen, first, by the chunk before
-            mx, start = cmx, tail
+    k = bits.shape[1]
+    mn, mx = _HIGHEST, _LOWEST
+    for j in range(k):
+        x = np.int64(bits[i, j])
+        key = x ^ ((x >> shift) & mask)
+        mn = min(mn, key)
+        mx = max(mx, key)
     if not ((mn >= lo_key) & (mx <= hi_key)):
         return -1
     top = _key(mx, narrow)  # the maximum's bits
-    at: int = k  # its first index in the chunk found: a branchless minimum over CHUNK keys
-    chunk = bits[start:start + CHUNK]  # a view from 0: no wraparound check, so the loop vectorizes
-    for j in range(CHUNK):
-        at = min(at, j if chunk[j] == top else k)
-    return at + start
+    at: int = k
+    for j in range(k):  # branchless: a vectorized minimum
+        at = min(at, j if bits[i, j] == top else k)
+    return at
 
 
 @jit
@@ -173,21 +178,18 @@ def argmax_rows(scores: Array, bits: Array, keep: Array, lo: float, hi: float, l
                 out: Array) -> int:
     """out[i] = first index of the maximum of scores[i]; returns the first row with a score outside
     [lo, hi], or -1. With a non-empty keep, rows where keep[i] is False are not read (out[i] = 0).
-    bits: scores viewed as int32 (float32) or int64 (float64) for rows of WIDE scores or more, else
-    an empty (0, 0) array; lo_key, hi_key: the bounds as keys (bound_keys), read with bits."""
+    bits, lo_key, hi_key: row_bits' (rows searched by keys), or NO_BITS (rows scanned)."""
     n, k = scores.shape
     use_keep = keep.shape[0] > 0
     if n == 0:
         return -1
-    if k >= WIDE and bits.shape[0] == n:
-        for i in range(n):
-            if use_keep and not keep[i]:
-                out[i] = 0
-                continue
-            at = _wide_row(scores[i], bits[i], lo_key, hi_key)
-            if at < 0:
-                return i
-            out[i] = at
+    if bits.shape[0] == n:
+        for start in range(0, n, KEYED_BLOCK):
+            stop = min(n, start + KEYED_BLOCK)
+            bad = _keyed_block_masked(scores, bits, start, stop, keep[start:stop], lo_key, hi_key, out[start:stop]) \
+                if use_keep else _keyed_block(scores, bits, start, stop, lo_key, hi_key, out[start:stop])
+            if bad >= 0:
+                return bad
         return -1
     rows = max(1, BLOCK_SCORES // max(k, 1))
     for start in range(0, n, rows):
@@ -225,18 +227,8 @@ def count_argmax(y_true: Array, scores: Array, bits: Array, n: int, ignore: Any,
     rows_n, k = scores.shape
     if rows_n == 0:
         return -1
-    wide = k >= WIDE and bits.shape[0] == rows_n
-    if wide:
-        for i in range(rows_n):
-            t = y_true[i]
-            if not _kept(t, ignore, use_ignore):
-                continue
-            at = _wide_row(scores[i], bits[i], lo_key, hi_key) if _is_class(t, n) else -1
-            if at < 0:
-                _undo(y_true, scores, bits, i, ignore, use_ignore, cm)
-                return i
-            cm[np.int64(t), at] += 1
-        return -1
+    if bits.shape[0] == rows_n:
+        return _count_keyed(y_true, scores, bits, n, ignore, use_ignore, lo_key, hi_key, cm)
     rows = max(1, BLOCK_SCORES // max(k, 1))
     for start in range(0, rows_n, rows):
         stop = min(rows_n, start + rows)
@@ -263,12 +255,86 @@ def count_argmax(y_true: Array, scores: Array, bits: Array, n: int, ignore: Any,
 
 
 @jit
+def _keyed_block(scores: Array, bits: Array, start: int, stop: int, lo_key: int, hi_key: int, out: Array) -> int:
+    """out[i - start] = the argmax of row i, searched by keys, for rows start .. stop - 1; the first
+    row with a score outside the bounds, or -1. The row loop has no exit, no label test and no
+    other loop beside it in its function: each made the compiler schedule the row's search worse
+    (measured: 3-6x the time on (200,000, 16) float32)."""
+    bad = False
+    for i in range(start, stop):
+        at = _keyed_row(scores, bits, i, lo_key, hi_key)
+        bad |= at < 0
+        out[i - start] = at
+    return _first_negative(out, start, stop) if bad else -1
+
+
+@jit
+def _keyed_block_masked(scores: Array, bits: Array, start: int, stop: int, read: Array, lo_key: int, hi_key: int,
+                        out: Array) -> int:
+    """_keyed_block of the rows i where read[i - start] (out 0 for the others)."""
+    bad = False
+    for i in range(start, stop):
+        at = _keyed_row(scores, bits, i, lo_key, hi_key) if read[i - start] else 0
+        bad |= at < 0
+        out[i - start] = at
+    return _first_negative(out, start, stop) if bad else -1
+
+
+@jit
+def _first_negative(out: Array, start: int, stop: int) -> int:
+    for i in range(start, stop):
+        if out[i - start] < 0:
+            return i
+    return -1
+
+
+@jit_inlined
+def _count_keyed(y_true: Array, scores: Array, bits: Array, n: int, ignore: Any, use_ignore: bool, lo_key: int,
+                 hi_key: int, cm: Array) -> int:
+    """count_argmax of rows searched by keys, a block of rows at a time: its labels checked in one
+    vectorized loop, its argmaxes found (_keyed_block), then counted. (An increment right after
+    its row's search waits for it, its address known only then, and holds the next row's loads
+    back: measured 4.5 ms rather than 0.9 ms on (200,000, 16).)"""
+    rows_n = scores.shape[0]
+    size = min(rows_n, KEYED_BLOCK)
+    found = np.empty(size, np.int64)
+    read = np.empty(size if use_ignore else 0, np.bool_)
+    for start in range(0, rows_n, KEYED_BLOCK):
+        stop = min(rows_n, start + KEYED_BLOCK)
+        ok = True
+        for i in range(start, stop):
+            t = y_true[i]
+            ok &= _is_class(t, n) | (use_ignore & (t == ignore))
+        if use_ignore:
+            for i in range(start, stop):
+                read[i - start] = y_true[i] != ignore
+        bad = -1
+        if not ok:  # the first bad sample: a bad label, or a bad score in a row before it
+            for i in range(start, stop):
+                t = y_true[i]
+                if _kept(t, ignore, use_ignore) and not (_is_class(t, n) and _keyed_row(scores, bits, i, lo_key,
+                                                                                        hi_key) >= 0):
+                    bad = i
+                    break
+        else:
+            bad = _keyed_block_masked(scores, bits, start, stop, read, lo_key, hi_key, found) if use_ignore else \
+                _keyed_block(scores, bits, start, stop, lo_key, hi_key, found)
+        if bad >= 0:
+            _undo(y_true, scores, bits, start, ignore, use_ignore, cm)  # the blocks before this one
+            return bad
+        for i in range(start, stop):
+            t = y_true[i]
+            if _kept(t, ignore, use_ignore):
+                cm[np.int64(t), found[i - start]] += 1
+    return -1
+
+
+@jit
 def _undo(y_true: Array, scores: Array, bits: Array, stop: int, ignore: Any, use_ignore: bool, cm: Array) -> None:
     """Subtract the counts of samples 0 .. stop - 1 (all valid): the argmax again, exactly."""
-    k = scores.shape[1]
-    wide = k >= WIDE and bits.shape[0] == scores.shape[0]
+    wide = bits.shape[0] == scores.shape[0]
     for i in range(stop):
         t = y_true[i]
         if _kept(t, ignore, use_ignore):
-            at = _wide_row(scores[i], bits[i], _LOWEST, _HIGHEST) if wide else _scan(scores[i])
+            at = _keyed_row(scores, bits, i, _LOWEST, _HIGHEST) if wide else _scan(scores[i])
             cm[np.int64(t), at] -= 1

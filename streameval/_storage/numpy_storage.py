@@ -4,7 +4,6 @@ bounds it keeps."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -22,22 +21,6 @@ from .base import _FLOAT_MAX, REFUSED, Slots, Storage, fits
 
 _NO_WEIGHT = np.empty(0)
 _NO_KEEP = np.empty(0, dtype=bool)
-_NO_BITS = _kernels.argmax.NO_BITS
-_BIT_TYPES = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
-
-
-@functools.cache
-def _bound_keys(lo: float, hi: float, dtype: np.dtype) -> tuple[int, int]:
-    return _kernels.argmax.bound_keys(lo, hi, dtype)
-
-
-def score_bits(scores: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, int, int]:
-    """What the argmax kernels read besides the scores: their bits as integers with the bounds as
-    keys, for long float rows (see _kernels.argmax), else nothing."""
-    bits = _BIT_TYPES.get(scores.dtype)
-    if bits is None or scores.shape[1] < _kernels.argmax.WIDE or not scores.flags.c_contiguous:
-        return _NO_BITS, 0, 0
-    return scores.view(bits), *_bound_keys(lo, hi, scores.dtype)
 
 
 def add_draws(replicates: np.ndarray, cells: np.ndarray, draws: np.ndarray) -> None:
@@ -315,7 +298,7 @@ class NumpyStorage(Storage):
 
     def argmax_rows(self, scores: Any, keep: Any, lo: float, hi: float) -> tuple[np.ndarray, int]:
         pred = np.empty(scores.shape[0], dtype=np.int64)
-        bits, lo_key, hi_key = score_bits(scores, lo, hi)
+        bits, lo_key, hi_key = _kernels.argmax.row_bits(scores, lo, hi)
         bad: int = _kernels.argmax_rows(scores, bits, _NO_KEEP if keep is None else keep, lo, hi, lo_key, hi_key, pred)
         return pred, bad
 
@@ -323,10 +306,7 @@ class NumpyStorage(Storage):
                      hi: float, mass: float) -> int:
         if not self._reserved(name, mass):
             return REFUSED
-        if scores.shape[1] < _kernels.argmax.WIDE:  # score_bits' answer for short rows, without its call
-            bits, lo_key, hi_key = _NO_BITS, 0, 0
-        else:
-            bits, lo_key, hi_key = score_bits(scores, lo, hi)
+        bits, lo_key, hi_key = _kernels.argmax.row_bits(scores, lo, hi)
         if y_true.shape[0] < PARALLEL_MIN:
             bad: int = _kernels.count_argmax(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key,
                                              self.arrays[name])
