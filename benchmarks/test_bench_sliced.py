@@ -9,9 +9,10 @@ sample lands in a random slice: the worst case for the caches. Every slice exist
 (an update that discovers keys also grows the state once).
 
 A batch this large for the state is split over the idle cores (``streameval._slice_fused``, from
-2**17 samples), as plain updates are from 2**20 samples (``streameval._threads``): the plain
-update of 1M samples runs on one thread. The ``threads`` fixture (conftest.py) runs the integer
-keys as a user gets them ("all cores"), split in two whatever the load, and on one thread.
+2**17 samples), as plain updates of small states are from 655,360 samples (``streameval._threads``):
+as a user runs them, both take the two cores when they are idle. The ``threads`` fixture
+(conftest.py) runs the plain update and the integer keys as a user gets them ("all cores"), split
+in two whatever the load, and on one thread: compare like with like.
 Each benchmark makes its first calls before timing: pytest-benchmark sizes its rounds by the
 first call, and a cold first call would leave five rounds.
 """
@@ -39,27 +40,11 @@ def _mark(benchmark, **extra):
     benchmark.extra_info.update(role="streameval", samples=N, unit="samples", **extra)
 
 
-def test_plain_update(benchmark, data):
+def test_plain_update(benchmark, data, threads):
     y_true, y_pred, _, _ = data
     acc = streameval.Multiclass(K)
     acc.update(y_true, y_pred)
-    _mark(benchmark, baseline=True)
-    benchmark(acc.update, y_true, y_pred)
-
-
-def test_plain_update_split_in_two(benchmark, data, monkeypatch):
-    """The plain update forced onto two threads below its own split's 2**20 samples: whether
-    the baseline would gain from the second core the Sliced uses (it does not, at 1M)."""
-    from streameval import _threads
-    from streameval._storage import numpy_storage
-
-    monkeypatch.setattr(_threads, "threads_for", lambda n, minimum=0: 2)
-    for module in (_threads, numpy_storage):
-        monkeypatch.setattr(module, "PARALLEL_MIN", 1 << 17)
-    y_true, y_pred, _, _ = data
-    acc = streameval.Multiclass(K)
-    acc.update(y_true, y_pred)
-    _mark(benchmark, threads="two, forced")
+    _mark(benchmark, threads=threads, **({"baseline": True} if threads == "all cores" else {}))
     benchmark(acc.update, y_true, y_pred)
 
 

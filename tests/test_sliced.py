@@ -317,7 +317,8 @@ def test_fused_paths_equal_the_general_path(kind, monkeypatch):
     spread = {"table": 10**12, "int8": 100}.get(kind, 50)
     pool = rng.integers(-spread, spread, 40).astype(np.int8 if kind == "int8" else np.int64)
     batches = []
-    for n in (2000, 1500, 0, 3000):  # blocks of 512: a batch spans several; later batches reuse and add keys
+    for n in (2000, 1500, 0, 20000):  # blocks of 512 (pending counts: 8192): the last batch spans several;
+        # later batches reuse and add keys
         keys = pool[rng.integers(0, 25 if len(batches) < 2 else 40, n)]
         batches.append((rng.integers(0, 4, n), rng.integers(0, 4, n), keys))
     fast = Sliced(Multiclass(4))
@@ -341,8 +342,8 @@ def test_fused_paths_equal_the_general_path(kind, monkeypatch):
 
 def test_fused_path_binary_ignore_index_and_bool_labels():
     rng = np.random.default_rng(4)
-    keys = rng.integers(0, 30, 5000)
-    y_true, y_pred = rng.integers(0, 3, 5000), rng.integers(0, 3, 5000)
+    keys = rng.integers(0, 30, 20000)  # several blocks of pending counts
+    y_true, y_pred = rng.integers(0, 3, 20000), rng.integers(0, 3, 20000)
     y_true[::7] = -100
     fast = Sliced(Multiclass(3, ignore_index=-100))
     fast.update(y_true, y_pred, by=keys)
@@ -354,7 +355,7 @@ def test_fused_path_binary_ignore_index_and_bool_labels():
         mask = kept & (keys == key)
         np.testing.assert_array_equal(fast[key].confusion_matrix(),
                                       2 * confusion_matrix(y_true[mask], y_pred[mask], labels=range(3)))
-    b_true, b_pred = rng.integers(0, 2, 5000).astype(bool), rng.integers(0, 2, 5000).astype(bool)
+    b_true, b_pred = rng.integers(0, 2, 20000).astype(bool), rng.integers(0, 2, 20000).astype(bool)
     binary = Sliced(Binary())
     binary.update(b_true, b_pred, by=keys)
     binary.update(b_true, b_pred, by=keys)
@@ -367,29 +368,29 @@ def test_fused_path_is_fail_atomic(kind):
     counts as they were, and the error names the first bad position."""
     rng = np.random.default_rng(5)
     pool = np.array([3, 10**12, 7] if kind == "table" else [3, 5, 7])
-    keys = pool[rng.integers(0, 3, 4000)]
-    y_true, y_pred = rng.integers(0, 3, 4000), rng.integers(0, 3, 4000)
+    keys = pool[rng.integers(0, 3, 20000)]  # blocks of 512 (pending counts: 8192)
+    y_true, y_pred = rng.integers(0, 3, 20000), rng.integers(0, 3, 20000)
     as_by = (lambda k: pd.Categorical(k, categories=pool)) if kind == "categorical" else (lambda k: k)
     sliced = Sliced(Multiclass(3))
     sliced.update(y_true, y_pred, by=as_by(keys))
     before = sliced.copy()
     bad = y_pred.copy()
-    bad[3000] = 3
-    with pytest.raises(ValueError, match=r"y_pred\[3000\]"):
+    bad[17000] = 3
+    with pytest.raises(ValueError, match=r"y_pred\[17000\]"):
         sliced.update(y_true, bad, by=as_by(keys))
     assert sliced == before and sliced.keys() == before.keys()
     if kind == "categorical":
         missing = pd.Categorical(keys, categories=pool)
-        missing[2500] = np.nan
-        with pytest.raises(ValueError, match=r"by\[2500\]"):
+        missing[16500] = np.nan
+        with pytest.raises(ValueError, match=r"by\[16500\]"):
             sliced.update(y_true, y_pred, by=missing)
     else:
         sliced = Sliced(Multiclass(3), max_slices=3)
         sliced.update(y_true, y_pred, by=keys)
         before = sliced.copy()
         new = keys.copy()
-        new[3500] = 11
-        with pytest.raises(ValueError, match=r"by\[3500\] = 11 is a new slice key past max_slices=3"):
+        new[17500] = 11
+        with pytest.raises(ValueError, match=r"by\[17500\] = 11 is a new slice key past max_slices=3"):
             sliced.update(y_true, y_pred, by=new)
     assert sliced == before and sliced.keys() == before.keys()
     sliced.update(y_true, y_pred, by=as_by(keys))  # and counts on
@@ -399,13 +400,15 @@ def test_fused_path_is_fail_atomic(kind):
 def test_fused_pending_counters_carry_exactly_and_undo():
     """Large batches are counted a byte per cell with a 32-bit carry (_slice_fused): exact for
     cells counted thousands of times, and taken back when a later block fails."""
-    n = 5000
+    from streameval._kernels.sliced import PENDING_BLOCK
+
+    n = 2 * PENDING_BLOCK + 500  # three blocks
     keys = np.where(np.arange(n) % 5 == 0, 7, 9)
     y_true, y_pred = np.zeros(n, np.int64), np.zeros(n, np.int64)
     y_true[::3] = 1
     sliced = Sliced(Binary())
     sliced.update(y_true, y_pred, by=keys)  # finds the keys (general path)
-    sliced.update(y_true, y_pred, by=keys)  # the fused kernel: cells counted up to 2667 times
+    sliced.update(y_true, y_pred, by=keys)  # the fused kernel: cells counted thousands of times
     for key in (7, 9):
         mask = keys == key
         np.testing.assert_array_equal(sliced[key].confusion_matrix(),
@@ -413,8 +416,8 @@ def test_fused_pending_counters_carry_exactly_and_undo():
     sliced.update(y_true, y_pred, by=keys)  # pending: carried past 256 and 512 in some cells
     before = sliced.copy()
     bad = y_pred.copy()
-    bad[4900] = 2
-    with pytest.raises(ValueError, match=r"y_pred\[4900\]"):
+    bad[n - 100] = 2  # in the third block: the two before are taken back
+    with pytest.raises(ValueError, match=rf"y_pred\[{n - 100}\]"):
         sliced.update(y_true, bad, by=keys)
     assert sliced == before
     sliced.update(y_true, y_pred, by=keys)

@@ -34,6 +34,10 @@ Array = np.ndarray
 
 DONE, UNKNOWN_KEY, BAD_LABEL = -1, -2, -3
 BLOCK_KEYS = 512  # samples per block: their keys, labels and cell indices stay in L1
+# count_pairs_pending's block (its cells: 64 KB, in L2): the random increments run longer between
+# the block's checks (measured, 1M samples into 10,000 slices, one thread, the check fused with
+# the cells: 512 samples 1.4 ms, 4096 1.05 ms, 8192 0.98 ms, 32768 0.96 ms)
+PENDING_BLOCK = 8192
 
 
 @jit
@@ -149,23 +153,22 @@ def count_pairs_by_table(keys: Array, table_keys: Array, table_slots: Array, shi
 def _key_block(k: Array, t: Array, p: Array, lo: Any, span: int, n: int, ignore: Any, use_ignore: bool,
                cells: Array) -> int:
     """_lookup_block for keys whose every value in [lo, lo + span) has a slot: the cell's row is
-    key - lo (no lookup read; ``settle_pending`` maps rows to slots), and the check is one
-    vectorized loop with one flag (a bad key or label: UNKNOWN_KEY either way, the general path
-    tells them apart)."""
-    uspan = np.uint64(span)
+    key - lo (no lookup read; ``settle_pending`` maps rows to slots), and the check and the cells
+    are one vectorized loop with one flag (a bad key or label: UNKNOWN_KEY either way, the general
+    path tells them apart). An ignored sample's cell is written too, and not counted."""
+    uspan, un, unn = np.uint64(span), np.uint64(n), np.uint64(n * n)
     ok = True
     if use_ignore:  # (two loops: the compiler does not take a loop-invariant test out by itself)
         for j in range(k.shape[0]):
-            ok &= (np.uint64(k[j] - lo) < uspan) & ((t[j] == ignore) | (_label_ok(t[j], n) & _label_ok(p[j], n)))
+            row = np.uint64(k[j] - lo)
+            ok &= (row < uspan) & ((t[j] == ignore) | (_label_ok(t[j], n) & _label_ok(p[j], n)))
+            cells[j] = row * unn + np.uint64(t[j]) * un + np.uint64(p[j])
     else:
         for j in range(k.shape[0]):
-            ok &= (np.uint64(k[j] - lo) < uspan) & _label_ok(t[j], n) & _label_ok(p[j], n)
-    if not ok:
-        return UNKNOWN_KEY
-    un, unn = np.uint64(n), np.uint64(n * n)
-    for j in range(k.shape[0]):
-        cells[j] = np.uint64(k[j] - lo) * unn + np.uint64(t[j]) * un + np.uint64(p[j])
-    return DONE
+            row = np.uint64(k[j] - lo)
+            ok &= (row < uspan) & _label_ok(t[j], n) & _label_ok(p[j], n)
+            cells[j] = row * unn + np.uint64(t[j]) * un + np.uint64(p[j])
+    return DONE if ok else UNKNOWN_KEY
 
 
 @jit
@@ -179,9 +182,9 @@ def count_pairs_pending(keys: Array, lo: Any, lookup: Array, by_key: bool, y_tru
     The caller bounds what the counters hold (2**40 - 1 per cell). DONE, or UNKNOWN_KEY /
     BAD_LABEL with the counters unchanged."""
     size = keys.shape[0]
-    cells = np.empty(BLOCK_KEYS, np.uint64)  # unsigned: no negative-index test on the counters
-    for start in range(0, size, BLOCK_KEYS):
-        stop = min(start + BLOCK_KEYS, size)
+    cells = np.empty(PENDING_BLOCK, np.uint64)  # unsigned: no negative-index test on the counters
+    for start in range(0, size, PENDING_BLOCK):
+        stop = min(start + PENDING_BLOCK, size)
         k = keys[start:stop]
         t = y_true[start:stop]
         p = y_pred[start:stop]
