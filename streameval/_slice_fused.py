@@ -24,9 +24,10 @@ seen, a categorical whose categories are all slices), the counters are kept by k
 lo) rather than by slot, so the kernel reads no lookup, and ``settle`` adds each row to its slot.
 
 Bounds: ``rows x cells x 5`` bytes (rows: the most threads a batch used, at most the cores),
-allocated on the first large batch. A cell holds at most ``LIMIT`` pending counts: the counters
-are settled before a batch that could exceed it, and a batch larger than it is counted straight
-into the int64 counts.
+allocated on the first large batch, for states of at most ``PENDING_CELLS`` (2**32) cells (a
+larger state is counted straight into its int64 counts). A cell holds at most ``LIMIT`` pending
+counts: the counters are settled before a batch that could exceed it, and a batch larger than it
+is counted straight into the int64 counts.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def count_known(cm: np.ndarray, found: tuple[np.ndarray, Any, Any], y_true: np.n
     n = keys.shape[0]
     if isinstance(lookup, IntTable):
         status = kernels.count_pairs_by_table(keys, lookup.keys, lookup.slots, lookup.shift, y_true, y_pred, *pairs, cm)
-    elif 4 * n >= cm.size and n <= LIMIT:  # large for the state: a byte per cell first
+    elif 4 * n >= cm.size and n <= LIMIT and cm.size <= kernels.PENDING_CELLS:  # large for the state: bytes first
         pending = owner.get("_pending")
         if pending is None or pending.cells != cm.size:
             pending = owner["_pending"] = PendingCounts(cm.size, pairs[0] ** 2)

