@@ -470,7 +470,8 @@ def test_keyed_argmax_first_maximum(k, dtype):
     """The maximum repeated (first, last, middle positions), -0.0 before 0.0, negative rows, the
     largest finite values: the first index of the maximum, as numpy's argmax."""
     rows = []
-    for first, others in ((5, (k - 1, k // 2)), (k - 1, ()), (0, (1, k - 1)), (k - 2, (k - 1,)), (k // 2, (k // 2 + 1,))):
+    ties = ((5, (k - 1, k // 2)), (k - 1, ()), (0, (1, k - 1)), (k - 2, (k - 1,)), (k // 2, (k // 2 + 1,)))
+    for first, others in ties:
         row = np.linspace(-2.0, -1.0, k)
         row[[first, *others]] = 0.5
         rows.append(row)
