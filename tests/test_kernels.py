@@ -70,6 +70,24 @@ def test_large_batches_count_through_four_copies_as_bincount(n, use_ignore, dtyp
     assert np.array_equal(cm, start)
 
 
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf, -1.0, 1e300, 6.0, 0.5])
+@pytest.mark.parametrize("k", [6, 64])  # 64: the largest matrix counted through four copies (SPREAD_CELLS)
+def test_large_float_batches_name_the_first_bad_label(bad_value, k):
+    """The spread path writes each cell as it checks: a float label that is no class (NaN, an
+    infinity, a fraction, out of range) is named, in a middle block, and nothing is counted."""
+    rng = np.random.default_rng(k)
+    n = K.pairs.SPREAD_MIN + 7  # the spread path, in blocks of SPREAD_BLOCK
+    yt, yp = rng.integers(0, k, n).astype(np.float64), rng.integers(0, k, n).astype(np.float64)
+    cm = np.ones((k, k), np.int64)
+    assert K.count_pairs(yt, yp, k, -1, False, cm) == -1
+    assert np.array_equal(cm, 1 + np.bincount((yt * k + yp).astype(np.int64), minlength=k * k).reshape(k, k))
+    at = n // 2
+    yp[at] = bad_value if bad_value != 6.0 else k
+    before = cm.copy()
+    assert K.count_pairs(yt, yp, k, -1, False, cm) == at
+    assert np.array_equal(cm, before)
+
+
 def test_large_batches_of_strided_and_bool_labels():
     rng = np.random.default_rng(9)
     n = 3 * K.pairs.SPREAD_MIN

@@ -29,6 +29,9 @@ Array = np.ndarray
 BLOCK_PAIRS = 1 << 15  # samples checked per block (both label blocks stay in L2 for the scatter; 1024: ~7% slower)
 SPREAD_MIN = 1 << 14  # samples: below, zeroing and adding four copies of the matrix costs more than it saves
 SPREAD_CELLS = 1 << 12  # cells (K <= 64): the four copies stay in L1 or L2
+# _count_spread's block: checked and its cells written in one loop, then counted from them (1M
+# pairs, K = 10: 0.39 ms, against 0.47-0.52 ms checking 32K pairs then counting from the labels)
+SPREAD_BLOCK = 1024
 
 
 def _label_ok(v: Any, n: int) -> bool:
@@ -77,10 +80,39 @@ def _first_bad_pair(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignor
     return -1
 
 
+def _index(v: Any) -> Any:
+    """v as an unsigned index (numba picks the form for v's type); meaningful for labels that
+    pass _label_ok only."""
+    return np.uint64(v)
+
+
+@overload(_index)
+def _index_overload(v: Any) -> Any:
+    if isinstance(v, (types.Integer, types.Boolean)):
+        def index(v: Any) -> Any:
+            return np.uint64(v)
+    else:
+        def index(v: Any) -> Any:  # NaN or out of range: 0, not the conversion's undefined value
+            return np.uint64(v) if (v >= 0) & (v < 2.0**63) else np.uint64(0)
+    return index
+
+
 @jit
-def _cell(t: Any, p: Any, n: Any, ignore: Any, skip: Any) -> Any:
-    """A checked sample's flat cell t * n + p, or skip (a spare cell) when t is ignore: a select."""
-    return skip if t == ignore else np.uint64(t) * n + np.uint64(p)
+def _checked_cells(t: Array, p: Array, n: int, ignore: Any, use_ignore: bool, skip: Any, cells: Array) -> bool:
+    """_block_ok, writing each sample's flat cell t * n + p into cells as it checks (skip, a
+    spare cell, for an ignored sample): one vectorized loop."""
+    un = np.uint64(n)
+    ok = True
+    if use_ignore:  # (two loops: the compiler does not take the test out of one)
+        for j in range(t.shape[0]):
+            kept = t[j] != ignore
+            ok &= ~kept | (_label_ok(t[j], n) & _label_ok(p[j], n))
+            cells[j] = _index(t[j]) * un + _index(p[j]) if kept else skip
+    else:
+        for j in range(t.shape[0]):
+            ok &= _label_ok(t[j], n) & _label_ok(p[j], n)
+            cells[j] = _index(t[j]) * un + _index(p[j])
+    return ok
 
 
 @jit
@@ -89,31 +121,25 @@ def _count_spread(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore:
     for ignored samples; added to cm when every block is valid."""
     size = y_true.shape[0]
     cells = n * n
-    un, skip = np.uint64(n), np.uint64(cells)
     width = cells + 1
     copies = np.zeros(4 * width, np.int64)
     c0, c1, c2, c3 = copies[:width], copies[width:2 * width], copies[2 * width:3 * width], copies[3 * width:]
-    for start in range(0, size, BLOCK_PAIRS):
-        stop = min(start + BLOCK_PAIRS, size)
+    at = np.empty(SPREAD_BLOCK, np.uint16)  # cells < SPREAD_CELLS
+    for start in range(0, size, SPREAD_BLOCK):
+        stop = min(start + SPREAD_BLOCK, size)
         t = y_true[start:stop]
         p = y_pred[start:stop]
-        if not _block_ok(t, p, n, ignore, use_ignore):
+        if not _checked_cells(t, p, n, ignore, use_ignore, np.uint64(cells), at):
             return start + _first_bad(t, p, n, ignore, use_ignore)
-        whole = t.shape[0] - t.shape[0] % 4
-        if use_ignore:  # (two loops: the compiler does not take the test out of one)
-            for j in range(0, whole, 4):  # unrolled by hand: four independent chains of increments
-                c0[_cell(t[j], p[j], un, ignore, skip)] += 1
-                c1[_cell(t[j + 1], p[j + 1], un, ignore, skip)] += 1
-                c2[_cell(t[j + 2], p[j + 2], un, ignore, skip)] += 1
-                c3[_cell(t[j + 3], p[j + 3], un, ignore, skip)] += 1
-        else:
-            for j in range(0, whole, 4):
-                c0[np.uint64(t[j]) * un + np.uint64(p[j])] += 1
-                c1[np.uint64(t[j + 1]) * un + np.uint64(p[j + 1])] += 1
-                c2[np.uint64(t[j + 2]) * un + np.uint64(p[j + 2])] += 1
-                c3[np.uint64(t[j + 3]) * un + np.uint64(p[j + 3])] += 1
-        for j in range(whole, t.shape[0]):
-            c0[_cell(t[j], p[j], un, ignore, skip) if use_ignore else np.uint64(t[j]) * un + np.uint64(p[j])] += 1
+        m = stop - start
+        whole = m - m % 4
+        for j in range(0, whole, 4):  # unrolled by hand: four independent chains of increments
+            c0[at[j]] += 1
+            c1[at[j + 1]] += 1
+            c2[at[j + 2]] += 1
+            c3[at[j + 3]] += 1
+        for j in range(whole, m):
+            c0[at[j]] += 1
     for a in range(n):
         for b in range(n):
             c = a * n + b
