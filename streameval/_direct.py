@@ -45,7 +45,7 @@ def count_directly(acc: Any, y_true: Any, y_pred: Any) -> bool:
     storage = acc._storage
     if not storage._reserved(name, n):
         return False
-    bits, lo_key, hi_key = row_bits(y_pred, lo, hi) if k >= KEYED_MIN else (NO_BITS, 0, 0)
+    bits, lo_key, hi_key = row_bits(y_pred, lo, hi) if k >= KEYED_MIN else (NO_BITS, 0, 0)  # (10 classes: no call)
     bad: int = count_argmax(y_true, y_pred, bits, k, ignore, use_ignore, lo, hi, lo_key, hi_key, storage.arrays[name])
     return bad == -1
 

@@ -21,12 +21,12 @@ from typing import Any
 import numba
 import numpy as np
 
-PARALLEL_MIN = 5 << 17  # batches this large are split over idle cores; smaller ones don't repay the threads
+PARALLEL_MIN = 5 << 17  # batches this large may be split over idle cores (see count_in_chunks); smaller ones never
 # Each chunk counts into zeroed tables of its own, added to the state after. Measured with random
 # label pairs on 2 cores: split, 100 classes take 0.6-0.7x the time of one thread, 300 classes
 # 0.9x, 1000 classes (8 MB tables, which evict each other from the cache) 1.4-2.4x at any batch
 # size. So a batch is split only when the tables are small and it has many samples per cell.
-SPLIT_CELLS = 1 << 17  # at most this many cells in the state (a 362-class matrix)
+SPLIT_CELLS = 1 << 17  # at most this many cells in the states together (a 362-class matrix alone)
 SAMPLES_PER_CELL = 16
 
 
@@ -51,9 +51,11 @@ def count_in_chunks(kernel: Callable[..., int], batch: Sequence[np.ndarray], arg
 
     ``kernel`` counts the samples of the ``batch`` arrays (sliced together; an empty array, such
     as an absent weight, stays empty) into ``states`` and returns -1, or the index of the first
-    sample it could not count, leaving its tables as they were. Split, each chunk counts into
-    zeroed tables shaped like ``states``, added to them only when every chunk is valid. Returns
-    the index in the whole batch of the first bad sample, or -1.
+    sample it could not count, leaving its tables as they were. A batch of PARALLEL_MIN samples
+    or more, with SAMPLES_PER_CELL samples per cell of ``states`` and at most SPLIT_CELLS cells,
+    is split over the idle cores (threads_for): each chunk counts into zeroed tables shaped like
+    ``states``, added to them only when every chunk is valid. Returns the index in the whole
+    batch of the first bad sample, or -1.
     """
     n_samples = batch[0].shape[0]
     cells = sum(state.size for state in states)

@@ -123,7 +123,7 @@ def _count_argmax(y_true, scores, n, ignore, use_ignore, lo, hi, cm):
 
 
 # rows shorter than argmax.KEYED_FROM gives their dtype are scanned; longer float rows are searched
-# by integer keys: float32 keys with their index in one int64, float64 keys in two passes
+# by integer keys: float32 keys with their index in one int64, float64 keys' high halves with it
 _KEYED = sorted(set(K.argmax.KEYED_FROM.values()))
 WIDTHS = st.sampled_from([1, 2, 3, 6, 10, *(w + d for w in _KEYED for d in (-1, 0, 1)), 100, 129, 1000])
 SCORE_DTYPES = st.sampled_from([np.float32, np.float64, np.int64])
@@ -505,6 +505,32 @@ def test_keyed_argmax_first_maximum(k, dtype):
     out = np.empty(len(rows), dtype=np.int64)
     assert _argmax_rows(scores, NO_KEEP, *ANY_SCORE, out) == -1
     assert out.tolist() == scores.argmax(axis=1).tolist()
+
+
+@pytest.mark.parametrize("k", [48, 100, 1000])
+def test_keyed_float64_near_ties_take_the_second_pass(k):
+    """A float64 key's high half shares an int64 with the index: values within ~2**-20 of each
+    other tie there, and a larger one after a smaller one is found by the second pass."""
+    rows = []
+    for first, second in ((3, k - 1), (0, 1), (k - 2, k - 1), (5, 6)):
+        row = np.linspace(-1.0, 0.5, k)
+        row[first] = 0.75
+        row[second] = np.nextafter(0.75, 1.0)  # the maximum, after a near tie
+        rows.append(row)
+        row = row.copy()
+        row[second] = 0.75  # an exact tie: the first
+        rows.append(row)
+        row = -row  # negative keys: the lower bits flipped
+        rows.append(row)
+    scores = np.array(rows)
+    assert K.argmax.row_bits(scores, *ANY_SCORE)[0].shape[0] == len(rows)
+    out = np.empty(len(rows), dtype=np.int64)
+    assert _argmax_rows(scores, NO_KEEP, *ANY_SCORE, out) == -1
+    assert out.tolist() == scores.argmax(axis=1).tolist()
+    yt = np.arange(len(rows)) % k
+    cm = np.zeros((k, k), np.int64)
+    assert _count_argmax(yt, scores, k, -1, False, *ANY_SCORE, cm) == -1
+    assert np.array_equal(cm, np.bincount(yt * k + scores.argmax(axis=1), minlength=k * k).reshape(k, k))
 
 
 def _edge_scores(edges, dtype, seed):

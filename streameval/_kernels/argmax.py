@@ -1,20 +1,20 @@
 """The predicted class of (N, K) score rows: the first index of each row's maximum, as numpy's
 argmax, with the row checked once (every score in [lo, hi]: finite with ANY_SCORE's bounds).
 
-Two ways to find a row's maximum, both one pass over the row that the compiler can schedule well:
+Two ways to find a row's maximum, both branch-free loops that the compiler can schedule well:
 
 * few classes (rows shorter than ``KEYED_FROM`` gives their dtype): a branchless scan (``s >
   best`` selects the score and its index; the strict comparison keeps the first maximum). Each
   row is a short dependency chain, and rows overlap in the processor. The range check runs first
   over a block of rows as one flat, vectorized loop: its reduction has no branch, so NaN (which
   fails both comparisons) is caught without a test per score.
-* more classes (float32 rows of 16 scores or more, float64 of 64): the row's minimum and maximum
+* more classes (float32 rows of 16 scores or more, float64 of 48): the row's minimum and maximum
   as integer keys of the float bits (``bits ^ ((bits >> 31) & 0x7fffffff)``, monotonic in the
   float's value, NaN beyond the infinities): integer min/max reductions vectorize where float
   ones do not (numba marks no fast-math on the select). The minimum and maximum keys check the
   row in two comparisons against the bounds' keys (NaN keys lie beyond them). A float32 key
   shares an int64 with its index, so one maximum gives the first index of the row's maximum; a
-  float64 row is searched for the first index of its maximum in a second pass. -0.0 equals 0.0
+  float64 key's high half does (a second pass only for near ties: see _double_row). -0.0 equals 0.0
   to numpy, so a zero maximum is moved to the first zero of either sign. These rows are searched
   a block at a time by a function of one plain loop (``_keyed_block``): how the compiler
   vectorizes a row's short loop depends on what surrounds it (see there).
@@ -35,14 +35,15 @@ from .counting import Array, _is_class, _kept, jit, jit_inlined
 
 _LOWEST, _HIGHEST = -(1 << 63), (1 << 63) - 1  # keys bounding every value, NaN included
 _LOW_HALF = 0xFFFFFFFF  # the low 32 bits of an int64
-# Rows this long are searched by integer keys, shorter ones by a scan. Measured per row, one
-# core, in a plain loop: float32 K=16 3.1 ns by keys, 5.8 by the scan (K=12: 6.5 and 3.9: the
-# vectorized loop's remainder); float64 K=64 6.6 ns and 7.4 (K=48: 27 and 21).
-KEYED_FROM = {np.dtype(np.float32): 16, np.dtype(np.float64): 64}
+_HIGH_HALF = -(1 << 32)  # its high 32 bits
+# Rows this long are searched by integer keys, shorter ones by a scan. Measured with count_argmax,
+# 4M scores, one core (ms, keys / scan): float32 K=12 3.1 / 2.2 (the vectorized loop is mostly its
+# remainder), K=16 1.4 / 2.2, K=24 1.2 / 2.7; float64 K=32 3.5 / 2.6, K=48 2.5 / 2.8, K=64 1.9 / 2.9.
+KEYED_FROM = {np.dtype(np.float32): 16, np.dtype(np.float64): 48}
 KEYED_MIN = min(KEYED_FROM.values())
 _BIT_TYPES = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
 NO_BITS = np.empty((0, 0), dtype=np.int64)  # the bits argument for rows scanned: unused
-KEYED_BLOCK = 256  # rows searched by keys before their counts are added (_count_keyed)
+KEYED_BLOCK = 256  # rows searched by keys per call of _keyed_block (argmax_rows; _count_keyed adds their counts after)
 BLOCK_SCORES = 4096  # scores checked per flat block (a block of rows stays in L1 for the argmax after the check)
 
 
@@ -74,8 +75,8 @@ def row_bits(scores: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, int,
     as integers and the bounds as keys, for rows searched by keys (contiguous float rows of
     KEYED_FROM scores or more); (NO_BITS, 0, 0) for rows scanned."""
     least = KEYED_FROM.get(scores.dtype)
-    if least is None or scores.shape[1] < least or not scores.flags.c_contiguous:
-        return NO_BITS, 0, 0
+    if least is None or not least <= scores.shape[1] <= _LOW_HALF or not scores.flags.c_contiguous:
+        return NO_BITS, 0, 0  # (a row of 2**32 scores or more would not leave its index room in _narrow_row)
     return scores.view(_BIT_TYPES[scores.dtype]), *_bounds_as_keys(lo, hi, scores.dtype)
 
 
@@ -122,9 +123,7 @@ def _keyed_row(scores: Array, bits: Array, i: int, lo_key: int, hi_key: int) -> 
     bounds (as keys: see bound_keys). The row functions are inlined and index the 2-d arrays: a
     call, or a view of the row, per row would count references to the arrays (atomic
     operations: on (4096, 1000) float32, a third of the time)."""
-    narrow = bits.itemsize == 4
-    at = _narrow_row(bits, i, lo_key, hi_key) if narrow and bits.shape[1] <= _LOW_HALF else \
-        _two_pass_row(bits, i, narrow, lo_key, hi_key)
+    at = _narrow_row(bits, i, lo_key, hi_key) if bits.itemsize == 4 else _double_row(bits, i, lo_key, hi_key)
     if at >= 0 and scores[i, at] == 0:  # -0.0 and 0.0 are one maximum, as numpy compares them: the first of either
         at = 0
         while scores[i, at] != 0:
@@ -141,7 +140,7 @@ def _narrow_row(bits: Array, i: int, lo_key: int, hi_key: int) -> int:
     mn, mx = _HIGHEST, _LOWEST
     for j in range(bits.shape[1]):
         x = np.int64(bits[i, j])
-        key = x ^ ((x >> 31) & 0x7FFFFFFF)
+        key = x ^ ((x >> 31) & 0x7FFFFFFF)  # _key's, written out: a call in the loop could keep it from vectorizing
         mn = min(mn, key)
         mx = max(mx, (key << 32) | (_LOW_HALF - j))
     if not ((mn >= lo_key) & ((mx >> 32) <= hi_key)):
@@ -150,24 +149,28 @@ def _narrow_row(bits: Array, i: int, lo_key: int, hi_key: int) -> int:
 
 
 @jit_inlined
-def _two_pass_row(bits: Array, i: int, narrow: bool, lo_key: int, hi_key: int) -> int:
-    """_keyed_row of float64 bits (a key fills an int64: no room for an index): the minimum and
-    maximum keys in one vectorized pass, then the first index of the maximum in another, the row
-    then in the cache. (Measured on (4096, 1000) float64: as fast as numpy's argmax; a search of
-    the first chunk that raised the maximum cost 1.25x, a reduction per chunk.)"""
-    shift = 31 if narrow else 63  # _key's, as loop invariants: no branch per score
-    mask = 0x7FFFFFFF if narrow else 0x7FFFFFFFFFFFFFFF
+def _double_row(bits: Array, i: int, lo_key: int, hi_key: int) -> int:
+    """_keyed_row of float64 bits. A key fills an int64, so its high 32 bits share one with the
+    inverted index: the maximum of these gives the first index whose key has the row's highest
+    high half, in the same pass as the keys' minimum and maximum. That index holds the maximum,
+    and is its first, unless a larger key with the same high half comes later (values within
+    about 2**-20 of each other): then a second pass finds the maximum's first index. (Measured,
+    float64, per row: K=1000 0.21 us against 0.37 us for two passes, K=100 20 ns against 28.)"""
     k = bits.shape[1]
-    mn, mx = _HIGHEST, _LOWEST
+    mn, mx, high = _HIGHEST, _LOWEST, _LOWEST
     for j in range(k):
         x = np.int64(bits[i, j])
-        key = x ^ ((x >> shift) & mask)
+        key = x ^ ((x >> 63) & 0x7FFFFFFFFFFFFFFF)  # _key's, written out as _narrow_row's is
         mn = min(mn, key)
         mx = max(mx, key)
+        high = max(high, (key & _HIGH_HALF) | (_LOW_HALF - j))
     if not ((mn >= lo_key) & (mx <= hi_key)):
         return -1
-    top = _key(mx, narrow)  # the maximum's bits
-    at: int = k
+    at: int = _LOW_HALF - (high & _LOW_HALF)
+    if _key(bits[i, at], False) == mx:
+        return at
+    top = _key(mx, False)  # the maximum's bits
+    at = k
     for j in range(k):  # branchless: a vectorized minimum
         at = min(at, j if bits[i, j] == top else k)
     return at
@@ -271,7 +274,8 @@ def _keyed_block(scores: Array, bits: Array, start: int, stop: int, lo_key: int,
 @jit
 def _keyed_block_masked(scores: Array, bits: Array, start: int, stop: int, read: Array, lo_key: int, hi_key: int,
                         out: Array) -> int:
-    """_keyed_block of the rows i where read[i - start] (out 0 for the others)."""
+    """_keyed_block of the rows i where read[i - start] (out 0 for the others). A function of its
+    own, not a branch in _keyed_block: a second loop beside the first slowed it (see there)."""
     bad = False
     for i in range(start, stop):
         at = _keyed_row(scores, bits, i, lo_key, hi_key) if read[i - start] else 0
