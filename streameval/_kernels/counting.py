@@ -71,6 +71,38 @@ def _plain_overload(state: Any, slots: Any) -> Any:
     return own
 
 
+def _weight_at(weight: Any, i: int) -> Any:
+    """weight[i], or 1 (an int: integer counts stay integer) when weight is None."""
+    return 1 if weight is None else weight[i]
+
+
+@overload(_weight_at)
+def _weight_at_overload(weight: Any, i: Any) -> Any:
+    if isinstance(weight, (types.NoneType, types.Omitted)):
+        def one(weight: Any, i: Any) -> Any:
+            return 1
+    else:
+        def one(weight: Any, i: Any) -> Any:
+            return weight[i]
+    return one
+
+
+def _kept_entry(keep: Any, i: int, k: int) -> bool:
+    """keep[i, k], or True when keep is None (Multilabel without ignore_index)."""
+    return True if keep is None else bool(keep[i, k])
+
+
+@overload(_kept_entry)
+def _kept_entry_overload(keep: Any, i: Any, k: Any) -> Any:
+    if isinstance(keep, (types.NoneType, types.Omitted)):
+        def kept(keep: Any, i: Any, k: Any) -> Any:
+            return True
+    else:
+        def kept(keep: Any, i: Any, k: Any) -> Any:
+            return keep[i, k]
+    return kept
+
+
 # Slots of Multilabel's per-sample sums: what average="samples" needs to stay a stream.
 # *_SUM: sum of weight * per-sample value over the samples where it is defined;
 # *_UNDEF: total weight of the samples where it is 0/0 (kept rather than the defined weight, so
@@ -229,11 +261,18 @@ def multilabel_first_bad(y_true: Array, y_pred: Array, weight: Array, use_weight
     return -1
 
 
-@jit
-def _count_multilabel_sample(y_true: Array, y_pred: Array, i: int, w: Any, is_scores: bool, threshold: float,
-                             inclusive: bool, cm: Array, sums: Array) -> None:
+@jit_inlined
+def _count_multilabel_sample(y_true: Array, y_pred: Array, keep: Array | None, i: int, w: Any, is_scores: bool,
+                             threshold: float, inclusive: bool, cm: Array) -> tuple[float, float, float, float, float,
+                                                                                     float, float, float]:
+    """Count sample i's kept entries (all when keep is None) into cm (L x 2 x 2) and return its
+    terms of the sample-averaged sums, in the order EXACT .. F_UNDEF, unweighted. (Returned, not
+    added to the sums here: the caller keeps them in registers across the batch, where adding to
+    the sums array made each sample wait on the one before.)"""
     tp = fp = fn = np.int64(0)
     for k in range(y_true.shape[1]):
+        if not _kept_entry(keep, i, k):
+            continue
         t = np.int64(y_true[i, k])
         if is_scores:
             p = np.int64(_is_positive(y_pred[i, k], threshold, inclusive))
@@ -246,21 +285,48 @@ def _count_multilabel_sample(y_true: Array, y_pred: Array, i: int, w: Any, is_sc
     # Per-sample scores with scikit-learn's formulas (f-score: 2 tp / (true + pred)).
     pred = tp + fp
     true = tp + fn
-    if fp + fn == 0:
-        sums[EXACT] += w
-    if pred > 0:
-        sums[PREC_SUM] += w * (tp / pred)
-    else:
-        sums[PREC_UNDEF] += w
-    if true > 0:
-        sums[REC_SUM] += w * (tp / true)
-    else:
-        sums[REC_UNDEF] += w
-    if true + pred > 0:
-        sums[F1_SUM] += w * ((2.0 * tp) / (true + pred))
-        sums[JAC_SUM] += w * (tp / (tp + fp + fn))
-    else:
-        sums[F_UNDEF] += w
+    some = true + pred > 0
+    return (1.0 if fp + fn == 0 else 0.0,
+            tp / pred if pred > 0 else 0.0, 0.0 if pred > 0 else 1.0,
+            tp / true if true > 0 else 0.0, 0.0 if true > 0 else 1.0,
+            (2.0 * tp) / (true + pred) if some else 0.0, tp / (tp + fp + fn) if some else 0.0, 0.0 if some else 1.0)
+
+
+@jit_inlined
+def count_multilabel_rows(y_true: Array, y_pred: Array, keep: Array | None, weight: Array | None, is_scores: bool,
+                          threshold: float, inclusive: bool, cm: Array, sums: Array, slots: Array | None) -> None:
+    """count_multilabel(_weighted), and masked.py's with keep: each sample's sums terms times its
+    weight, added up in local sums for the accumulator's own state, into its slot's sums
+    otherwise. Sums with a slot after the N_SAMPLE_SUMS (masked.ROWS) also count the samples' weight."""
+    rows = sums.shape[-1] > N_SAMPLE_SUMS
+    if slots is None:
+        own_cm, own = _plain(cm, slots), _plain(sums, slots)
+        t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = 0.0
+        for i in range(y_true.shape[0]):
+            w = _weight_at(weight, i)
+            s = _count_multilabel_sample(y_true, y_pred, keep, i, w, is_scores, threshold, inclusive, own_cm)
+            t8 += w
+            t0 += w * s[0]
+            t1 += w * s[1]
+            t2 += w * s[2]
+            t3 += w * s[3]
+            t4 += w * s[4]
+            t5 += w * s[5]
+            t6 += w * s[6]
+            t7 += w * s[7]
+        for k, total in enumerate((t0, t1, t2, t3, t4, t5, t6, t7)):
+            own[k] += total
+        if rows:
+            own[N_SAMPLE_SUMS] += t8
+        return
+    for i in range(y_true.shape[0]):
+        w = _weight_at(weight, i)
+        s = _count_multilabel_sample(y_true, y_pred, keep, i, w, is_scores, threshold, inclusive, cm[slots[i]])
+        row = sums[slots[i]]
+        for k in range(N_SAMPLE_SUMS):
+            row[k] += w * s[k]
+        if rows:
+            row[N_SAMPLE_SUMS] += w
 
 
 @jit
@@ -268,25 +334,13 @@ def count_multilabel(y_true: Array, y_pred: Array, is_scores: bool, threshold: f
                      sums: Array, slots: Array | None = None) -> None:
     """Count a batch that multilabel_first_bad passed (the checks are the caller's: it checks
     once, then counts the batch and each bootstrap replicate)."""
-    for i in range(y_true.shape[0]):
-        if slots is None:
-            _count_multilabel_sample(y_true, y_pred, i, 1, is_scores, threshold, inclusive, _plain(cm, slots),
-                                     _plain(sums, slots))
-        else:
-            _count_multilabel_sample(y_true, y_pred, i, 1, is_scores, threshold, inclusive, cm[slots[i]],
-                                     sums[slots[i]])
+    count_multilabel_rows(y_true, y_pred, None, None, is_scores, threshold, inclusive, cm, sums, slots)
 
 
 @jit
 def count_multilabel_weighted(y_true: Array, y_pred: Array, weight: Array, is_scores: bool, threshold: float,
                               inclusive: bool, cm: Array, sums: Array, slots: Array | None = None) -> None:
-    for i in range(y_true.shape[0]):
-        if slots is None:
-            _count_multilabel_sample(y_true, y_pred, i, weight[i], is_scores, threshold, inclusive, _plain(cm, slots),
-                                     _plain(sums, slots))
-        else:
-            _count_multilabel_sample(y_true, y_pred, i, weight[i], is_scores, threshold, inclusive, cm[slots[i]],
-                                     sums[slots[i]])
+    count_multilabel_rows(y_true, y_pred, None, weight, is_scores, threshold, inclusive, cm, sums, slots)
 
 
 # --- score histograms: one (negatives, positives) histogram per column -------------------------

@@ -14,19 +14,11 @@ from typing import Any
 import numpy as np
 
 from .counting import (
-    EXACT,
-    F1_SUM,
-    F_UNDEF,
-    JAC_SUM,
-    PREC_SUM,
-    PREC_UNDEF,
-    REC_SUM,
-    REC_UNDEF,
     _add_to_cell,
     _binning,
     _cell,
-    _is_positive,
     _plain,
+    count_multilabel_rows,
     jit,
 )
 
@@ -37,65 +29,17 @@ N_SAMPLE_SUMS_IGNORING = 9
 
 
 @jit
-def _count_masked_sample(y_true: Array, y_pred: Array, keep: Array, i: int, w: Any, is_scores: bool,
-                         threshold: float, inclusive: bool, cm: Array, sums: Array) -> None:
-    tp = fp = fn = np.int64(0)
-    for k in range(y_true.shape[1]):
-        if not keep[i, k]:
-            continue
-        t = np.int64(y_true[i, k])
-        if is_scores:
-            p = np.int64(_is_positive(y_pred[i, k], threshold, inclusive))
-        else:
-            p = np.int64(y_pred[i, k])
-        cm[k, t, p] += w
-        tp += t & p
-        fp += p & (1 - t)
-        fn += t & (1 - p)
-    pred = tp + fp
-    true = tp + fn
-    sums[ROWS] += w
-    if fp + fn == 0:
-        sums[EXACT] += w
-    if pred > 0:
-        sums[PREC_SUM] += w * (tp / pred)
-    else:
-        sums[PREC_UNDEF] += w
-    if true > 0:
-        sums[REC_SUM] += w * (tp / true)
-    else:
-        sums[REC_UNDEF] += w
-    if true + pred > 0:
-        sums[F1_SUM] += w * ((2.0 * tp) / (true + pred))
-        sums[JAC_SUM] += w * (tp / (tp + fp + fn))
-    else:
-        sums[F_UNDEF] += w
-
-
-@jit
 def count_multilabel_masked(y_true: Array, y_pred: Array, keep: Array, is_scores: bool, threshold: float,
                             inclusive: bool, cm: Array, sums: Array, slots: Array | None = None) -> None:
-    """count_multilabel (counting.py) of the kept entries."""
-    for i in range(y_true.shape[0]):
-        if slots is None:
-            _count_masked_sample(y_true, y_pred, keep, i, 1, is_scores, threshold, inclusive, _plain(cm, slots),
-                                 _plain(sums, slots))
-        else:
-            _count_masked_sample(y_true, y_pred, keep, i, 1, is_scores, threshold, inclusive, cm[slots[i]],
-                                 sums[slots[i]])
+    """count_multilabel (counting.py) of the kept entries; ROWS counts the samples."""
+    count_multilabel_rows(y_true, y_pred, keep, None, is_scores, threshold, inclusive, cm, sums, slots)
 
 
 @jit
 def count_multilabel_masked_weighted(y_true: Array, y_pred: Array, keep: Array, weight: Array, is_scores: bool,
                                      threshold: float, inclusive: bool, cm: Array, sums: Array,
                                      slots: Array | None = None) -> None:
-    for i in range(y_true.shape[0]):
-        if slots is None:
-            _count_masked_sample(y_true, y_pred, keep, i, weight[i], is_scores, threshold, inclusive,
-                                 _plain(cm, slots), _plain(sums, slots))
-        else:
-            _count_masked_sample(y_true, y_pred, keep, i, weight[i], is_scores, threshold, inclusive, cm[slots[i]],
-                                 sums[slots[i]])
+    count_multilabel_rows(y_true, y_pred, keep, weight, is_scores, threshold, inclusive, cm, sums, slots)
 
 
 @jit
