@@ -97,6 +97,39 @@ def test_large_batches_of_strided_and_bool_labels():
     assert np.array_equal(cm, np.bincount(both[:, 0] * 2 + both[:, 1], minlength=4).reshape(2, 2))
 
 
+@pytest.mark.parametrize("use_ignore", [False, True])
+@pytest.mark.parametrize("bad", [None, "nan weight", "negative weight", "inf weight", "label"])
+def test_large_weighted_batches_count_through_four_copies(use_ignore, bad):
+    """count_pairs_weighted of a large batch (the spread path, blocks of SPREAD_BLOCK): the sums of
+    np.bincount's weights; an ignored sample's weight is not checked; a bad weight or label in a
+    middle block is named and nothing is added."""
+    rng = np.random.default_rng(7)
+    n, k = K.pairs.SPREAD_MIN + 5 * K.pairs.SPREAD_BLOCK + 3, 6
+    yt = rng.integers(0, k, n)
+    yp = np.where(rng.random(n) < 0.7, yt, rng.integers(0, k, n))
+    w = rng.random(n) * 3
+    if use_ignore:
+        ignored = rng.random(n) < 0.2
+        yt[ignored] = -1
+        w[ignored] = np.nan  # not checked, not added
+    start = rng.random((k, k))
+    cm = start.copy()
+    at = n // 2
+    yt[at] = 2  # kept
+    if bad is not None:
+        if bad == "label":
+            yp[at] = k
+        else:
+            w[at] = {"nan weight": np.nan, "negative weight": -1.0, "inf weight": np.inf}[bad]
+        assert K.count_pairs_weighted(yt, yp, w, k, -1, use_ignore, cm) == at
+        assert np.array_equal(cm, start)
+        return
+    assert K.count_pairs_weighted(yt, yp, w, k, -1, use_ignore, cm) == -1
+    keep = yt != -1 if use_ignore else np.ones(n, bool)
+    ref = start + np.bincount(yt[keep] * k + yp[keep], weights=w[keep], minlength=k * k).reshape(k, k)
+    np.testing.assert_allclose(cm, ref, rtol=1e-12)
+
+
 def test_count_pairs_weighted_checks_before_counting():
     yt, yp = _labels(0, 100, 3), _labels(1, 100, 3)
     w = np.random.default_rng(2).random(100)

@@ -31,7 +31,6 @@ from .counting import (
     count_multilabel,
     count_multilabel_weighted,
     count_pairs_in_slots,
-    count_pairs_weighted,
     count_scores,
     count_scores_in_slots,
     count_scores_weighted,
@@ -40,7 +39,7 @@ from .counting import (
 )
 from . import argmax
 from .argmax import argmax_rows, count_argmax
-from .pairs import count_pairs
+from .pairs import count_pairs, count_pairs_weighted
 from .summary import RATIO_NAMES, sum_weights, summarize_confusion
 
 __all__ = [
