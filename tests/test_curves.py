@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from sklearn.calibration import calibration_curve as sk_calibration_curve
 
 import streameval
-from streameval import Binary, IncompatibleError, Multiclass, Multilabel
+from streameval import Binary, IncompatibleError, Multiclass, Multilabel, Windowed
 
 SEEDS = st.integers(0, 2**32 - 1)
 SIZES = st.lists(st.integers(0, 40), min_size=1, max_size=4)
@@ -881,6 +881,17 @@ def test_out_of_range_multiclass_and_multilabel(weighted, rng):
         # counted per score (N * K of them)
         np.testing.assert_allclose(acc._out_of_range, [below, above], rtol=1e-12)
         np.testing.assert_allclose(acc._hist.sum(axis=(1, 2)), ones.sum(), rtol=1e-12)  # every score counted
+    y = rng.integers(0, 2, (n, k))
+    y[rng.random((n, k)) < 0.3] = -1  # ignored entries: their scores are not counted anywhere
+    masked = Multilabel(k, weighted=weighted, ignore_index=-1, **fifths)
+    masked.update(y, S, w)
+    kept = (y != -1) * ones[:, None]
+    np.testing.assert_allclose(masked._out_of_range, [np.sum((S < 0) * kept), np.sum((S > 1) * kept)], rtol=1e-12)
+    window = Windowed(Multiclass(k, weighted=weighted, **fifths), size=n // 2, buckets=2)  # per sample, in its slot
+    window.update(rng.integers(0, k, n), S, w)
+    last = slice(n // 2, None)  # the window holds the last n // 2 samples
+    np.testing.assert_allclose(window.out_of_range, [np.sum((S[last] < 0) * ones[last, None]),
+                                                     np.sum((S[last] > 1) * ones[last, None])], rtol=1e-12)
     for call in (mc.brier_score, mc.log_loss, mc.calibration_curve):
         with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
             call()

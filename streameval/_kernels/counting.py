@@ -382,7 +382,7 @@ def _round(t: float, round32: bool) -> float:
     return np.float64(np.float32(t)) if round32 else t
 
 
-@jit
+@jit_inlined
 def _uniform_cell(s: float, m: int, binning: tuple[float, float, float, float], inclusive: bool,
                   round32: bool) -> Any:  # an int64 cell index
     lo, step, hi, inv_step = binning
@@ -394,7 +394,7 @@ def _uniform_cell(s: float, m: int, binning: tuple[float, float, float, float], 
     return j
 
 
-@jit
+@jit_inlined
 def _cell(s: float, edges: Array, uniform: bool, binning: tuple[float, float, float, float], inclusive: bool,
           round32: bool) -> Any:  # an int64 cell index
     if uniform:
@@ -409,7 +409,7 @@ def _cell(s: float, edges: Array, uniform: bool, binning: tuple[float, float, fl
     return lo
 
 
-@jit
+@jit_inlined
 def _add_to_cell(hist: Array, score_sums: Array, c: int, t: Any, j: Any, s: float, weight: Array, i: int,
                  use_weight: bool) -> None:
     if use_weight:
@@ -428,18 +428,67 @@ def histogram_scores(scores: Array, truth: Array, weight: Array, use_weight: boo
     truth is an (N, C) 0/1 matrix: the labels of Multilabel, a one-hot matrix for Multiclass,
     one column for Binary. Inputs are already validated. Unweighted, hist is int64 and counts 1.
     """
+    histogram_rows(scores, truth, None, weight, use_weight, edges, uniform, round32, inclusive, hist, score_sums,
+                   slots)
+
+
+@jit_inlined
+def histogram_rows(scores: Array, truth: Array, keep: Array | None, weight: Array, use_weight: bool, edges: Array,
+                   uniform: bool, round32: bool, inclusive: bool, hist: Array, score_sums: Array,
+                   slots: Array | None) -> None:
+    """histogram_scores of the entries where keep (None: all; masked.py's histogram_masked). A
+    block's cells are found first, then added: an increment right after its cell's arithmetic
+    (its address known only then) held the next scores' loads back (measured, (100,000, 10)
+    float32, 100 bins: 23 ms, against 2.6 ms in two loops)."""
     binning = _binning(edges)
     own_hist, own_sums = _plain(hist, slots), _plain(score_sums, slots)
+    n, columns = scores.shape
+    rows = max(1, HIST_BLOCK // max(columns, 1))
+    found = np.empty((min(rows, n), columns), np.int64)
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        for i in range(start, stop):
+            for c in range(columns):
+                found[i - start, c] = _cell(scores[i, c], edges, uniform, binning, inclusive, round32)
+        for i in range(start, stop):
+            for c in range(columns):
+                if not _kept_entry(keep, i, c):
+                    continue
+                s, j, t = scores[i, c], found[i - start, c], np.int64(truth[i, c])
+                if slots is None:
+                    _add_to_cell(own_hist, own_sums, c, t, j, s, weight, i, use_weight)
+                else:
+                    _add_to_cell(hist[slots[i]], score_sums[slots[i]], c, t, j, s, weight, i, use_weight)
+
+
+@jit
+def count_outside(scores: Array, keep: Array | None, weight: Array | None, lo: float, hi: float, out: Array,
+                  slots: Array | None = None) -> None:
+    """out[0] += the (weighted) number of scores below lo, out[1] above hi, of the entries where
+    keep (None: all); with slots, into out[slots[i]]. (One pass: the numpy expressions it replaces
+    made four temporaries of the scores' size.)"""
+    own = _plain(out, slots)
+    below_all = above_all = own[0] * 0  # the counts' type: int64, or float64 weighted
     for i in range(scores.shape[0]):
+        below = above = 0
         for c in range(scores.shape[1]):
             s = scores[i, c]
-            j = _cell(s, edges, uniform, binning, inclusive, round32)
-            t = np.int64(truth[i, c])
-            if slots is None:
-                _add_to_cell(own_hist, own_sums, c, t, j, s, weight, i, use_weight)
-            else:
-                _add_to_cell(hist[slots[i]], score_sums[slots[i]], c, t, j, s, weight, i, use_weight)
+            kept = _kept_entry(keep, i, c)
+            below += kept & (s < lo)
+            above += kept & (s > hi)
+        w = _weight_at(weight, i)
+        if slots is None:
+            below_all += w * below
+            above_all += w * above
+        else:
+            out[slots[i], 0] += w * below
+            out[slots[i], 1] += w * above
+    if slots is None:
+        own[0] += below_all
+        own[1] += above_all
 
+
+HIST_BLOCK = 4096  # scores per block of histogram_scores: their cells stay in L1
 
 # Slots of the calibration sums of a scored accumulator.
 BRIER, LOG_LOSS, OUTSIDE_UNIT = range(3)

@@ -13,14 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .counting import (
-    _add_to_cell,
-    _binning,
-    _cell,
-    _plain,
-    count_multilabel_rows,
-    jit,
-)
+from .counting import count_multilabel_rows, histogram_rows, jit
 
 Array = np.ndarray
 
@@ -47,16 +40,5 @@ def histogram_masked(scores: Array, truth: Array, keep: Array, weight: Array, us
                      uniform: bool, round32: bool, inclusive: bool, hist: Array, score_sums: Array,
                      slots: Array | None = None) -> None:
     """histogram_scores (counting.py) of the kept entries."""
-    binning = _binning(edges)
-    own_hist, own_sums = _plain(hist, slots), _plain(score_sums, slots)
-    for i in range(scores.shape[0]):
-        for c in range(scores.shape[1]):
-            if not keep[i, c]:
-                continue
-            s = scores[i, c]
-            j = _cell(s, edges, uniform, binning, inclusive, round32)
-            t = np.int64(truth[i, c])
-            if slots is None:
-                _add_to_cell(own_hist, own_sums, c, t, j, s, weight, i, use_weight)
-            else:
-                _add_to_cell(hist[slots[i]], score_sums[slots[i]], c, t, j, s, weight, i, use_weight)
+    histogram_rows(scores, truth, keep, weight, use_weight, edges, uniform, round32, inclusive, hist, score_sums,
+                   slots)

@@ -23,6 +23,15 @@ _NO_WEIGHT = np.empty(0)
 _NO_KEEP = np.empty(0, dtype=bool)
 
 
+def _count_outside(out: np.ndarray, scores: np.ndarray, keep: Any, weight: Any, binning: Binning,
+                   slots: Slots) -> None:
+    """out += the (weighted) numbers of scores below and above the edges, as the kernels compare
+    scores with them (rounded to float32 with round32), per sample's slot with slots."""
+    edges, _, round32 = binning
+    lo, hi = (float(np.float32(edges[0])), float(np.float32(edges[-1]))) if round32 else (edges[0], edges[-1])
+    _kernels.counting.count_outside(scores.reshape(scores.shape[0], -1), keep, weight, lo, hi, out, slots)
+
+
 def add_draws(replicates: np.ndarray, cells: np.ndarray, draws: np.ndarray) -> None:
     """replicates[r] += draws[r] at the flat cells of each replicate's table."""
     if cells.size and replicates.flags.c_contiguous:  # (R, cells) view: one pass of the sampling kernel
@@ -320,17 +329,7 @@ class NumpyStorage(Storage):
         _kernels.histogram_scores(scores, truth, w, weight is not None, *binning, inclusive,
                                   self.arrays[names[0]], self.arrays[names[1]], slots)
         if len(names) > 2:
-            edges, _, round32 = binning  # the lowest and highest edge as the kernels compare them
-            lo, hi = (float(np.float32(edges[0])), float(np.float32(edges[-1]))) if round32 else (edges[0], edges[-1])
-            ones = 1 if weight is None else weight.reshape(-1, *([1] * (scores.ndim - 1)))
-            below, above = (scores < lo) * ones, (scores > hi) * ones
-            out = self.arrays[names[2]]
-            if slots is None:
-                out += [np.sum(below), np.sum(above)]
-            else:  # per sample, into its slot
-                rows = below.reshape(below.shape[0], -1).sum(axis=1), above.reshape(above.shape[0], -1).sum(axis=1)
-                for side, per_sample in enumerate(rows):
-                    np.add.at(out[:, side], slots, per_sample.astype(out.dtype))
+            _count_outside(self.arrays[names[2]], scores, None, weight, binning, slots)
 
     def calibration_sums(self, name: str, truth: Any, probs: Any, weight: Any, eps: float, slots: Slots = None) -> None:
         w = _NO_WEIGHT if weight is None else weight
@@ -426,15 +425,5 @@ class NumpyStorage(Storage):
         masked_kernels.histogram_masked(scores, truth, keep, w, weight is not None, *binning, inclusive,
                                         self.arrays[names[0]], self.arrays[names[1]], slots)
         if len(names) > 2:
-            edges, _, round32 = binning  # the lowest and highest edge as the kernels compare them
-            lo, hi = (float(np.float32(edges[0])), float(np.float32(edges[-1]))) if round32 else (edges[0], edges[-1])
-            ones = 1 if weight is None else weight.reshape(-1, *([1] * (scores.ndim - 1)))
-            below, above = (scores < lo) * keep * ones, (scores > hi) * keep * ones
-            out = self.arrays[names[2]]
-            if slots is None:
-                out += [np.sum(below), np.sum(above)]
-            else:  # per sample, into its slot
-                rows = below.reshape(below.shape[0], -1).sum(axis=1), above.reshape(above.shape[0], -1).sum(axis=1)
-                for side, per_sample in enumerate(rows):
-                    np.add.at(out[:, side], slots, per_sample.astype(out.dtype))
+            _count_outside(self.arrays[names[2]], scores, keep, weight, binning, slots)
 
