@@ -488,6 +488,27 @@ def count_outside(scores: Array, keep: Array | None, weight: Array | None, lo: f
         own[1] += above_all
 
 
+@jit
+def count_ranks(scores: Array, truth: Array, weight: Array | None, ranks: Array, slots: Array | None = None) -> None:
+    """ranks[r] += w_i for each row, r the rank of the true class's score (the classes scoring
+    higher, and the tied classes of higher index: scikit-learn's stable argsort reversed), capped
+    at the last cell; with slots, into ranks[slots[i]]. Scores are already validated."""
+    own = _plain(ranks, slots)
+    last = ranks.shape[-1] - 1
+    for i in range(scores.shape[0]):
+        t = np.int64(truth[i])
+        mine = scores[i, t]
+        rank = 0
+        for c in range(scores.shape[1]):
+            s = scores[i, c]
+            rank += (s > mine) | ((s == mine) & (c > t))
+        rank = min(rank, last)
+        if slots is None:
+            own[rank] += _weight_at(weight, i)
+        else:
+            ranks[slots[i], rank] += _weight_at(weight, i)
+
+
 HIST_BLOCK = 4096  # scores per block of histogram_scores: their cells stay in L1
 
 # Slots of the calibration sums of a scored accumulator.

@@ -347,17 +347,7 @@ class NumpyStorage(Storage):
         return out
 
     def count_ranks(self, name: str, scores: Any, truth: Any, weight: Any, slots: Slots = None) -> None:
-        ranks = self.arrays[name]
-        k = scores.shape[1]
-        # rank of the true class: classes scoring higher, and tied classes of higher index
-        # (scikit-learn sorts with a stable argsort and reverses it)
-        true_score = scores[np.arange(scores.shape[0]), truth][:, None]
-        tied_after = (scores == true_score) & (np.arange(k) > truth[:, None])
-        rank = np.minimum((scores > true_score).sum(axis=1) + tied_after.sum(axis=1), ranks.shape[-1] - 1)
-        if slots is None:
-            ranks += np.bincount(rank, weights=weight, minlength=ranks.shape[0]).astype(ranks.dtype)
-        else:
-            np.add.at(ranks, (slots, rank), 1 if weight is None else weight)
+        _kernels.counting.count_ranks(scores, truth, weight, self.arrays[name], slots)
 
     def multilabel_first_bad(self, y_true: Any, y_pred: Any, weight: Any, is_scores: bool, lo: float,
                              hi: float) -> int:
