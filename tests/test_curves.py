@@ -897,6 +897,16 @@ def test_out_of_range_multiclass_and_multilabel(weighted, rng):
             call()
 
 
+@pytest.mark.parametrize("make", [lambda: Multiclass(3, bins=4), lambda: Multiclass(3, bins=4, top_k=2),
+                                  lambda: Multilabel(3, bins=4), lambda: Multilabel(3, bins=4, ignore_index=-1)],
+                         ids=["multiclass", "top_k", "multilabel", "multilabel-ignore"])
+def test_an_empty_batch_of_scores_counts_nothing(make):
+    acc = make()
+    y = np.empty(0, np.int64) if isinstance(acc, Multiclass) else np.empty((0, 3), np.int64)
+    acc.update(y, np.empty((0, 3), np.float32))
+    assert acc.n_samples == 0 and acc.out_of_range == (0, 0)
+
+
 @pytest.mark.parametrize("make", [lambda: Multiclass(2, bins=[0, 0.25, 0.5, 0.75, 1], **ANY),
                                   lambda: Multilabel(2, bins=[0, 0.25, 0.5, 0.75, 1], **ANY)],
                          ids=["multiclass", "multilabel"])

@@ -22,7 +22,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from .counting import _is_weight, _kept, _plain, jit
+from .counting import _is_weight, _kept, _plain, _weight_at, jit
 from .counting import count_pairs_weighted as _count_pairs_weighted
 
 Array = np.ndarray
@@ -116,72 +116,74 @@ def _checked_cells(t: Array, p: Array, n: int, ignore: Any, use_ignore: bool, sk
     return ok
 
 
+def _weight_ok(weight: Any, i: int) -> bool:
+    """weight[i] is a weight (finite, >= 0); True when weight is None (numba picks the form)."""
+    return True if weight is None else bool(_is_weight(weight[i]))
+
+
+@overload(_weight_ok)
+def _weight_ok_overload(weight: Any, i: Any) -> Any:
+    if isinstance(weight, (types.NoneType, types.Omitted)):
+        def ok(weight: Any, i: Any) -> Any:
+            return True
+    else:
+        def ok(weight: Any, i: Any) -> Any:
+            return _is_weight(weight[i])
+    return ok
+
+
+def _block_of(weight: Any, start: int, stop: int) -> Any:
+    """weight[start:stop], or None when weight is None (numba picks the form)."""
+    return None if weight is None else weight[start:stop]
+
+
+@overload(_block_of)
+def _block_of_overload(weight: Any, start: Any, stop: Any) -> Any:
+    if isinstance(weight, (types.NoneType, types.Omitted)):
+        def block(weight: Any, start: Any, stop: Any) -> Any:
+            return None
+    else:
+        def block(weight: Any, start: Any, stop: Any) -> Any:
+            return weight[start:stop]
+    return block
+
+
 @jit
-def _count_spread(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore: bool, cm: Array) -> int:
-    """count_pairs through four private copies of cm (see the module), each with a spare cell
-    for ignored samples; added to cm when every block is valid."""
+def _count_spread(y_true: Array, y_pred: Array, weight: Array | None, n: int, ignore: Any, use_ignore: bool,
+                  cm: Array) -> int:
+    """count_pairs (weight None) or count_pairs_weighted through four private copies of cm (see
+    the module), each with a spare cell for ignored samples; added to cm when every block is
+    valid. A block's labels and cells are checked in one vectorized loop, its weights in another
+    (an ignored sample's weight is not checked, and goes to the spare cell)."""
     size = y_true.shape[0]
     cells = n * n
     width = cells + 1
-    copies = np.zeros(4 * width, np.int64)
+    copies = np.zeros(4 * width, cm.dtype)
     c0, c1, c2, c3 = copies[:width], copies[width:2 * width], copies[2 * width:3 * width], copies[3 * width:]
     at = np.empty(SPREAD_BLOCK, np.uint16)  # cells < SPREAD_CELLS
     for start in range(0, size, SPREAD_BLOCK):
         stop = min(start + SPREAD_BLOCK, size)
         t = y_true[start:stop]
         p = y_pred[start:stop]
-        if not _checked_cells(t, p, n, ignore, use_ignore, np.uint64(cells), at):
-            return start + _first_bad(t, p, n, ignore, use_ignore)
-        m = stop - start
-        whole = m - m % 4
-        for j in range(0, whole, 4):  # unrolled by hand: four independent chains of increments
-            c0[at[j]] += 1
-            c1[at[j + 1]] += 1
-            c2[at[j + 2]] += 1
-            c3[at[j + 3]] += 1
-        for j in range(whole, m):
-            c0[at[j]] += 1
-    for a in range(n):
-        for b in range(n):
-            c = a * n + b
-            cm[a, b] += c0[c] + c1[c] + c2[c] + c3[c]
-    return -1
-
-
-@jit
-def _count_spread_weighted(y_true: Array, y_pred: Array, weight: Array, n: int, ignore: Any, use_ignore: bool,
-                           cm: Array) -> int:
-    """count_pairs_weighted through four private float copies of cm, as _count_spread: a block's
-    labels and weights checked in vectorized loops (an ignored sample's weight is not checked,
-    and goes to the spare cell), then added; cm takes the copies when every block is valid."""
-    size = y_true.shape[0]
-    cells = n * n
-    width = cells + 1
-    copies = np.zeros(4 * width, np.float64)
-    c0, c1, c2, c3 = copies[:width], copies[width:2 * width], copies[2 * width:3 * width], copies[3 * width:]
-    at = np.empty(SPREAD_BLOCK, np.uint16)  # cells < SPREAD_CELLS
-    for start in range(0, size, SPREAD_BLOCK):
-        stop = min(start + SPREAD_BLOCK, size)
-        t = y_true[start:stop]
-        p = y_pred[start:stop]
-        w = weight[start:stop]
+        w = _block_of(weight, start, stop)  # views from index 0: no wraparound check in the loops below
         ok = _checked_cells(t, p, n, ignore, use_ignore, np.uint64(cells), at)
-        for j in range(t.shape[0]):
-            ok &= _is_weight(w[j]) | (use_ignore & (t[j] == ignore))
+        if weight is not None:
+            for j in range(t.shape[0]):
+                ok &= _weight_ok(w, j) | (use_ignore & (t[j] == ignore))
         if not ok:
             for j in range(t.shape[0]):
                 if _kept(t[j], ignore, use_ignore) and not (_label_ok(t[j], n) and _label_ok(p[j], n)
-                                                            and _is_weight(w[j])):
+                                                            and _weight_ok(w, j)):
                     return start + j
         m = stop - start
         whole = m - m % 4
-        for j in range(0, whole, 4):
-            c0[at[j]] += w[j]
-            c1[at[j + 1]] += w[j + 1]
-            c2[at[j + 2]] += w[j + 2]
-            c3[at[j + 3]] += w[j + 3]
+        for j in range(0, whole, 4):  # unrolled by hand: four independent chains of increments
+            c0[at[j]] += _weight_at(w, j)
+            c1[at[j + 1]] += _weight_at(w, j + 1)
+            c2[at[j + 2]] += _weight_at(w, j + 2)
+            c3[at[j + 3]] += _weight_at(w, j + 3)
         for j in range(whole, m):
-            c0[at[j]] += w[j]
+            c0[at[j]] += _weight_at(w, j)
     for a in range(n):
         for b in range(n):
             c = a * n + b
@@ -197,7 +199,7 @@ def count_pairs_weighted(y_true: Array, y_pred: Array, weight: Array, n: int, ig
     a small matrix is added through four copies (measured, 1M pairs, K = 10, one thread: 2.8 ms
     checked then added in one table, 1.0 ms)."""
     if slots is None and y_true.shape[0] >= SPREAD_MIN and n * n <= SPREAD_CELLS:
-        return _count_spread_weighted(y_true, y_pred, weight, n, ignore, use_ignore, _plain(cm, slots))
+        return _count_spread(y_true, y_pred, weight, n, ignore, use_ignore, _plain(cm, slots))
     return _count_pairs_weighted(y_true, y_pred, weight, n, ignore, use_ignore, cm, slots)
 
 
@@ -207,7 +209,7 @@ def count_pairs(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore: b
     first bad sample's index with cm unchanged."""
     size = y_true.shape[0]
     if size >= SPREAD_MIN and n * n <= SPREAD_CELLS:
-        return _count_spread(y_true, y_pred, n, ignore, use_ignore, cm)
+        return _count_spread(y_true, y_pred, None, n, ignore, use_ignore, cm)
     for start in range(0, size, BLOCK_PAIRS):
         stop = min(start + BLOCK_PAIRS, size)
         t = y_true[start:stop]  # views from index 0: no wraparound check in the loops below

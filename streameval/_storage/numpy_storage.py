@@ -29,7 +29,9 @@ def _count_outside(out: np.ndarray, scores: np.ndarray, keep: Any, weight: Any, 
     scores with them (rounded to float32 with round32), per sample's slot with slots."""
     edges, _, round32 = binning
     lo, hi = (float(np.float32(edges[0])), float(np.float32(edges[-1]))) if round32 else (edges[0], edges[-1])
-    _kernels.counting.count_outside(scores.reshape(scores.shape[0], -1), keep, weight, lo, hi, out, slots)
+    rows = scores.reshape(scores.shape[0], int(np.prod(scores.shape[1:])))  # (N, C); an empty batch too
+    _kernels.counting.count_outside(rows, None if keep is None else keep.reshape(rows.shape), weight, lo, hi, out,
+                                    slots)
 
 
 def add_draws(replicates: np.ndarray, cells: np.ndarray, draws: np.ndarray) -> None:
