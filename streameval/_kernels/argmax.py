@@ -47,6 +47,7 @@ KEYED_BLOCK = 256  # rows searched by keys per call of _keyed_block (argmax_rows
 BLOCK_SCORES = 4096  # scores checked per flat block (a block of rows stays in L1 for the argmax after the check)
 
 
+@functools.cache  # called per batch by row_bits, with few distinct arguments
 def bound_keys(lo: float, hi: float, dtype: np.dtype) -> tuple[int, int]:
     """(lo_key, hi_key): the keys (_key) of the scores of dtype (float32 or float64) that
     compare >= lo and <= hi in float64, as the other kernels compare them."""
@@ -65,11 +66,6 @@ def bound_keys(lo: float, hi: float, dtype: np.dtype) -> tuple[int, int]:
     return int(keys[0]), int(keys[1])
 
 
-@functools.cache
-def _bounds_as_keys(lo: float, hi: float, dtype: np.dtype) -> tuple[int, int]:
-    return bound_keys(lo, hi, dtype)
-
-
 def row_bits(scores: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, int, int]:
     """What the argmax kernels read besides the scores: (bits, lo_key, hi_key), the scores' bits
     as integers and the bounds as keys, for rows searched by keys (contiguous float rows of
@@ -77,7 +73,7 @@ def row_bits(scores: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, int,
     least = KEYED_FROM.get(scores.dtype)
     if least is None or not least <= scores.shape[1] <= _LOW_HALF or not scores.flags.c_contiguous:
         return NO_BITS, 0, 0  # (a row of 2**32 scores or more would not leave its index room in _narrow_row)
-    return scores.view(_BIT_TYPES[scores.dtype]), *_bounds_as_keys(lo, hi, scores.dtype)
+    return scores.view(_BIT_TYPES[scores.dtype]), *bound_keys(lo, hi, scores.dtype)
 
 
 @jit

@@ -87,6 +87,38 @@ def _weight_at_overload(weight: Any, i: Any) -> Any:
     return one
 
 
+def _weight_ok(weight: Any, i: int) -> bool:
+    """weight[i] is a weight (finite, >= 0); True when weight is None (numba picks the form)."""
+    return True if weight is None else bool(_is_weight(weight[i]))
+
+
+@overload(_weight_ok)
+def _weight_ok_overload(weight: Any, i: Any) -> Any:
+    if isinstance(weight, (types.NoneType, types.Omitted)):
+        def ok(weight: Any, i: Any) -> Any:
+            return True
+    else:
+        def ok(weight: Any, i: Any) -> Any:
+            return _is_weight(weight[i])
+    return ok
+
+
+def _block_of(weight: Any, start: int, stop: int) -> Any:
+    """weight[start:stop], or None when weight is None (numba picks the form)."""
+    return None if weight is None else weight[start:stop]
+
+
+@overload(_block_of)
+def _block_of_overload(weight: Any, start: Any, stop: Any) -> Any:
+    if isinstance(weight, (types.NoneType, types.Omitted)):
+        def block(weight: Any, start: Any, stop: Any) -> Any:
+            return None
+    else:
+        def block(weight: Any, start: Any, stop: Any) -> Any:
+            return weight[start:stop]
+    return block
+
+
 def _kept_entry(keep: Any, i: int, k: int) -> bool:
     """keep[i, k], or True when keep is None (Multilabel without ignore_index)."""
     return True if keep is None else bool(keep[i, k])
@@ -174,9 +206,10 @@ def count_pairs_in_slots(y_true: Array, y_pred: Array, n: int, ignore: Any, use_
 
 
 @jit
-def count_pairs_weighted(y_true: Array, y_pred: Array, weight: Array, n: int, ignore: Any, use_ignore: bool,
-                         cm: Array, slots: Array | None = None) -> int:
-    """cm[y_true[i], y_pred[i]] += weight[i], checking the whole batch first."""
+def count_pairs_weighted_in_slots(y_true: Array, y_pred: Array, weight: Array, n: int, ignore: Any,
+                                  use_ignore: bool, cm: Array, slots: Array | None = None) -> int:
+    """cm[y_true[i], y_pred[i]] += weight[i], checking the whole batch first (pairs.py's
+    count_pairs_weighted for slots and for batches too small or matrices too large to spread)."""
     own = _plain(cm, slots)
     for i in range(y_true.shape[0]):
         t = y_true[i]

@@ -22,8 +22,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from .counting import _is_weight, _kept, _plain, _weight_at, jit
-from .counting import count_pairs_weighted as _count_pairs_weighted
+from .counting import _block_of, _kept, _plain, _weight_at, _weight_ok, count_pairs_weighted_in_slots, jit
 
 Array = np.ndarray
 
@@ -116,38 +115,6 @@ def _checked_cells(t: Array, p: Array, n: int, ignore: Any, use_ignore: bool, sk
     return ok
 
 
-def _weight_ok(weight: Any, i: int) -> bool:
-    """weight[i] is a weight (finite, >= 0); True when weight is None (numba picks the form)."""
-    return True if weight is None else bool(_is_weight(weight[i]))
-
-
-@overload(_weight_ok)
-def _weight_ok_overload(weight: Any, i: Any) -> Any:
-    if isinstance(weight, (types.NoneType, types.Omitted)):
-        def ok(weight: Any, i: Any) -> Any:
-            return True
-    else:
-        def ok(weight: Any, i: Any) -> Any:
-            return _is_weight(weight[i])
-    return ok
-
-
-def _block_of(weight: Any, start: int, stop: int) -> Any:
-    """weight[start:stop], or None when weight is None (numba picks the form)."""
-    return None if weight is None else weight[start:stop]
-
-
-@overload(_block_of)
-def _block_of_overload(weight: Any, start: Any, stop: Any) -> Any:
-    if isinstance(weight, (types.NoneType, types.Omitted)):
-        def block(weight: Any, start: Any, stop: Any) -> Any:
-            return None
-    else:
-        def block(weight: Any, start: Any, stop: Any) -> Any:
-            return weight[start:stop]
-    return block
-
-
 @jit
 def _count_spread(y_true: Array, y_pred: Array, weight: Array | None, n: int, ignore: Any, use_ignore: bool,
                   cm: Array) -> int:
@@ -200,7 +167,7 @@ def count_pairs_weighted(y_true: Array, y_pred: Array, weight: Array, n: int, ig
     checked then added in one table, 1.0 ms)."""
     if slots is None and y_true.shape[0] >= SPREAD_MIN and n * n <= SPREAD_CELLS:
         return _count_spread(y_true, y_pred, weight, n, ignore, use_ignore, _plain(cm, slots))
-    return _count_pairs_weighted(y_true, y_pred, weight, n, ignore, use_ignore, cm, slots)
+    return count_pairs_weighted_in_slots(y_true, y_pred, weight, n, ignore, use_ignore, cm, slots)
 
 
 @jit
