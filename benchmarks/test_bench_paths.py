@@ -113,3 +113,28 @@ def test_multiclass_bins(benchmark):
     scores /= scores.sum(axis=1, keepdims=True)
     _time(benchmark, "Multiclass(10, bins=100), 100,000 x 10", "streameval", rows,
           streameval.Multiclass(K, bins=100).update, y_true, scores)
+
+
+@pytest.mark.parametrize(("k", "dtype"), [(4, "float32"), (10, "float32"), (15, "float32"), (10, "float64")])
+@pytest.mark.parametrize("role", ["streameval", "scan", "numpy"])
+def test_short_rows(benchmark, k, dtype, role):
+    """(200,000, K) scores with K < 16: the kernel compiled for K (``_kernels.short_rows``), the
+    general kernel's scan that counted them before ("scan": ``argmax.count_argmax`` called the
+    same way), and numpy's argmax + bincount."""
+    from streameval._inputs import PROBABILITY
+    from streameval._kernels.argmax import NO_BITS, count_argmax
+
+    n = 200_000
+    rng = np.random.default_rng(k)
+    scores = rng.random((n, k)).astype(dtype)
+    y_true = rng.integers(0, k, n)
+    acc = streameval.Multiclass(k)
+    cm = np.zeros((k, k), np.int64)
+    fns = {"streameval": acc.update,
+           "scan": lambda t, s: count_argmax(t, s, NO_BITS, k, -100, False, *PROBABILITY, 0, 0, cm),
+           "numpy": lambda t, s: np.bincount(t * k + s.argmax(axis=1), minlength=k * k)}
+    _time(benchmark, f"short rows ({n}, {k}) {dtype}", role, n, fns[role], y_true, scores)
+    reference = np.bincount(y_true * k + scores.argmax(axis=1), minlength=k * k).reshape(k, k)
+    acc.reset()
+    acc.update(y_true, scores)
+    np.testing.assert_array_equal(acc.confusion_matrix(), reference)

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from streameval import _kernels as K
 from streameval._inputs import ANY_SCORE, PROBABILITY
+from streameval._kernels.short_rows import count_argmax_of
 
 NO_KEEP = np.empty(0, dtype=bool)
 
@@ -151,8 +152,15 @@ def _argmax_rows(scores, keep, lo, hi, out):
 
 
 def _count_argmax(y_true, scores, n, ignore, use_ignore, lo, hi, cm):
+    """The kernel the storage picks for the scores (count_argmax_of), checked against count_argmax
+    itself on a copy: the same answer and the same counts."""
     bits, lo_key, hi_key = K.argmax.row_bits(scores, lo, hi)
-    return K.count_argmax(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key, cm)
+    general = cm.copy()
+    bad = K.count_argmax(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key, general)
+    kernel = count_argmax_of(scores.shape[1], scores.dtype)
+    assert kernel(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key, cm) == bad
+    assert np.array_equal(cm, general)
+    return bad
 
 
 # rows shorter than argmax.KEYED_FROM gives their dtype are scanned; longer float rows are searched

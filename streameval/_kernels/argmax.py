@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .counting import Array, _is_class, _kept, jit, jit_inlined
+from .counting import Array, _is_class, _kept, _label_ok, jit, jit_inlined
 
 _LOWEST, _HIGHEST = -(1 << 63), (1 << 63) - 1  # keys bounding every value, NaN included
 _LOW_HALF = 0xFFFFFFFF  # the low 32 bits of an int64
@@ -301,13 +301,14 @@ def _count_keyed(y_true: Array, scores: Array, bits: Array, n: int, ignore: Any,
     read = np.empty(size if use_ignore else 0, np.bool_)
     for start in range(0, rows_n, KEYED_BLOCK):
         stop = min(rows_n, start + KEYED_BLOCK)
+        labels = y_true[start:stop]  # loops over it from 0 vectorize (see short_rows.count_argmax_of)
         ok = True
-        for i in range(start, stop):
-            t = y_true[i]
-            ok &= _is_class(t, n) | (use_ignore & (t == ignore))
+        for j in range(labels.shape[0]):
+            t = labels[j]
+            ok &= _label_ok(t, n) | (use_ignore & (t == ignore))
         if use_ignore:
-            for i in range(start, stop):
-                read[i - start] = y_true[i] != ignore
+            for j in range(labels.shape[0]):
+                read[j] = labels[j] != ignore
         bad = -1
         if not ok:  # the first bad sample: a bad label, or a bad score in a row before it
             for i in range(start, stop):
@@ -322,10 +323,10 @@ def _count_keyed(y_true: Array, scores: Array, bits: Array, n: int, ignore: Any,
         if bad >= 0:
             _undo(y_true, scores, bits, start, ignore, use_ignore, cm)  # the blocks before this one
             return bad
-        for i in range(start, stop):
-            t = y_true[i]
+        for j in range(labels.shape[0]):
+            t = labels[j]
             if _kept(t, ignore, use_ignore):
-                cm[np.int64(t), found[i - start]] += 1
+                cm[np.int64(t), found[j]] += 1
     return -1
 
 

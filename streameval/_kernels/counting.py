@@ -151,6 +151,22 @@ def _is_class(v: Any, n: int) -> bool:
     return bool(np.int64(v) == v)
 
 
+def _label_ok(v: Any, n: int) -> bool:
+    """_is_class in a branch-free form, for loops that should vectorize (numba picks it for v's type)."""
+    return bool(v >= 0 and v < n and np.floor(v) == v)
+
+
+@overload(_label_ok)
+def _label_ok_overload(v: Any, n: Any) -> Any:
+    if isinstance(v, (types.Integer, types.Boolean)):
+        def ok(v: Any, n: Any) -> Any:
+            return np.uint64(v) < np.uint64(n)
+    else:
+        def ok(v: Any, n: Any) -> Any:
+            return (v >= 0) & (v < n) & (np.floor(v) == v)  # NaN fails every comparison
+    return ok
+
+
 @jit
 def _is_weight(w: float) -> bool:
     return w >= 0 and w < np.inf

@@ -22,7 +22,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from .counting import _block_of, _kept, _plain, _weight_at, _weight_ok, count_pairs_weighted_in_slots, jit
+from .counting import _block_of, _kept, _label_ok, _plain, _weight_at, _weight_ok, count_pairs_weighted_in_slots, jit
 
 Array = np.ndarray
 
@@ -32,22 +32,6 @@ SPREAD_CELLS = 1 << 12  # cells (K <= 64): the four copies stay in L1 or L2
 # _count_spread's block: checked and its cells written in one loop, then counted from them (1M
 # pairs, K = 10: 0.39 ms, against 0.47-0.52 ms checking 32K pairs then counting from the labels)
 SPREAD_BLOCK = 1024
-
-
-def _label_ok(v: Any, n: int) -> bool:
-    """v is an integral value in [0, n) (numba picks the form for v's type)."""
-    return bool(v >= 0 and v < n and np.floor(v) == v)
-
-
-@overload(_label_ok)
-def _label_ok_overload(v: Any, n: Any) -> Any:
-    if isinstance(v, (types.Integer, types.Boolean)):
-        def ok(v: Any, n: Any) -> Any:
-            return np.uint64(v) < np.uint64(n)
-    else:
-        def ok(v: Any, n: Any) -> Any:
-            return (v >= 0) & (v < n) & (np.floor(v) == v)  # NaN fails every comparison
-    return ok
 
 
 @jit

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .counting import jit
-from .pairs import _block_ok, _label_ok
+from .counting import _label_ok, jit
+from .pairs import _block_ok
 
 Array = np.ndarray
 

@@ -14,6 +14,7 @@ from .._kernels import decay as decay_kernels
 from .._kernels import logits as logit_kernels
 from .._kernels import masked as masked_kernels
 from .._kernels import sampling as sampling_kernels
+from .._kernels.short_rows import count_argmax_of
 from .._scores import Binning
 from .._state import Spec
 from .._threads import PARALLEL_MIN
@@ -318,11 +319,11 @@ class NumpyStorage(Storage):
         if not self._reserved(name, mass):
             return REFUSED
         bits, lo_key, hi_key = _kernels.argmax.row_bits(scores, lo, hi)
+        kernel = count_argmax_of(scores.shape[1], scores.dtype)
         if y_true.shape[0] < PARALLEL_MIN:
-            bad: int = _kernels.count_argmax(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key,
-                                             self.arrays[name])
+            bad: int = kernel(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key, self.arrays[name])
             return bad
-        return _threads.count_in_chunks(_kernels.count_argmax, (y_true, scores, bits),
+        return _threads.count_in_chunks(kernel, (y_true, scores, bits),
                                         (n, ignore, use_ignore, lo, hi, lo_key, hi_key), (self.arrays[name],))
 
     def histogram(self, names: Sequence[str], scores: Any, truth: Any, weight: Any, binning: Binning,

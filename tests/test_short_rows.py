@@ -1,0 +1,135 @@
+"""The short-row kernels (count_argmax_of: a kernel per row length below 16) against numpy's
+argmax and bincount, and against the general count_argmax for bad samples."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streameval._inputs import ANY_SCORE, PROBABILITY
+from streameval._kernels.argmax import NO_BITS, count_argmax
+from streameval._kernels.short_rows import BLOCK_ROWS, SHORT_BELOW, count_argmax_of, part_length
+
+FLOATS = [np.float32, np.float64]
+N_BLOCKS = 3 * BLOCK_ROWS + 17  # blocks before the last, and a partial one
+
+
+def _count(kernel, y, s, k, lo, hi, cm, ignore=-100, use_ignore=False):
+    return kernel(y, s, NO_BITS, k, ignore, use_ignore, lo, hi, 0, 0, cm)
+
+
+def _reference(start, y, s, k):
+    return start + np.bincount(y * k + s.argmax(axis=1), minlength=k * k).reshape(k, k)
+
+
+def test_parts_divide_the_row():
+    """H divides K and is at most 8 (7 for float64); prime lengths above 8 and other dtypes are not split."""
+    for dtype in FLOATS:
+        for k in range(2, SHORT_BELOW):
+            h = part_length(k, np.dtype(dtype))
+            if h:
+                assert k % h == 0 and 2 <= h <= (8 if dtype == np.float32 else 7)
+                assert count_argmax_of(k, np.dtype(dtype)) is not count_argmax
+            else:
+                assert k in (11, 13) and count_argmax_of(k, np.dtype(dtype)) is count_argmax
+    assert part_length(10, np.dtype(np.float32)) == 5 and part_length(8, np.dtype(np.float64)) == 4
+    for k, dtype in ((16, np.float32), (1, np.float32), (10, np.int64), (10, np.float16)):
+        assert part_length(k, np.dtype(dtype)) == 0
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("k", range(2, SHORT_BELOW))
+def test_every_length_equals_numpy_with_ties_and_signed_zeros(k, dtype):
+    rng = np.random.default_rng(k)
+    s = rng.integers(-2, 3, (N_BLOCKS, k)).astype(dtype)  # many ties: the first maximum wins
+    s[rng.random(s.shape) < 0.2] = -0.0  # -0.0 ties with 0.0
+    s[0] = 1.0  # all equal
+    s[1, -1] = 3.0  # the maximum last
+    y = rng.integers(0, k, N_BLOCKS)
+    start = rng.integers(0, 3, (k, k))
+    cm = start.copy()
+    assert _count(count_argmax_of(k, s.dtype), y, s, k, *ANY_SCORE, cm) == -1
+    np.testing.assert_array_equal(cm, _reference(start, y, s, k))
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 600), st.integers(2, SHORT_BELOW - 1), st.sampled_from(FLOATS),
+       st.sampled_from([np.int64, np.int32, np.uint8, np.float64]))
+def test_random_batches_equal_numpy(seed, n, k, dtype, label_dtype):
+    rng = np.random.default_rng(seed)
+    s = rng.standard_normal((n, k)).astype(dtype)
+    y = rng.integers(0, k, n).astype(label_dtype)
+    cm = np.zeros((k, k), np.int64)
+    assert _count(count_argmax_of(k, s.dtype), y, s, k, *ANY_SCORE, cm) == -1
+    np.testing.assert_array_equal(cm, _reference(0, y.astype(np.int64), s, k))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("k", [3, 10, 12, 15])
+def test_bounds_are_those_of_float64_comparisons(k, dtype):
+    """float32 scores are checked against the bounds rounded inwards to float32: a score one ulp
+    outside a bound that float32 cannot hold is refused, one on the inside is not."""
+    lo, hi = 0.1, 0.7  # neither is a float32
+    kernel = count_argmax_of(k, np.dtype(dtype))
+    for bound, towards in ((lo, -np.inf), (hi, np.inf)):
+        near = dtype(bound)
+        for s_value in (near, np.nextafter(near, dtype(towards)), np.nextafter(near, dtype(-towards))):
+            s = np.full((N_BLOCKS, k), 0.5, dtype=dtype)
+            s[BLOCK_ROWS + 3, k // 2] = s_value
+            y = np.zeros(N_BLOCKS, np.int64)
+            cm = np.ones((k, k), np.int64)
+            inside = lo <= float(s_value) <= hi
+            assert _count(kernel, y, s, k, lo, hi, cm) == (-1 if inside else BLOCK_ROWS + 3)
+            assert cm.sum() == k * k + (N_BLOCKS if inside else 0)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("k", [2, 5, 10, 14])
+def test_the_first_bad_sample_is_named_and_nothing_is_counted(k, dtype):
+    rng = np.random.default_rng(k)
+    s = rng.random((N_BLOCKS, k)).astype(dtype)
+    y = rng.integers(0, k, N_BLOCKS)
+    first, second = 2 * BLOCK_ROWS + 5, 2 * BLOCK_ROWS + 9  # one block, past two counted
+    kernel = count_argmax_of(k, s.dtype)
+    for bad_score, bad_label in ((first, second), (second, first), (first, None), (None, first)):
+        for bad_value in (np.nan, np.inf, -np.inf, 1.5, -0.5):
+            bs, by = s.copy(), y.copy()
+            if bad_score is not None:
+                bs[bad_score, k - 1] = bad_value
+            if bad_label is not None:
+                by[bad_label] = k if bad_value != -0.5 else -1
+            cm = np.ones((k, k), np.int64)
+            assert _count(kernel, by, bs, k, *PROBABILITY, cm) == first
+            assert (cm == 1).all()
+            general = np.ones((k, k), np.int64)
+            assert _count(count_argmax, by, bs, k, *PROBABILITY, general) == first
+
+
+@pytest.mark.parametrize("k", [4, 10])
+def test_float_labels_must_be_classes(k):
+    s = np.random.default_rng(k).random((N_BLOCKS, k)).astype(np.float32)
+    y = np.random.default_rng(k + 1).integers(0, k, N_BLOCKS).astype(np.float64)
+    for bad in (0.5, np.nan, -1.0, float(k)):
+        by = y.copy()
+        by[BLOCK_ROWS + 1] = bad
+        cm = np.zeros((k, k), np.int64)
+        assert _count(count_argmax_of(k, s.dtype), by, s, k, *PROBABILITY, cm) == BLOCK_ROWS + 1
+        assert not cm.any()
+
+
+def test_strided_scores_and_ignored_rows_take_the_general_kernel():
+    k = 10
+    rng = np.random.default_rng(0)
+    wide = rng.random((N_BLOCKS, 2 * k)).astype(np.float32)
+    y = rng.integers(0, k, N_BLOCKS)
+    kernel = count_argmax_of(k, wide.dtype)
+    for s in (wide[:, ::2], wide[:, k:]):  # not C-contiguous
+        cm = np.zeros((k, k), np.int64)
+        assert _count(kernel, y, s, k, *PROBABILITY, cm) == -1
+        np.testing.assert_array_equal(cm, _reference(0, y, s, k))
+    s = wide[:, :k].copy()
+    y[::3] = -100
+    s[::3] = np.nan  # ignored rows are not read
+    cm = np.zeros((k, k), np.int64)
+    assert _count(kernel, y, s, k, *PROBABILITY, cm, use_ignore=True) == -1
+    kept = y != -100
+    np.testing.assert_array_equal(cm, _reference(0, y[kept], s[kept], k))
