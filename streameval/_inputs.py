@@ -147,10 +147,12 @@ def torch_to_numpy(tensor: Any) -> np.ndarray:
     """A CPU tensor's memory as a numpy array, without a copy. A CUDA tensor is copied to the host
     first (one device-to-host transfer of the batch); bfloat16, which numpy lacks, becomes float32."""
     arr: np.ndarray
+    if tensor.requires_grad:  # scores straight from the model (no .detach()): tested first, as torch's error
+        tensor = tensor.detach()  # from numpy() costs ~8 us (a (256,) Binary update: 12.4 us, 4.3 us detached)
     try:
-        arr = tensor.numpy()  # the common case first: it alone costs 0.7 us, each check below ~0.2 us
+        arr = tensor.numpy()  # the common case first: it alone costs 0.5 us
         return arr
-    except (RuntimeError, TypeError):  # requires grad, on a device, or bfloat16
+    except (RuntimeError, TypeError):  # on a device, or bfloat16
         pass
     tensor = tensor.detach().cpu()
     try:

@@ -97,7 +97,6 @@ def test_other_batches_take_the_general_path(calls):
         (streameval.Multiclass(3, weighted=True), (y_true, scores, weights)),  # weights
         (streameval.Multiclass(3), (y_true.tolist(), scores)),  # a list
         (streameval.Multiclass(3), (y_true, scores.astype(np.float16))),  # another dtype
-        (streameval.Multiclass(3), (torch.from_numpy(y_true), torch.from_numpy(scores).requires_grad_())),
         (streameval.Multiclass(3), (torch.from_numpy(y_true), torch.from_numpy(scores).bfloat16())),
         (streameval.Multiclass(3, bins=10), (y_true, np.abs(scores) / np.abs(scores).sum(1, keepdims=True))),
         (streameval.Multiclass(3, bootstrap=5, seed=0), (y_true, scores)),
@@ -107,3 +106,18 @@ def test_other_batches_take_the_general_path(calls):
         acc.update(*given)
         assert acc.n_samples == pytest.approx(100 if len(given) == 2 else weights.sum())
     assert calls == []
+
+
+def test_logits_that_require_grad_are_read_without_their_graph(calls):
+    """Logits straight from the model (no .detach()) take the direct path, count what the detached
+    ones count, and keep their graph: the loss can still be back-propagated."""
+    rng = np.random.default_rng(4)
+    y_true, scores = _batch(rng, 300, 10)
+    weight = torch.ones(10, requires_grad=True)
+    logits = torch.from_numpy(scores) * weight  # part of a graph
+    acc, reference = streameval.Multiclass(10, from_logits=True), streameval.Multiclass(10, from_logits=True)
+    acc.update(torch.from_numpy(y_true), logits)
+    reference.update(y_true, logits.detach().numpy())
+    assert len(calls) == 2 and acc == reference
+    logits.sum().backward()
+    np.testing.assert_allclose(weight.grad.numpy(), scores.sum(axis=0), rtol=1e-6)

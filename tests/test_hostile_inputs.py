@@ -802,6 +802,13 @@ def test_torch_tensors_that_need_care():
     acc.update(y, s * 1.0)
     reference.update(y.numpy(), s.detach().numpy())
     assert acc == reference
+    scores = torch.stack([s, 1 - s], dim=1)  # requires grad: the general path reads it detached
+    for made, truth in ((Multilabel(2, bins=4), torch.tensor([[0, 1], [1, 0], [1, 1], [0, 0]])),
+                        (Multiclass(2, top_k=1), y)):
+        detached = made.copy()
+        made.update(truth, scores)
+        detached.update(truth.numpy(), scores.detach().numpy())
+        assert made == detached
     unchanged(acc, lambda: acc.update(y, torch.tensor([0.2, 1.7, 0.9, 0.4])), ValueError, r"y_pred\[1\] = 1\.7")
     mc = Multiclass(3, ignore_index=-100)
     mc.update(torch.tensor([0, -100]), torch.tensor([[0.9, 0.05, 0.05], [float("nan")] * 3]))

@@ -133,3 +133,24 @@ def test_strided_scores_and_ignored_rows_take_the_general_kernel():
     assert _count(kernel, y, s, k, *PROBABILITY, cm, use_ignore=True) == -1
     kept = y != -100
     np.testing.assert_array_equal(cm, _reference(0, y[kept], s[kept], k))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_any_score_refuses_what_is_not_finite_and_keeps_the_largest_finite(dtype):
+    """ANY_SCORE's bounds are float64's largest finite values: rounded inwards to float32 they are
+    float32's, so its largest finite scores pass and the infinities do not."""
+    k = 10
+    kernel = count_argmax_of(k, np.dtype(dtype))
+    big = np.finfo(dtype).max
+    s = np.zeros((N_BLOCKS, k), dtype=dtype)
+    s[5, 3], s[6, 4], s[BLOCK_ROWS + 1, 0] = big, -big, big
+    y = np.zeros(N_BLOCKS, np.int64)
+    cm = np.zeros((k, k), np.int64)
+    assert _count(kernel, y, s, k, *ANY_SCORE, cm) == -1
+    np.testing.assert_array_equal(cm, _reference(0, y, s, k))
+    for bad in (np.inf, -np.inf, np.nan):
+        bs = s.copy()
+        bs[2 * BLOCK_ROWS + 3, 7] = bad
+        before = cm.copy()
+        assert _count(kernel, y, bs, k, *ANY_SCORE, cm) == 2 * BLOCK_ROWS + 3
+        np.testing.assert_array_equal(cm, before)
