@@ -115,6 +115,23 @@ def test_multiclass_bins(benchmark):
           streameval.Multiclass(K, bins=100).update, y_true, scores)
 
 
+@pytest.mark.parametrize("role", ["streameval", "numpy"])
+def test_weighted_scores(benchmark, role):
+    """(200,000, 10) float32 scores with weights: the argmax alone (``short_rows.argmax_rows_of``),
+    then the weighted pairs."""
+    n = 200_000
+    rng = np.random.default_rng(2)
+    scores = rng.random((n, K)).astype(np.float32)
+    y_true, w = rng.integers(0, K, n), rng.random(n)
+    acc = streameval.Multiclass(K, weighted=True)
+    fn = acc.update if role == "streameval" else lambda t, s, w: _cm(t, s.argmax(axis=1), w)
+    _time(benchmark, f"Multiclass(10, weighted=True), ({n}, 10) f32 scores", role, n, fn, y_true, scores, w)
+    if role == "streameval":
+        acc.reset()
+        acc.update(y_true, scores, w)
+        np.testing.assert_allclose(acc.confusion_matrix(), _cm(y_true, scores.argmax(axis=1), w), rtol=1e-12)
+
+
 @pytest.mark.parametrize(("k", "dtype"), [(4, "float32"), (10, "float32"), (15, "float32"), (10, "float64")])
 @pytest.mark.parametrize("role", ["streameval", "scan", "numpy"])
 def test_short_rows(benchmark, k, dtype, role):

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from streameval import _kernels as K
 from streameval._inputs import ANY_SCORE, PROBABILITY
-from streameval._kernels.short_rows import count_argmax_of
+from streameval._kernels.short_rows import argmax_rows_of, count_argmax_of
 
 NO_KEEP = np.empty(0, dtype=bool)
 
@@ -146,9 +146,16 @@ def test_count_pairs_weighted_checks_before_counting():
 
 
 def _argmax_rows(scores, keep, lo, hi, out):
-    """K.argmax_rows with the integer view of long float rows the storage passes."""
+    """The kernel the storage picks for the scores (argmax_rows_of), with the integer view of long
+    float rows it passes, checked against K.argmax_rows itself: the same answer and argmaxes."""
     bits, lo_key, hi_key = K.argmax.row_bits(scores, lo, hi)
-    return K.argmax_rows(scores, bits, keep, lo, hi, lo_key, hi_key, out)
+    general = out.copy()
+    bad = K.argmax_rows(scores, bits, keep, lo, hi, lo_key, hi_key, general)
+    kernel = argmax_rows_of(scores.shape[1], scores.dtype)
+    assert kernel(scores, bits, keep, lo, hi, lo_key, hi_key, out) == bad
+    if bad == -1:
+        assert np.array_equal(out, general)
+    return bad
 
 
 def _count_argmax(y_true, scores, n, ignore, use_ignore, lo, hi, cm):

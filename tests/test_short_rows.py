@@ -1,5 +1,5 @@
-"""The short-row kernels (count_argmax_of: a kernel per row length below 16) against numpy's
-argmax and bincount, and against the general count_argmax for bad samples."""
+"""The short-row kernels (count_argmax_of and argmax_rows_of: kernels per row length below 16)
+against numpy's argmax and bincount, and against the general kernels for bad samples."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streameval._inputs import ANY_SCORE, PROBABILITY
-from streameval._kernels.argmax import NO_BITS, count_argmax
-from streameval._kernels.short_rows import BLOCK_ROWS, SHORT_BELOW, count_argmax_of, part_length
+from streameval._kernels.argmax import NO_BITS, argmax_rows, count_argmax
+from streameval._kernels.short_rows import BLOCK_ROWS, SHORT_BELOW, argmax_rows_of, count_argmax_of, part_length
 
 FLOATS = [np.float32, np.float64]
 N_BLOCKS = 3 * BLOCK_ROWS + 17  # blocks before the last, and a partial one
@@ -16,6 +16,10 @@ N_BLOCKS = 3 * BLOCK_ROWS + 17  # blocks before the last, and a partial one
 
 def _count(kernel, y, s, k, lo, hi, cm, ignore=-100, use_ignore=False):
     return kernel(y, s, NO_BITS, k, ignore, use_ignore, lo, hi, 0, 0, cm)
+
+
+def _argmax(kernel, s, lo, hi, out, keep=np.empty(0, bool)):
+    return kernel(s, NO_BITS, keep, lo, hi, 0, 0, out)
 
 
 def _reference(start, y, s, k):
@@ -30,8 +34,10 @@ def test_parts_divide_the_row():
             if h:
                 assert k % h == 0 and 2 <= h <= (8 if dtype == np.float32 else 7)
                 assert count_argmax_of(k, np.dtype(dtype)) is not count_argmax
+                assert argmax_rows_of(k, np.dtype(dtype)) is not argmax_rows
             else:
                 assert k in (11, 13) and count_argmax_of(k, np.dtype(dtype)) is count_argmax
+                assert argmax_rows_of(k, np.dtype(dtype)) is argmax_rows
     assert part_length(10, np.dtype(np.float32)) == 5 and part_length(8, np.dtype(np.float64)) == 4
     for k, dtype in ((16, np.float32), (1, np.float32), (10, np.int64), (10, np.float16)):
         assert part_length(k, np.dtype(dtype)) == 0
@@ -50,6 +56,9 @@ def test_every_length_equals_numpy_with_ties_and_signed_zeros(k, dtype):
     cm = start.copy()
     assert _count(count_argmax_of(k, s.dtype), y, s, k, *ANY_SCORE, cm) == -1
     np.testing.assert_array_equal(cm, _reference(start, y, s, k))
+    out = np.full(N_BLOCKS, -1, np.int64)
+    assert _argmax(argmax_rows_of(k, s.dtype), s, *ANY_SCORE, out) == -1
+    np.testing.assert_array_equal(out, s.argmax(axis=1))
 
 
 @given(st.integers(0, 2**32 - 1), st.integers(0, 600), st.integers(2, SHORT_BELOW - 1), st.sampled_from(FLOATS),
@@ -154,3 +163,28 @@ def test_any_score_refuses_what_is_not_finite_and_keeps_the_largest_finite(dtype
         before = cm.copy()
         assert _count(kernel, y, bs, k, *ANY_SCORE, cm) == 2 * BLOCK_ROWS + 3
         np.testing.assert_array_equal(cm, before)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("k", [3, 10, 14])
+def test_argmax_names_the_first_bad_row_and_reads_no_row_not_kept(k, dtype):
+    rng = np.random.default_rng(k)
+    s = rng.random((N_BLOCKS, k)).astype(dtype)
+    kernel = argmax_rows_of(k, s.dtype)
+    for bad_value in (np.nan, np.inf, 1.5, -0.5):
+        for first in (0, BLOCK_ROWS - 1, 2 * BLOCK_ROWS + 5):
+            bs = s.copy()
+            bs[first, k - 1] = bad_value
+            bs[first + 3, 0] = bad_value
+            out = np.empty(N_BLOCKS, np.int64)
+            assert _argmax(kernel, bs, *PROBABILITY, out) == first
+            assert argmax_rows(bs, NO_BITS, np.empty(0, bool), *PROBABILITY, 0, 0, out) == first
+    keep = rng.random(N_BLOCKS) < 0.7
+    bs = s.copy()
+    bs[~keep, 0] = np.nan  # not read
+    out = np.empty(N_BLOCKS, np.int64)
+    assert _argmax(kernel, bs, *PROBABILITY, out, keep) == -1
+    np.testing.assert_array_equal(out[keep], s[keep].argmax(axis=1))
+    wide = np.repeat(s, 2, axis=1)[:, ::2]  # not C-contiguous
+    assert _argmax(kernel, wide, *PROBABILITY, out) == -1
+    np.testing.assert_array_equal(out, s.argmax(axis=1))

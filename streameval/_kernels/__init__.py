@@ -5,8 +5,8 @@
   scores in one pass). Each returns -1, or the first sample it could not count, with the counts
   as they were.
 - ``argmax``: the predicted class of score rows (checked once per row), alone or counted with
-  the labels in one call (``count_argmax``); ``short_rows``: that call compiled per row length
-  for rows of fewer than 16 float scores (``count_argmax_of``).
+  the labels in one call (``count_argmax``); ``short_rows``: both compiled per row length for
+  rows of fewer than 16 float scores (``argmax_rows_of``, ``count_argmax_of``).
 - ``summary``: every confusion-matrix metric at once, for compute().
 
 Only the storage (``_storage.numpy_storage``) calls the counting kernels. Each kernel has a plain

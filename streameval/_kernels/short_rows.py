@@ -1,27 +1,31 @@
-"""count_argmax for rows of fewer than 16 float scores, compiled once per row length.
+"""count_argmax and argmax_rows for rows of fewer than 16 float scores, compiled per row length.
 
 A training loop's classifier gives (N, K) scores with K small (10 classes: MNIST, CIFAR-10).
 ``argmax``'s scan searches such a row as one chain of comparisons, and the compiler cannot
-search several rows at once: their scores are K apart, and K is known only at run time. Here a
-kernel is compiled for each K (``count_argmax_of``): a row is searched as P parts of H scores
-(K = P * H, H the largest divisor of K up to 8). With H known when the kernel compiles, the
-loop over a block's parts reads them as interleaved groups, de-interleaved in vector registers,
-so 8 or 16 parts are searched at once; a second such loop compares each row's P part maxima.
-Groups of more than 8 get gathers instead (measured 2-5x slower), hence the parts. float64
-parts are kept to 7 scores: 8 compiled to gathers too (3x slower on (500,000, 8)).
+search several rows at once: their scores are K apart, and K is known only at run time. Here
+kernels are compiled for each K (``count_argmax_of``, ``argmax_rows_of``): a row is searched as
+P parts of H scores (K = P * H, H the largest divisor of K up to 8). With H known when the
+kernel compiles, the loop over a block's parts reads them as interleaved groups, de-interleaved
+in vector registers, so 8 or 16 parts are searched at once; a second such loop compares each
+row's P part maxima. Groups of more than 8 get gathers instead (measured 2-5x slower), hence
+the parts. float64 parts are kept to 7 scores: 8 compiled to gathers too (3x slower on
+(500,000, 8)).
 
 Measured on one core, 2026-11-26 (AMD EPYC, AVX-512), with ``benchmarks/test_bench_paths.py -k
 short_rows``: (200,000, K) scores through ``Multiclass(K).update`` against count_argmax's scan
-called alone, float32 K = 4, 10, 15: 1.9x, 2.1x, 2.1x faster; float64 K = 10: 1.4x. The kernels
+called alone, float32 K = 4, 10, 15: 2.2x, 2.1x, 2.2x faster; float64 K = 10: 1.4x. The kernels
 alone on (4M / K, K) float32, K = 2..15: 1.15x-2.2x faster; on (256, K): 1.13x-1.7x. Rows of a
 prime length above 8 (11, 13) have no parts: they keep count_argmax, as do rows of other dtypes,
 non-contiguous scores and batches with an ignore_index (that kernel skips the ignored rows
-unread).
+unread). The argmax alone (weighted scores, top_k, bins) gains as much: ``Multiclass(10,
+weighted=True)``, (200,000, 10) float32 scores with weights, 1.16 -> 0.57 ms per update;
+``Multiclass(10, top_k=3)``, (100,000, 10), 0.88 -> 0.55 ms.
 
 Each kernel checks a block of rows first (labels and scores in flat, vectorized loops; float32
 scores against the bounds rounded inwards to float32, the same test as float64's at twice the
 width), then searches and counts it. On a bad sample it subtracts what it added and returns the
-sample's index, as count_argmax does, whose signature it shares.
+sample's index, as count_argmax does, whose signature it shares; the argmax kernel returns the
+first row with a bad score, as argmax_rows does (rows not to be read: argmax_rows itself).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .argmax import _row_ok, _undo, count_argmax
+from .argmax import _row_ok, _undo, argmax_rows, count_argmax
 from .counting import Array, _is_class, _label_ok, jit, jit_inlined
 
 SHORT_BELOW = 16  # rows this long or longer are not short (float32 rows from 16 are searched by keys)
@@ -56,11 +60,40 @@ def part_length(k: int, dtype: np.dtype) -> int:
 def count_argmax_of(k: int, dtype: np.dtype) -> Callable[..., int]:
     """The kernel that counts (N, k) scores of dtype: count_argmax's arguments and answer."""
     h = part_length(k, dtype)
-    return _short_rows_kernel(k, h) if h else count_argmax
+    return _short_rows_kernels(k, h)[0] if h else count_argmax
 
 
 @functools.cache
-def _short_rows_kernel(k: int, h: int) -> Callable[..., int]:
+def argmax_rows_of(k: int, dtype: np.dtype) -> Callable[..., int]:
+    """The kernel that finds the argmax of (N, k) scores of dtype: argmax_rows' arguments and answer."""
+    h = part_length(k, dtype)
+    return _short_rows_kernels(k, h)[1] if h else argmax_rows
+
+
+@jit_inlined
+def _bounds_of(scores: Array, lo: float, hi: float) -> tuple[Any, Any]:
+    """lo and hi in the scores' dtype, rounded inwards: s >= low iff s >= lo, s <= high iff s <= hi."""
+    low = scores.dtype.type(lo)
+    high = scores.dtype.type(hi)
+    if low < lo:
+        low = np.nextafter(low, scores.dtype.type(np.inf))
+    if high > hi:
+        high = np.nextafter(high, scores.dtype.type(-np.inf))
+    return low, high
+
+
+@jit_inlined
+def _scores_ok(flat: Array, low: Any, high: Any) -> bool:
+    ok = True
+    for e in range(flat.shape[0]):
+        s = flat[e]
+        ok &= (s >= low) & (s <= high)  # NaN fails both
+    return ok
+
+
+@functools.cache
+def _short_rows_kernels(k: int, h: int) -> tuple[Callable[..., int], Callable[..., int]]:
+    """(count_argmax's, argmax_rows') kernels for rows of k scores in parts of h."""
     parts = k // h
 
     @jit_inlined
@@ -96,12 +129,7 @@ def _short_rows_kernel(k: int, h: int) -> Callable[..., int]:
         rows_n = scores.shape[0]
         if use_ignore or not scores.flags.c_contiguous:
             return count_argmax(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key, cm)
-        low = scores.dtype.type(lo)  # the bounds in the scores' dtype, rounded inwards: s >= low iff s >= lo
-        high = scores.dtype.type(hi)
-        if low < lo:
-            low = np.nextafter(low, scores.dtype.type(np.inf))
-        if high > hi:
-            high = np.nextafter(high, scores.dtype.type(-np.inf))
+        low, high = _bounds_of(scores, lo, hi)
         size = min(rows_n, BLOCK_ROWS)
         best = np.empty(size * parts, scores.dtype)
         at = np.empty(size * parts, np.int64)
@@ -110,10 +138,7 @@ def _short_rows_kernel(k: int, h: int) -> Callable[..., int]:
             stop = min(rows_n, start + BLOCK_ROWS)
             flat = scores[start:stop].ravel()
             labels = y_true[start:stop]  # (loops over views from 0: an index from start may be negative to
-            ok = True                    # the compiler, whose wrap-around test then keeps the loop from vectorizing)
-            for e in range(flat.shape[0]):
-                s = flat[e]
-                ok &= (s >= low) & (s <= high)  # NaN fails both
+            ok = _scores_ok(flat, low, high)  # the compiler, whose wrap-around test keeps the loop from vectorizing)
             for j in range(labels.shape[0]):
                 ok &= _label_ok(labels[j], n)
             if not ok:
@@ -128,4 +153,30 @@ def _short_rows_kernel(k: int, h: int) -> Callable[..., int]:
                 cm[np.int64(labels[j]), found[j]] += 1
         return -1
 
-    return count_short_rows
+    @jit
+    def argmax_short_rows(scores: Array, bits: Array, keep: Array, lo: float, hi: float, lo_key: int, hi_key: int,
+                          out: Array) -> int:
+        rows_n = scores.shape[0]
+        if keep.shape[0] > 0 or not scores.flags.c_contiguous:  # (rows not kept are not read: argmax_rows)
+            return argmax_rows(scores, bits, keep, lo, hi, lo_key, hi_key, out)
+        low, high = _bounds_of(scores, lo, hi)
+        size = min(rows_n, BLOCK_ROWS)
+        best = np.empty(size * parts, scores.dtype)
+        at = np.empty(size * parts, np.int64)
+        for start in range(0, rows_n, BLOCK_ROWS):
+            stop = min(rows_n, start + BLOCK_ROWS)
+            flat = scores[start:stop].ravel()
+            if not _scores_ok(flat, low, high):
+                for i in range(start, stop):
+                    if not _row_ok(scores[i], lo, hi):
+                        return i
+            part_maxima(flat, best, at, (stop - start) * parts)
+            found = out[start:stop]
+            if parts > 1:
+                row_maxima(best, at, stop - start, found)
+            else:
+                for j in range(found.shape[0]):
+                    found[j] = at[j]
+        return -1
+
+    return count_short_rows, argmax_short_rows

@@ -14,7 +14,7 @@ from .._kernels import decay as decay_kernels
 from .._kernels import logits as logit_kernels
 from .._kernels import masked as masked_kernels
 from .._kernels import sampling as sampling_kernels
-from .._kernels.short_rows import count_argmax_of
+from .._kernels.short_rows import argmax_rows_of, count_argmax_of
 from .._scores import Binning
 from .._state import Spec
 from .._threads import PARALLEL_MIN
@@ -311,7 +311,8 @@ class NumpyStorage(Storage):
     def argmax_rows(self, scores: Any, keep: Any, lo: float, hi: float) -> tuple[np.ndarray, int]:
         pred = np.empty(scores.shape[0], dtype=np.int64)
         bits, lo_key, hi_key = _kernels.argmax.row_bits(scores, lo, hi)
-        bad: int = _kernels.argmax_rows(scores, bits, _NO_KEEP if keep is None else keep, lo, hi, lo_key, hi_key, pred)
+        kernel = argmax_rows_of(scores.shape[1], scores.dtype)
+        bad: int = kernel(scores, bits, _NO_KEEP if keep is None else keep, lo, hi, lo_key, hi_key, pred)
         return pred, bad
 
     def count_argmax(self, name: str, y_true: Any, scores: Any, n: int, ignore: Any, use_ignore: bool, lo: float,
