@@ -61,7 +61,7 @@ def test_every_length_equals_numpy_with_ties_and_signed_zeros(k, dtype):
     np.testing.assert_array_equal(out, s.argmax(axis=1))
 
 
-@given(st.integers(0, 2**32 - 1), st.integers(0, 600), st.integers(2, SHORT_BELOW - 1), st.sampled_from(FLOATS),
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2500), st.sampled_from([3, 10, 15]), st.sampled_from(FLOATS),
        st.sampled_from([np.int64, np.int32, np.uint8, np.float64]))
 def test_random_batches_equal_numpy(seed, n, k, dtype, label_dtype):
     rng = np.random.default_rng(seed)
