@@ -16,18 +16,21 @@ training loop, not an isolated call: the metric runs with the caches the step le
 The overhead of a metric is (step with it - step without) / step without: the summary's "time vs
 base" column prints it (issue 14's target for streameval: at most +5%). On a shared machine the
 step's own time drifts by more than that between benchmarks, so a module fixture also runs every
-variant in turn, round after round (the order rotated), and takes the median over rounds of each
-round's ratio to the step alone: that paired figure is in ``extra_info["paired_overhead_pct"]``,
-printed by the summary as "paired" and used by benchmarks/issue14_targets.py. The same rounds
-time the streameval update call itself inside the loop (``extra_info["update_in_loop_us"]``), to
-set against the update alone (the second group): what the loop does to the call, and what is
-left is what the call does to the rest of the step. A second group times the
+variant in turn, round after round (the order shuffled, seeded), and takes the median over rounds
+of each round's ratio to the step alone: that paired figure is in
+``extra_info["paired_overhead_pct"]``, printed by the summary as "paired" and used by
+benchmarks/issue14_targets.py. Rounds of their own then time the streameval update call itself
+inside the loop (``extra_info["update_in_loop_us"]``; until 2026-11-26 16:50 the paired rounds
+did, so the paired figure included the timing calls), to set against the update alone (the
+second group): what the loop does to the call, and what is left is what the call does to the
+rest of the step. A second group times the
 same streameval updates alone, on the logits the model gave, 20 in a row outside the loop: the
 in-loop overhead against the isolated cost. Skipped when torch or torchmetrics is not installed.
 """
 
 from __future__ import annotations
 
+import random
 import statistics
 import time
 
@@ -92,41 +95,46 @@ PAIRED_ROUNDS = 60
 def paired(loop):
     """Variant -> median over rounds of (its loop's time / the bare loop's time in the same round - 1), in %.
 
-    Every round runs the bare loop and each variant once, in an order rotated from round to round,
-    so load that comes and goes hits them alike.
+    Every round runs the bare loop and each variant once, in an order shuffled from round to round
+    (seeded), so load that comes and goes hits them alike and no variant always follows the same
+    one. Then the streameval update calls themselves are timed inside the loop, in rounds of their
+    own: the timing calls are not part of the overhead measured.
     """
     variants = {"none": None}
-    inside: dict[str, list[float]] = {}  # the streameval update calls themselves, timed inside the loop
+    updates = {}
     for from_logits in (True, False):
         try:
-            update = _streameval(from_logits).update
+            updates[f"streameval from_logits={from_logits}"] = _streameval(from_logits).update
         except pytest.skip.Exception:
             continue
-        name = f"streameval from_logits={from_logits}"
-        inside[name] = []
-
-        def timed(y, logits, update=update, calls=inside[name]):
-            start = time.perf_counter()
-            update(y, logits)
-            calls.append(time.perf_counter() - start)
-
-        variants[name] = timed
+    variants.update(updates)
     for validate in (True, False):
         variants[f"torchmetrics validate_args={validate}"] = _torchmetrics(validate)
     for metric in variants.values():
         loop.run(metric)  # warm
     names = list(variants)
     times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(PAIRED_ROUNDS):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+    order = random.Random(0)
+    for _ in range(PAIRED_ROUNDS):
+        for name in order.sample(names, len(names)):
             start = time.perf_counter()
             loop.run(variants[name])
             times[name].append(time.perf_counter() - start)
     overhead = {name: statistics.median((t / bare - 1) * 100 for t, bare in zip(times[name], times["none"]))
                 for name in names if name != "none"}
-    return overhead, {name: statistics.median(calls[-PAIRED_ROUNDS * STEPS:]) for name, calls in inside.items()}
+    inside: dict[str, float] = {}
+    for name, update in updates.items():
+        calls: list[float] = []
 
+        def timed(y, logits, update=update, calls=calls):
+            start = time.perf_counter()
+            update(y, logits)
+            calls.append(time.perf_counter() - start)
 
+        for _ in range(PAIRED_ROUNDS // 4):
+            loop.run(timed)
+        inside[name] = statistics.median(calls)
+    return overhead, inside
 def _time(benchmark, loop: Loop, metric, role: str, group: str = GROUP, paired_overhead=None, **extra) -> None:
     benchmark.group = group
     benchmark.extra_info.update(role=role, samples=BATCH * STEPS, unit="samples", **extra)
