@@ -151,7 +151,7 @@ def test_short_rows(benchmark, k, dtype, role):
            "scan": lambda t, s: count_argmax(t, s, NO_BITS, k, -100, False, *PROBABILITY, 0, 0, cm),
            "numpy": lambda t, s: np.bincount(t * k + s.argmax(axis=1), minlength=k * k)}
     _time(benchmark, f"short rows ({n}, {k}) {dtype}", role, n, fns[role], y_true, scores)
-    reference = np.bincount(y_true * k + scores.argmax(axis=1), minlength=k * k).reshape(k, k)
-    acc.reset()
-    acc.update(y_true, scores)
-    np.testing.assert_array_equal(acc.confusion_matrix(), reference)
+    if role == "streameval":
+        acc.reset()
+        acc.update(y_true, scores)
+        np.testing.assert_array_equal(acc.confusion_matrix(), fns["numpy"](y_true, scores).reshape(k, k))

@@ -20,12 +20,11 @@ variant in turn, round after round (the order shuffled, seeded), and takes the m
 of each round's ratio to the step alone: that paired figure is in
 ``extra_info["paired_overhead_pct"]``, printed by the summary as "paired" and used by
 benchmarks/issue14_targets.py. Rounds of their own then time the streameval update call itself
-inside the loop (``extra_info["update_in_loop_us"]``; until 2026-11-26 16:50 the paired rounds
-did, so the paired figure included the timing calls), to set against the update alone (the
-second group): what the loop does to the call, and what is left is what the call does to the
-rest of the step. A second group times the
-same streameval updates alone, on the logits the model gave, 20 in a row outside the loop: the
-in-loop overhead against the isolated cost. Skipped when torch or torchmetrics is not installed.
+inside the loop (``extra_info["update_in_loop_us"]``; not in the paired rounds, whose overhead
+would then include the timing calls), to set against the update alone (the second group): what
+the loop does to the call, and what is left is what the call does to the rest of the step. The
+second group times the same streameval updates alone, on the logits the model gave, 20 in a row
+outside the loop: the in-loop overhead against the isolated cost. Skipped when torch or torchmetrics is not installed.
 """
 
 from __future__ import annotations
@@ -135,6 +134,8 @@ def paired(loop):
             loop.run(timed)
         inside[name] = statistics.median(calls)
     return overhead, inside
+
+
 def _time(benchmark, loop: Loop, metric, role: str, group: str = GROUP, paired_overhead=None, **extra) -> None:
     benchmark.group = group
     benchmark.extra_info.update(role=role, samples=BATCH * STEPS, unit="samples", **extra)

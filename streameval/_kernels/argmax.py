@@ -7,7 +7,9 @@ Two ways to find a row's maximum, both branch-free loops that the compiler can s
   best`` selects the score and its index; the strict comparison keeps the first maximum). Each
   row is a short dependency chain, and rows overlap in the processor. The range check runs first
   over a block of rows as one flat, vectorized loop: its reduction has no branch, so NaN (which
-  fails both comparisons) is caught without a test per score.
+  fails both comparisons) is caught without a test per score. The storage and the direct path
+  count contiguous float rows of fewer than 16 scores with ``short_rows``' kernels, compiled per
+  row length, which search several rows at once; the scan keeps the other short rows.
 * more classes (float32 rows of 16 scores or more, float64 of 48): the row's minimum and maximum
   as integer keys of the float bits (``bits ^ ((bits >> 31) & 0x7fffffff)``, monotonic in the
   float's value, NaN beyond the infinities): integer min/max reductions vectorize where float

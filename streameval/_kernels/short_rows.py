@@ -72,7 +72,8 @@ def argmax_rows_of(k: int, dtype: np.dtype) -> Callable[..., int]:
 
 @jit_inlined
 def _bounds_of(scores: Array, lo: float, hi: float) -> tuple[Any, Any]:
-    """lo and hi in the scores' dtype, rounded inwards: s >= low iff s >= lo, s <= high iff s <= hi."""
+    """lo and hi in the scores' dtype, rounded inwards: s >= low iff s >= lo, s <= high iff s <= hi
+    (argmax.bound_keys rounds them the same way, in Python, before taking their keys)."""
     low = scores.dtype.type(lo)
     high = scores.dtype.type(hi)
     if low < lo:
@@ -123,19 +124,32 @@ def _short_rows_kernels(k: int, h: int) -> tuple[Callable[..., int], Callable[..
                 a = at[i * parts + q] + q * h if c else a
             found[i] = a
 
+    @jit_inlined
+    def scratch(scores: Array) -> tuple[Array, Array]:
+        """The search's buffers for a block: its part maxima and their indices (a row of one part:
+        its index goes straight to found)."""
+        size = min(scores.shape[0], BLOCK_ROWS) * parts
+        return np.empty(size, scores.dtype), np.empty(size if parts > 1 else 0, np.int64)
+
+    @jit_inlined
+    def search(flat: Array, best: Array, at: Array, rows: int, found: Array) -> None:
+        """found[i] = the first index of the maximum of row i of a checked block (flat: its scores)."""
+        if parts == 1:
+            part_maxima(flat, best, found, rows)
+        else:
+            part_maxima(flat, best, at, rows * parts)
+            row_maxima(best, at, rows, found)
+
     @jit
     def count_short_rows(y_true: Array, scores: Array, bits: Array, n: int, ignore: Any, use_ignore: bool,
                          lo: float, hi: float, lo_key: int, hi_key: int, cm: Array) -> int:
-        rows_n = scores.shape[0]
         if use_ignore or not scores.flags.c_contiguous:
             return count_argmax(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key, cm)
         low, high = _bounds_of(scores, lo, hi)
-        size = min(rows_n, BLOCK_ROWS)
-        best = np.empty(size * parts, scores.dtype)
-        at = np.empty(size * parts, np.int64)
-        found = at if parts == 1 else np.empty(size, np.int64)
-        for start in range(0, rows_n, BLOCK_ROWS):
-            stop = min(rows_n, start + BLOCK_ROWS)
+        best, at = scratch(scores)
+        found = np.empty(min(scores.shape[0], BLOCK_ROWS), np.int64)
+        for start in range(0, scores.shape[0], BLOCK_ROWS):
+            stop = min(scores.shape[0], start + BLOCK_ROWS)
             flat = scores[start:stop].ravel()
             labels = y_true[start:stop]  # (loops over views from 0: an index from start may be negative to
             ok = _scores_ok(flat, low, high)  # the compiler, whose wrap-around test keeps the loop from vectorizing)
@@ -146,9 +160,7 @@ def _short_rows_kernels(k: int, h: int) -> tuple[Callable[..., int], Callable[..
                     if not (_is_class(y_true[i], n) and _row_ok(scores[i], lo, hi)):
                         _undo(y_true, scores, bits, start, ignore, use_ignore, cm)  # the blocks before this one
                         return i
-            part_maxima(flat, best, at, (stop - start) * parts)
-            if parts > 1:
-                row_maxima(best, at, stop - start, found)
+            search(flat, best, at, stop - start, found)
             for j in range(labels.shape[0]):
                 cm[np.int64(labels[j]), found[j]] += 1
         return -1
@@ -156,27 +168,18 @@ def _short_rows_kernels(k: int, h: int) -> tuple[Callable[..., int], Callable[..
     @jit
     def argmax_short_rows(scores: Array, bits: Array, keep: Array, lo: float, hi: float, lo_key: int, hi_key: int,
                           out: Array) -> int:
-        rows_n = scores.shape[0]
         if keep.shape[0] > 0 or not scores.flags.c_contiguous:  # (rows not kept are not read: argmax_rows)
             return argmax_rows(scores, bits, keep, lo, hi, lo_key, hi_key, out)
         low, high = _bounds_of(scores, lo, hi)
-        size = min(rows_n, BLOCK_ROWS)
-        best = np.empty(size * parts, scores.dtype)
-        at = np.empty(size * parts, np.int64)
-        for start in range(0, rows_n, BLOCK_ROWS):
-            stop = min(rows_n, start + BLOCK_ROWS)
+        best, at = scratch(scores)
+        for start in range(0, scores.shape[0], BLOCK_ROWS):
+            stop = min(scores.shape[0], start + BLOCK_ROWS)
             flat = scores[start:stop].ravel()
             if not _scores_ok(flat, low, high):
                 for i in range(start, stop):
                     if not _row_ok(scores[i], lo, hi):
                         return i
-            part_maxima(flat, best, at, (stop - start) * parts)
-            found = out[start:stop]
-            if parts > 1:
-                row_maxima(best, at, stop - start, found)
-            else:
-                for j in range(found.shape[0]):
-                    found[j] = at[j]
+            search(flat, best, at, stop - start, out[start:stop])
         return -1
 
     return count_short_rows, argmax_short_rows

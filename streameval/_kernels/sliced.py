@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .counting import _label_ok, jit
-from .pairs import _block_ok
+from .pairs import _block_ok, _index
 
 Array = np.ndarray
 
@@ -163,12 +163,12 @@ def _key_block(k: Array, t: Array, p: Array, lo: Any, span: int, n: int, ignore:
         for j in range(k.shape[0]):
             row = np.uint64(k[j] - lo)
             ok &= (row < uspan) & ((t[j] == ignore) | (_label_ok(t[j], n) & _label_ok(p[j], n)))
-            cells[j] = row * unn + np.uint64(t[j]) * un + np.uint64(p[j])
+            cells[j] = row * unn + _index(t[j]) * un + _index(p[j])
     else:
         for j in range(k.shape[0]):
             row = np.uint64(k[j] - lo)
             ok &= (row < uspan) & _label_ok(t[j], n) & _label_ok(p[j], n)
-            cells[j] = row * unn + np.uint64(t[j]) * un + np.uint64(p[j])
+            cells[j] = row * unn + _index(t[j]) * un + _index(p[j])
     return DONE if ok else UNKNOWN_KEY
 
 
