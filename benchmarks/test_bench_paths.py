@@ -117,7 +117,7 @@ def test_multiclass_bins(benchmark):
 
 @pytest.mark.parametrize("role", ["streameval", "numpy"])
 def test_weighted_scores(benchmark, role):
-    """(200,000, 10) float32 scores with weights: the argmax alone (``short_rows.argmax_rows_of``),
+    """(200,000, 10) float32 scores with weights: the argmax alone (``rows.argmax_rows_of``),
     then the weighted pairs."""
     n = 200_000
     rng = np.random.default_rng(2)

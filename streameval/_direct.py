@@ -21,7 +21,7 @@ import numpy as np
 
 from ._inputs import LABEL_DTYPES
 from ._kernels.argmax import KEYED_MIN, NO_BITS, row_bits
-from ._kernels.short_rows import count_argmax_of
+from ._kernels.rows import count_argmax_of
 from ._threads import PARALLEL_MIN
 
 SCORE_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from streameval import _kernels as K
 from streameval._inputs import ANY_SCORE, PROBABILITY
-from streameval._kernels.short_rows import argmax_rows_of, count_argmax_of
+from streameval._kernels.rows import argmax_rows_of, count_argmax_of
 
 NO_KEEP = np.empty(0, dtype=bool)
 

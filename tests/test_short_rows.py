@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from streameval._inputs import ANY_SCORE, PROBABILITY
 from streameval._kernels.argmax import NO_BITS, argmax_rows, count_argmax
-from streameval._kernels.short_rows import BLOCK_ROWS, SHORT_BELOW, argmax_rows_of, count_argmax_of, part_length
+from streameval._kernels.rows import argmax_rows_of, count_argmax_of
+from streameval._kernels.short_rows import BLOCK_ROWS, SHORT_BELOW, part_length
 
 FLOATS = [np.float32, np.float64]
 N_BLOCKS = 3 * BLOCK_ROWS + 17  # blocks before the last, and a partial one

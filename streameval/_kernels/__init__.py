@@ -6,7 +6,9 @@
   as they were.
 - ``argmax``: the predicted class of score rows (checked once per row), alone or counted with
   the labels in one call (``count_argmax``); ``short_rows``: both compiled per row length for
-  rows of fewer than 16 float scores (``argmax_rows_of``, ``count_argmax_of``).
+  rows of fewer than 16 float scores; ``long_rows``: both for long float32 rows, written as LLVM
+  vector code; ``rows``: the kernel for a row length and dtype (``argmax_rows_of``,
+  ``count_argmax_of``).
 - ``summary``: every confusion-matrix metric at once, for compute().
 
 Only the storage (``_storage.numpy_storage``) calls the counting kernels. Each kernel has a plain

@@ -19,7 +19,9 @@ Two ways to find a row's maximum, both branch-free loops that the compiler can s
   float64 key's high half does (a second pass only for near ties: see _double_row). -0.0 equals 0.0
   to numpy, so a zero maximum is moved to the first zero of either sign. These rows are searched
   a block at a time by a function of one plain loop (``_keyed_block``): how the compiler
-  vectorizes a row's short loop depends on what surrounds it (see there).
+  vectorizes a row's short loop depends on what surrounds it (see there). Contiguous float32
+  rows of ``long_rows.LONG_FROM`` scores or more are searched by ``long_rows``' vector code
+  instead, in float32 lanes (``rows`` picks the kernel).
 
 ``count_argmax`` fuses the argmax with counting the pairs (y_true, argmax) into the confusion
 matrix: one kernel call and no (N,) temporary for a score batch. On a bad sample (a label out of

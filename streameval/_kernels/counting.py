@@ -151,6 +151,19 @@ def _is_class(v: Any, n: int) -> bool:
     return bool(np.int64(v) == v)
 
 
+@jit_inlined
+def _bounds_of(scores: Array, lo: float, hi: float) -> tuple[Any, Any]:
+    """lo and hi in the scores' dtype, rounded inwards: s >= low iff s >= lo, s <= high iff s <= hi
+    (argmax.bound_keys rounds them the same way, in Python, before taking their keys)."""
+    low = scores.dtype.type(lo)
+    high = scores.dtype.type(hi)
+    if low < lo:
+        low = np.nextafter(low, scores.dtype.type(np.inf))
+    if high > hi:
+        high = np.nextafter(high, scores.dtype.type(-np.inf))
+    return low, high
+
+
 def _label_ok(v: Any, n: int) -> bool:
     """_is_class in a branch-free form, for loops that should vectorize (numba picks it for v's type)."""
     return bool(v >= 0 and v < n and np.floor(v) == v)

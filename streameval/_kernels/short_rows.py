@@ -3,7 +3,7 @@
 A training loop's classifier gives (N, K) scores with K small (10 classes: MNIST, CIFAR-10).
 ``argmax``'s scan searches such a row as one chain of comparisons, and the compiler cannot
 search several rows at once: their scores are K apart, and K is known only at run time. Here
-kernels are compiled for each K (``count_argmax_of``, ``argmax_rows_of``): a row is searched as
+kernels are compiled for each K (``short_rows_kernels``, picked by ``rows``): a row is searched as
 P parts of H scores (K = P * H, H the largest divisor of K up to 8). With H known when the
 kernel compiles, the loop over a block's parts reads them as interleaved groups, de-interleaved
 in vector registers, so 8 or 16 parts are searched at once; a second such loop compares each
@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from .argmax import _row_ok, _undo, argmax_rows, count_argmax
-from .counting import Array, _is_class, _label_ok, jit, jit_inlined
+from .counting import Array, _bounds_of, _is_class, _label_ok, jit, jit_inlined
 
 SHORT_BELOW = 16  # rows this long or longer are not short (float32 rows from 16 are searched by keys)
 _LONGEST_PART = {np.dtype(np.float32): 8, np.dtype(np.float64): 7}
@@ -56,33 +56,6 @@ def part_length(k: int, dtype: np.dtype) -> int:
     return next((h for h in range(min(k, longest), 1, -1) if k % h == 0), 0)
 
 
-@functools.cache
-def count_argmax_of(k: int, dtype: np.dtype) -> Callable[..., int]:
-    """The kernel that counts (N, k) scores of dtype: count_argmax's arguments and answer."""
-    h = part_length(k, dtype)
-    return _short_rows_kernels(k, h)[0] if h else count_argmax
-
-
-@functools.cache
-def argmax_rows_of(k: int, dtype: np.dtype) -> Callable[..., int]:
-    """The kernel that finds the argmax of (N, k) scores of dtype: argmax_rows' arguments and answer."""
-    h = part_length(k, dtype)
-    return _short_rows_kernels(k, h)[1] if h else argmax_rows
-
-
-@jit_inlined
-def _bounds_of(scores: Array, lo: float, hi: float) -> tuple[Any, Any]:
-    """lo and hi in the scores' dtype, rounded inwards: s >= low iff s >= lo, s <= high iff s <= hi
-    (argmax.bound_keys rounds them the same way, in Python, before taking their keys)."""
-    low = scores.dtype.type(lo)
-    high = scores.dtype.type(hi)
-    if low < lo:
-        low = np.nextafter(low, scores.dtype.type(np.inf))
-    if high > hi:
-        high = np.nextafter(high, scores.dtype.type(-np.inf))
-    return low, high
-
-
 @jit_inlined
 def _scores_ok(flat: Array, low: Any, high: Any) -> bool:
     ok = True
@@ -93,7 +66,7 @@ def _scores_ok(flat: Array, low: Any, high: Any) -> bool:
 
 
 @functools.cache
-def _short_rows_kernels(k: int, h: int) -> tuple[Callable[..., int], Callable[..., int]]:
+def short_rows_kernels(k: int, h: int) -> tuple[Callable[..., int], Callable[..., int]]:
     """(count_argmax's, argmax_rows') kernels for rows of k scores in parts of h."""
     parts = k // h
 

@@ -14,7 +14,7 @@ from .._kernels import decay as decay_kernels
 from .._kernels import logits as logit_kernels
 from .._kernels import masked as masked_kernels
 from .._kernels import sampling as sampling_kernels
-from .._kernels.short_rows import argmax_rows_of, count_argmax_of
+from .._kernels.rows import argmax_rows_of, count_argmax_of
 from .._scores import Binning
 from .._state import Spec
 from .._threads import PARALLEL_MIN
