@@ -30,8 +30,9 @@ from typing import Any, TypeVar, cast
 
 import numba as nb
 import numpy as np
-from numba.core import types
-from numba.extending import overload
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic, overload
 
 Array = np.ndarray
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,6 +53,35 @@ def jit_inlined(function: F) -> F:
 def jit_reassociating(function: F) -> F:
     """jit for a sum that may be added in any order, so that it vectorizes (inf and NaN kept)."""
     return cast(F, nb.njit(cache=True, nogil=True, fastmath={"reassoc"})(function))
+
+
+def _prefetcher(write: bool) -> Any:
+    """An intrinsic prefetch(array, index): start fetching the cache line of array[index] (index: a
+    tuple of ints, one per dimension, within the shape: not checked) into every cache level, for
+    reading or for writing, without waiting for it (llvm.prefetch)."""
+
+    def typing(typingctx: Any, array: Any, index: Any) -> Any:
+        def codegen(context: Any, builder: ir.IRBuilder, signature: Any, args: Any) -> Any:
+            data = context.make_array(signature.args[0])(context, builder, args[0])
+            indices = cgutils.unpack_tuple(builder, args[1], len(signature.args[1]))
+            item = cgutils.get_item_pointer(context, builder, signature.args[0], data, indices, wraparound=False)
+            byte = ir.IntType(8).as_pointer()
+            flag = ir.IntType(32)
+            function = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [byte, flag, flag, flag]), "llvm.prefetch.p0")
+            rw, all_levels, data_cache = (ir.Constant(flag, v) for v in (int(write), 3, 1))
+            builder.call(function, [builder.bitcast(item, byte), rw, all_levels, data_cache])
+            return context.get_dummy_value()
+
+        return types.void(array, index), codegen
+
+    return intrinsic(typing)
+
+
+prefetch_read = _prefetcher(write=False)
+prefetch_write = _prefetcher(write=True)
+CACHE_LINE = 64  # bytes
+INT64_PER_LINE = CACHE_LINE // 8  # labels asked for a line at a time (narrower ones: a line more than once)
 
 
 def _plain(state: Array, slots: Any) -> Array:

@@ -47,7 +47,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from .argmax import _undo, argmax_rows, count_argmax
-from .counting import Array, _bounds_of, _is_class, _label_ok, jit
+from .counting import Array, _bounds_of, _is_class, _label_ok, jit, prefetch_write
 
 LONG_FROM = 256  # float32 rows this long or longer are searched here (see the module's measurements)
 ROWS = 4  # rows searched in one loop
@@ -166,26 +166,6 @@ def argmax_block(scores: Array, start: int, stop: int, low: Any, high: Any, out:
     return -1
 
 
-def _prefetch_typing(typingctx: Any, cm: Any, i: Any, j: Any) -> Any:
-    """_prefetch(cm, i, j): start fetching the cache line of cm[i, j] (an index in its shape), for
-    writing; no wait."""
-
-    def codegen(context: Any, builder: ir.IRBuilder, signature: Any, args: Any) -> Any:
-        array = context.make_array(signature.args[0])(context, builder, args[0])
-        cell = cgutils.get_item_pointer(context, builder, signature.args[0], array, args[1:], wraparound=False)
-        byte = ir.IntType(8).as_pointer()
-        function = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [byte, _INT32, _INT32, _INT32]), "llvm.prefetch.p0")
-        write, keep_in_all_levels, data = (ir.Constant(_INT32, v) for v in (1, 3, 1))
-        builder.call(function, [builder.bitcast(cell, byte), write, keep_in_all_levels, data])
-        return context.get_dummy_value()
-
-    return types.void(cm, types.intp, types.intp), codegen
-
-
-_prefetch: Any = intrinsic(_prefetch_typing)
-
-
 @jit
 def count_long_rows(y_true: Array, scores: Array, bits: Array, n: int, ignore: Any, use_ignore: bool, lo: float,
                     hi: float, lo_key: int, hi_key: int, cm: Array) -> int:
@@ -208,7 +188,7 @@ def count_long_rows(y_true: Array, scores: Array, bits: Array, n: int, ignore: A
         # a matrix of 1000 classes is 8 MB, its cells mostly out of the cache: every cell's line is
         # asked for before the first increment, so that the misses overlap (measured 3-5% off the update)
         for j in range(labels.shape[0]):
-            _prefetch(cm, np.int64(labels[j]), found[j])
+            prefetch_write(cm, (np.int64(labels[j]), found[j]))
         for j in range(labels.shape[0]):
             cm[np.int64(labels[j]), found[j]] += 1
     return -1
