@@ -3,7 +3,7 @@
 A classifier's step hands (N,) integer labels and (N, K) float scores: numpy arrays, or CPU
 torch tensors (read as numpy arrays, no copy). For an accumulator whose update of such a batch
 is one kernel call (``Multiclass._direct``: classes 0..K-1, no bins, no top_k, no bootstrap:
-``count_argmax_of``'s kernel for K and the scores' dtype), ``count_directly`` checks the batch's
+``count_argmax_for``'s kernel for the batch), ``count_directly`` checks the batch's
 types, shapes and dtypes inline and calls the kernel, with no ``Prepared`` batch and no storage
 method in between (measured: 0.55 us of the 3.4 us of a (256, 10) update; fewer Python steps
 also leave more of a training step's caches as they were). It returns False, with nothing
@@ -21,7 +21,7 @@ import numpy as np
 
 from ._inputs import LABEL_DTYPES
 from ._kernels.argmax import KEYED_MIN, NO_BITS, row_bits
-from ._kernels.rows import count_argmax_of
+from ._kernels.rows import count_argmax_for
 from ._threads import PARALLEL_MIN
 
 SCORE_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
@@ -50,7 +50,7 @@ def count_directly(acc: Any, y_true: Any, y_pred: Any) -> bool:
     if not storage._reserved(name, n):
         return False
     bits, lo_key, hi_key = row_bits(y_pred, lo, hi) if k >= KEYED_MIN else (NO_BITS, 0, 0)  # (10 classes: no call)
-    bad: int = count_argmax_of(k, y_pred.dtype)(y_true, y_pred, bits, k, ignore, use_ignore, lo, hi, lo_key, hi_key,
+    bad: int = count_argmax_for(n, k, y_pred.dtype)(y_true, y_pred, bits, k, ignore, use_ignore, lo, hi, lo_key, hi_key,
                                                 storage.arrays[name])
     return bad == -1
 

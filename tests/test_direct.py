@@ -18,16 +18,16 @@ def calls(monkeypatch):
     """The batches the direct path counted (its kernel's calls)."""
     seen = []
 
-    def spy(k, dtype):
-        kernel = pick(k, dtype)
+    def spy(rows, k, dtype):
+        kernel = pick(rows, k, dtype)
 
         def counted(*args):
             seen.append(args[1].shape)
             return kernel(*args)
         return counted
 
-    pick = _direct.count_argmax_of
-    monkeypatch.setattr(_direct, "count_argmax_of", spy)
+    pick = _direct.count_argmax_for
+    monkeypatch.setattr(_direct, "count_argmax_for", spy)
     return seen
 
 

@@ -189,3 +189,16 @@ def test_argmax_names_the_first_bad_row_and_reads_no_row_not_kept(k, dtype):
     wide = np.repeat(s, 2, axis=1)[:, ::2]  # not C-contiguous
     assert _argmax(kernel, wide, *PROBABILITY, out) == -1
     np.testing.assert_array_equal(out, s.argmax(axis=1))
+
+
+def test_a_training_steps_batch_is_scanned():
+    """count_argmax_for / argmax_rows_for: SCAN_ROWS rows or fewer of short rows go to the scan,
+    more to the short-row kernel; long rows whatever the batch."""
+    from streameval._kernels.long_rows import count_long_rows
+    from streameval._kernels.rows import SCAN_ROWS, argmax_rows_for, count_argmax_for
+
+    f32 = np.dtype(np.float32)
+    assert count_argmax_for(SCAN_ROWS, 10, f32) is count_argmax and argmax_rows_for(256, 10, f32) is argmax_rows
+    assert count_argmax_for(SCAN_ROWS + 1, 10, f32) is count_argmax_of(10, f32) is not count_argmax
+    assert argmax_rows_for(SCAN_ROWS + 1, 10, f32) is argmax_rows_of(10, f32) is not argmax_rows
+    assert count_argmax_for(4, 1000, f32) is count_long_rows

@@ -144,6 +144,10 @@ def short_rows_kernels(k: int, h: int) -> tuple[Callable[..., int], Callable[...
                         _undo(y_true, scores, bits, start, ignore, use_ignore, cm)  # the blocks before this one
                         return i
             search(flat, best, at, stop - start, found)
+            if stop == scores.shape[0]:  # the last block (a training step's whole batch): nothing ahead
+                for j in range(labels.shape[0]):
+                    cm[np.int64(labels[j]), found[j]] += 1
+                break
             # the next block's scores and labels asked for while this one is counted (see PREFETCH)
             ahead = scores[stop:min(scores.shape[0], stop + BLOCK_ROWS)].ravel()
             ahead_labels = y_true[stop:min(scores.shape[0], stop + BLOCK_ROWS)]

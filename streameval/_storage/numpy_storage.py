@@ -14,7 +14,7 @@ from .._kernels import decay as decay_kernels
 from .._kernels import logits as logit_kernels
 from .._kernels import masked as masked_kernels
 from .._kernels import sampling as sampling_kernels
-from .._kernels.rows import argmax_rows_of, count_argmax_of
+from .._kernels.rows import argmax_rows_for, count_argmax_for
 from .._scores import Binning
 from .._state import Spec
 from .._threads import PARALLEL_MIN
@@ -311,7 +311,7 @@ class NumpyStorage(Storage):
     def argmax_rows(self, scores: Any, keep: Any, lo: float, hi: float) -> tuple[np.ndarray, int]:
         pred = np.empty(scores.shape[0], dtype=np.int64)
         bits, lo_key, hi_key = _kernels.argmax.row_bits(scores, lo, hi)
-        kernel = argmax_rows_of(scores.shape[1], scores.dtype)
+        kernel = argmax_rows_for(scores.shape[0], scores.shape[1], scores.dtype)
         bad: int = kernel(scores, bits, _NO_KEEP if keep is None else keep, lo, hi, lo_key, hi_key, pred)
         return pred, bad
 
@@ -320,7 +320,7 @@ class NumpyStorage(Storage):
         if not self._reserved(name, mass):
             return REFUSED
         bits, lo_key, hi_key = _kernels.argmax.row_bits(scores, lo, hi)
-        kernel = count_argmax_of(scores.shape[1], scores.dtype)
+        kernel = count_argmax_for(scores.shape[0], scores.shape[1], scores.dtype)
         if y_true.shape[0] < PARALLEL_MIN:
             bad: int = kernel(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key, self.arrays[name])
             return bad
