@@ -25,21 +25,22 @@ SCAN_ROWS = 512
 
 
 @functools.cache
+def _kernels_of(k: int, dtype: np.dtype) -> tuple[Callable[..., int], Callable[..., int]]:
+    """(count, argmax) kernels for (N, k) scores of dtype."""
+    if is_long(k, dtype):
+        return count_long_rows, argmax_long_rows
+    h = part_length(k, dtype)
+    return short_rows_kernels(k, h) if h else (count_argmax, argmax_rows)
+
+
 def count_argmax_of(k: int, dtype: np.dtype) -> Callable[..., int]:
     """The kernel that counts (N, k) scores of dtype."""
-    if is_long(k, dtype):
-        return count_long_rows
-    h = part_length(k, dtype)
-    return short_rows_kernels(k, h)[0] if h else count_argmax
+    return _kernels_of(k, dtype)[0]
 
 
-@functools.cache
 def argmax_rows_of(k: int, dtype: np.dtype) -> Callable[..., int]:
     """The kernel that finds the argmax of (N, k) scores of dtype."""
-    if is_long(k, dtype):
-        return argmax_long_rows
-    h = part_length(k, dtype)
-    return short_rows_kernels(k, h)[1] if h else argmax_rows
+    return _kernels_of(k, dtype)[1]
 
 
 def count_argmax_for(rows: int, k: int, dtype: np.dtype) -> Callable[..., int]:
