@@ -23,8 +23,10 @@ the search alone against the keyed one: (4096, 1000) 0.22-0.26 against 0.31 ms (
 matrix, numpy's ``max()``: 0.18-0.22 ms); (8192, 512) 0.25-0.27 against 0.32 ms; (16384, 256)
 0.30 against 0.34 ms; rows of 128 gain nothing, rows of 64 lose (hence ``LONG_FROM``). Tried and
 not kept: two or eight rows per loop, two or four vectors per row per step, loads aligned to 64
-bytes, a bounds flag per row (none measurably faster); a float maximum then a search for its
-first index (the search's exit branch cost more than the pass). float64 rows gained on some
+bytes, a bounds flag per row, the four rows' ends reduced together as one tree (none measurably
+faster); the bounds checked by each lane's minimum and maximum and a NaN flag (4% slower); a
+float maximum then a search for its first index (the search's exit branch cost more than the
+pass). float64 rows gained on some
 lengths and lost on others (four rows' reads at once from memory); they keep the keyed search.
 
 The IR is plain LLVM vectors: on a processor without AVX-512 the compiler splits each vector in
@@ -59,7 +61,7 @@ _NO_INDEX = 0x7FFFFFFF  # beyond any index (rows are shorter than 2**31: row_bit
 
 def is_long(k: int, dtype: np.dtype) -> bool:
     """Whether rows of k scores of dtype are searched here."""
-    return dtype == np.float32 and LONG_FROM <= k <= _NO_INDEX - VECTOR_BYTES  # (indices are int32)
+    return dtype == np.float32 and LONG_FROM <= k < 2**31  # (the kernel's indices are int32)
 
 
 def _splat(builder: ir.IRBuilder, value: ir.Value, lanes: int) -> ir.Value:
