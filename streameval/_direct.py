@@ -50,8 +50,8 @@ def count_directly(acc: Any, y_true: Any, y_pred: Any) -> bool:
     if not storage._reserved(name, n):
         return False
     bits, lo_key, hi_key = row_bits(y_pred, lo, hi) if k >= KEYED_MIN else (NO_BITS, 0, 0)  # (10 classes: no call)
-    bad: int = count_argmax_for(n, k, y_pred.dtype)(y_true, y_pred, bits, k, ignore, use_ignore, lo, hi, lo_key, hi_key,
-                                                storage.arrays[name])
+    kernel = count_argmax_for(n, k, y_pred.dtype)
+    bad: int = kernel(y_true, y_pred, bits, k, ignore, use_ignore, lo, hi, lo_key, hi_key, storage.arrays[name])
     return bad == -1
 
 
