@@ -41,7 +41,7 @@ def _batch(rng, n, k, label_dtype=np.int64, score_dtype=np.float32):
 @pytest.mark.parametrize("label_dtype", [np.int64, np.int32, np.uint8, np.int8])
 @pytest.mark.parametrize("score_dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("as_tensor", [False, True])
-@pytest.mark.parametrize("k", [7, 11, 16, 70])  # short rows (11: no parts, scanned); float32 rows by keys; all by keys
+@pytest.mark.parametrize("k", [7, 11, 16, 70])  # short rows (11 too); float32 rows by keys; all by keys
 def test_direct_counts_equal_sklearn(calls, label_dtype, score_dtype, as_tensor, k):
     rng = np.random.default_rng(0)
     acc = streameval.Multiclass(k, from_logits=True)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from streameval._inputs import ANY_SCORE, PROBABILITY
 from streameval._kernels.argmax import NO_BITS, argmax_rows, count_argmax
 from streameval._kernels.rows import argmax_rows_of, count_argmax_of
-from streameval._kernels.short_rows import BLOCK_ROWS, SHORT_BELOW, part_length
+from streameval._kernels.short_rows import BLOCK_ROWS, SHORT_BELOW, is_short
 
 FLOATS = [np.float32, np.float64]
 N_BLOCKS = 3 * BLOCK_ROWS + 17  # blocks before the last, and a partial one
@@ -27,21 +27,16 @@ def _reference(start, y, s, k):
     return start + np.bincount(y * k + s.argmax(axis=1), minlength=k * k).reshape(k, k)
 
 
-def test_parts_divide_the_row():
-    """H divides K and is at most 8 (7 for float64); prime lengths above 8 and other dtypes are not split."""
+def test_every_short_float_row_length_is_picked():
+    """Rows of 2 to 15 float32 or float64 scores get the short-row kernels (11 and 13 too); other
+    lengths and dtypes do not."""
     for dtype in FLOATS:
         for k in range(2, SHORT_BELOW):
-            h = part_length(k, np.dtype(dtype))
-            if h:
-                assert k % h == 0 and 2 <= h <= (8 if dtype == np.float32 else 7)
-                assert count_argmax_of(k, np.dtype(dtype)) is not count_argmax
-                assert argmax_rows_of(k, np.dtype(dtype)) is not argmax_rows
-            else:
-                assert k in (11, 13) and count_argmax_of(k, np.dtype(dtype)) is count_argmax
-                assert argmax_rows_of(k, np.dtype(dtype)) is argmax_rows
-    assert part_length(10, np.dtype(np.float32)) == 5 and part_length(8, np.dtype(np.float64)) == 4
+            assert is_short(k, np.dtype(dtype))
+            assert count_argmax_of(k, np.dtype(dtype)) is not count_argmax
+            assert argmax_rows_of(k, np.dtype(dtype)) is not argmax_rows
     for k, dtype in ((16, np.float32), (1, np.float32), (10, np.int64), (10, np.float16)):
-        assert part_length(k, np.dtype(dtype)) == 0
+        assert not is_short(k, np.dtype(dtype))
 
 
 @pytest.mark.parametrize("dtype", FLOATS)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .argmax import argmax_rows, count_argmax
 from .long_rows import argmax_long_rows, count_long_rows, is_long
-from .short_rows import SHORT_BELOW, part_length, short_rows_kernels
+from .short_rows import SHORT_BELOW, is_short, short_rows_kernels
 
 SCAN_ROWS = 512
 
@@ -29,8 +29,7 @@ def _kernels_of(k: int, dtype: np.dtype) -> tuple[Callable[..., int], Callable[.
     """(count, argmax) kernels for (N, k) scores of dtype."""
     if is_long(k, dtype):
         return count_long_rows, argmax_long_rows
-    h = part_length(k, dtype)
-    return short_rows_kernels(k, h) if h else (count_argmax, argmax_rows)
+    return short_rows_kernels(k) if is_short(k, dtype) else (count_argmax, argmax_rows)
 
 
 def count_argmax_of(k: int, dtype: np.dtype) -> Callable[..., int]:

@@ -3,29 +3,24 @@
 A training loop's classifier gives (N, K) scores with K small (10 classes: MNIST, CIFAR-10).
 ``argmax``'s scan searches such a row as one chain of comparisons, and the compiler cannot
 search several rows at once: their scores are K apart, and K is known only at run time. Here
-kernels are compiled for each K (``short_rows_kernels``, picked by ``rows``): a row is searched as
-P parts of H scores (K = P * H, H the largest divisor of K up to 8). With H known when the
-kernel compiles, the loop over a block's parts reads them as interleaved groups, de-interleaved
-in vector registers, so 8 or 16 parts are searched at once; a second such loop compares each
-row's P part maxima. Groups of more than 8 get gathers instead (measured 2-5x slower), hence
-the parts. float64 parts are kept to 7 scores: 8 compiled to gathers too (3x slower on
-(500,000, 8)).
+kernels are compiled for each K (``short_rows_kernels``, picked by ``rows``), and a block's rows
+are searched L at a time (L: the scores in 64 bytes, 16 float32 or 8 float64) by LLVM vector
+code written through a numba intrinsic (``_column_search_of``): the L rows' K vectors are read,
+each column (score j of every row) taken out with a constant shuffle, and the columns compared
+one by one (a strict ``>``: the first of equal maxima, -0.0 equal to 0.0, as numpy's argmax).
+The rows after the last whole group of L are scanned. Before: the compiler's own de-interleaving
+of rows split in parts of up to 8 scores (no parts for rows of 11 or 13, which kept the scan),
+and gathers before that (2-5x slower).
 
-Measured on one core, 2026-11-26 (AMD EPYC, AVX-512), with ``benchmarks/test_bench_paths.py -k
-short_rows``: (200,000, K) scores through ``Multiclass(K).update`` against count_argmax's scan
-called alone, float32 K = 4, 10, 15: 2.2x, 2.1x, 2.2x faster; float64 K = 10: 1.4x. The kernels
-alone on (4M / K, K) float32, K = 2..15: 1.15x-2.2x faster; on (256, K): 1.13x-1.7x. Rows of a
-prime length above 8 (11, 13) have no parts: they keep count_argmax, as do rows of other dtypes,
-non-contiguous scores and batches with an ignore_index (that kernel skips the ignored rows
-unread). The argmax alone (weighted scores, top_k, bins) gains as much: ``Multiclass(10,
-weighted=True)``, (200,000, 10) float32 scores with weights, 1.16 -> 0.57 ms per update;
-``Multiclass(10, top_k=3)``, (100,000, 10), 0.88 -> 0.55 ms.
-
-Each kernel checks a block of rows first (labels and scores in flat, vectorized loops; float32
-scores against the bounds rounded inwards to float32, the same test as float64's at twice the
-width), then searches and counts it. On a bad sample it subtracts what it added and returns the
-sample's index, as count_argmax does, whose signature it shares; the argmax kernel returns the
-first row with a bad score, as argmax_rows does (rows not to be read: argmax_rows itself).
+Measured on one core, 2026-11-26 (AMD EPYC, AVX-512): the search alone on 100,000 rows of 10
+float32 in the cache, 79 us against 158 us for the parts' search and check; the whole count of
+(1M, 10) float32 from memory 2.52 -> 2.28 ms (in one process). ``benchmarks/test_bench_paths.py
+-k short_rows``, (200,000, K) through ``Multiclass(K).update``, one run each (parts at 16:24, the
+columns at 19:43): float32 K = 4 214 -> 243 us, K = 10 463 -> 422 us, K = 15 692 -> 650 us;
+float64 K = 10 745 -> 551 us (count_argmax's scan: 441, 947, 1400, 1010 us).
+Rows of other dtypes, non-contiguous scores and batches with an ignore_index keep count_argmax
+(which skips the ignored rows unread). The argmax alone (weighted scores, top_k, bins) uses the
+same search.
 
 PREFETCH. A block's check reads its scores from memory (a batch of 1M rows of 10 float32 is 40
 MB); the search and the count then work from the cache, and the hardware prefetcher, seeing no
@@ -44,13 +39,16 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from .argmax import _row_ok, _undo, argmax_rows, count_argmax
 from .counting import (CACHE_LINE, INT64_PER_LINE, Array, _bounds_of, _is_class, _label_ok, jit, jit_inlined,
                        prefetch_read)
 
 SHORT_BELOW = 16  # rows this long or longer are not short (float32 rows from 16 are searched by keys)
-_LONGEST_PART = {np.dtype(np.float32): 8, np.dtype(np.float64): 7}
+_SHORT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # rows checked, searched and counted per block (up to 60 KB: read from L1 or L2 by the search). Measured,
 # one core, float32 K = 10, 1M rows from memory, in one process: 1024 rows 3.6-3.7 ms without prefetch, 2.9-3.0
 # with (see PREFETCH); 512 rows 2.7-2.8 ms; 256 rows 2.9 ms. (Without prefetch, 1024 rows were 5-10% faster
@@ -58,13 +56,9 @@ _LONGEST_PART = {np.dtype(np.float32): 8, np.dtype(np.float64): 7}
 BLOCK_ROWS = 512
 
 
-def part_length(k: int, dtype: np.dtype) -> int:
-    """H, the number of scores in each part of a row of k scores of dtype; 0 where rows of k
-    are not split (count_argmax searches them)."""
-    longest = _LONGEST_PART.get(dtype)
-    if longest is None or not 2 <= k < SHORT_BELOW:
-        return 0
-    return next((h for h in range(min(k, longest), 1, -1) if k % h == 0), 0)
+def is_short(k: int, dtype: np.dtype) -> bool:
+    """Whether rows of k scores of dtype are searched here."""
+    return dtype in _SHORT_DTYPES and 2 <= k < SHORT_BELOW
 
 
 @jit_inlined
@@ -76,53 +70,74 @@ def _scores_ok(flat: Array, low: Any, high: Any) -> bool:
     return ok
 
 
+def _shuffle(builder: ir.IRBuilder, x: ir.Value, y: ir.Value, lanes: list[int]) -> ir.Value:
+    return builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(ir.IntType(32), len(lanes)), lanes))
+
+
+def _column_search_of(k: int) -> Any:
+    """The intrinsic (flat, g, found): found[g * L + r] = the first index of the maximum of row
+    g * L + r of flat (rows of k scores, C-contiguous), for r < L, L = the scores in 64 bytes
+    (16 float32, 8 float64). See the module: the L rows' k vectors are read, their columns
+    taken apart with constant shuffles, and compared column by column."""
+
+    @intrinsic
+    def column_search(typingctx: Any, flat: Any, g: Any, found: Any) -> Any:
+        lanes = 512 // flat.dtype.bitwidth
+
+        def codegen(context: Any, builder: ir.IRBuilder, signature: Any, args: Any) -> Any:
+            scores = context.make_array(signature.args[0])(context, builder, args[0])
+            out = context.make_array(signature.args[2])(context, builder, args[2])
+            index = ir.IntType(64)
+            first = builder.gep(scores.data, [builder.mul(args[1], ir.Constant(index, lanes * k))])
+            vector = ir.VectorType(scores.data.type.pointee, lanes)
+            vectors = [builder.load(builder.bitcast(builder.gep(first, [ir.Constant(index, lanes * m)]),
+                                                    vector.as_pointer()), align=flat.dtype.bitwidth // 8)
+                       for m in range(k)]
+            width = lanes
+            while len(vectors) > 1:  # joined pairwise into one of lanes * k scores (an odd one out: with itself)
+                pairs = [(vectors[i], vectors[min(i + 1, len(vectors) - 1)]) for i in range(0, len(vectors), 2)]
+                vectors = [_shuffle(builder, x, y, list(range(2 * width))) for x, y in pairs]
+                width *= 2
+            whole = vectors[0]
+            kinds = ir.VectorType(ir.IntType(32), lanes)
+            best = _shuffle(builder, whole, whole, [r * k for r in range(lanes)])  # column 0: each row's first score
+            at = ir.Constant(kinds, [0] * lanes)
+            for j in range(1, k):
+                column = _shuffle(builder, whole, whole, [r * k + j for r in range(lanes)])
+                larger = builder.fcmp_ordered(">", column, best)  # strict: the first of equal maxima, as numpy
+                best = builder.select(larger, column, best)
+                at = builder.select(larger, ir.Constant(kinds, [j] * lanes), at)
+            to = builder.gep(out.data, [builder.mul(args[1], ir.Constant(index, lanes))])
+            wide = ir.VectorType(index, lanes)
+            builder.store(builder.sext(at, wide), builder.bitcast(to, wide.as_pointer()), align=8)
+            return context.get_dummy_value()
+
+        return types.void(flat, types.intp, found), codegen
+
+    return column_search
+
+
 @functools.cache
-def short_rows_kernels(k: int, h: int) -> tuple[Callable[..., int], Callable[..., int]]:
-    """(count_argmax's, argmax_rows') kernels for rows of k scores in parts of h."""
-    parts = k // h
+def short_rows_kernels(k: int) -> tuple[Callable[..., int], Callable[..., int]]:
+    """(count_argmax's, argmax_rows') kernels for rows of k scores (is_short's)."""
+    column_search = _column_search_of(k)
 
     @jit_inlined
-    def part_maxima(flat: Array, best: Array, at: Array, count: int) -> None:
-        """best[p], at[p] = the maximum of part p of the flat scores and its first index in the part."""
-        for p in range(count):
-            b = flat[p * h]
+    def search(flat: Array, rows: int, found: Array) -> None:
+        """found[i] = the first index of the maximum of row i of a checked block (flat: its scores)."""
+        lanes = CACHE_LINE // flat.itemsize
+        whole = rows // lanes
+        for g in range(whole):
+            column_search(flat, g, found)
+        for i in range(whole * lanes, rows):  # the last rows: scanned
+            b = flat[i * k]
             a = 0
-            for j in range(1, h):
-                s = flat[p * h + j]
-                c = s > b  # strict: the first of equal maxima, as numpy's argmax
+            for j in range(1, k):
+                s = flat[i * k + j]
+                c = s > b
                 b = s if c else b
                 a = j if c else a
-            best[p] = b
-            at[p] = a
-
-    @jit_inlined
-    def row_maxima(best: Array, at: Array, rows: int, found: Array) -> None:
-        """found[i] = the index in its row of row i's maximum, from its parts' (earlier parts win ties)."""
-        for i in range(rows):
-            b = best[i * parts]
-            a = at[i * parts]
-            for q in range(1, parts):
-                v = best[i * parts + q]
-                c = v > b
-                b = v if c else b
-                a = at[i * parts + q] + q * h if c else a
             found[i] = a
-
-    @jit_inlined
-    def scratch(scores: Array) -> tuple[Array, Array]:
-        """The search's buffers for a block: its part maxima and their indices (a row of one part:
-        its index goes straight to found)."""
-        size = min(scores.shape[0], BLOCK_ROWS) * parts
-        return np.empty(size, scores.dtype), np.empty(size if parts > 1 else 0, np.int64)
-
-    @jit_inlined
-    def search(flat: Array, best: Array, at: Array, rows: int, found: Array) -> None:
-        """found[i] = the first index of the maximum of row i of a checked block (flat: its scores)."""
-        if parts == 1:
-            part_maxima(flat, best, found, rows)
-        else:
-            part_maxima(flat, best, at, rows * parts)
-            row_maxima(best, at, rows, found)
 
     @jit
     def count_short_rows(y_true: Array, scores: Array, bits: Array, n: int, ignore: Any, use_ignore: bool,
@@ -130,7 +145,6 @@ def short_rows_kernels(k: int, h: int) -> tuple[Callable[..., int], Callable[...
         if use_ignore or not scores.flags.c_contiguous:
             return count_argmax(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key, cm)
         low, high = _bounds_of(scores, lo, hi)
-        best, at = scratch(scores)
         found = np.empty(min(scores.shape[0], BLOCK_ROWS), np.int64)
         line = CACHE_LINE // scores.itemsize  # scores per cache line
         for start in range(0, scores.shape[0], BLOCK_ROWS):
@@ -145,7 +159,7 @@ def short_rows_kernels(k: int, h: int) -> tuple[Callable[..., int], Callable[...
                     if not (_is_class(y_true[i], n) and _row_ok(scores[i], lo, hi)):
                         _undo(y_true, scores, bits, start, ignore, use_ignore, cm)  # the blocks before this one
                         return i
-            search(flat, best, at, stop - start, found)
+            search(flat, stop - start, found)
             if stop == scores.shape[0]:  # the last block (a training step's whole batch): nothing ahead
                 for j in range(labels.shape[0]):
                     cm[np.int64(labels[j]), found[j]] += 1
@@ -168,7 +182,6 @@ def short_rows_kernels(k: int, h: int) -> tuple[Callable[..., int], Callable[...
         if keep.shape[0] > 0 or not scores.flags.c_contiguous:  # (rows not kept are not read: argmax_rows)
             return argmax_rows(scores, bits, keep, lo, hi, lo_key, hi_key, out)
         low, high = _bounds_of(scores, lo, hi)
-        best, at = scratch(scores)
         for start in range(0, scores.shape[0], BLOCK_ROWS):
             stop = min(scores.shape[0], start + BLOCK_ROWS)
             flat = scores[start:stop].ravel()
@@ -176,7 +189,7 @@ def short_rows_kernels(k: int, h: int) -> tuple[Callable[..., int], Callable[...
                 for i in range(start, stop):
                     if not _row_ok(scores[i], lo, hi):
                         return i
-            search(flat, best, at, stop - start, out[start:stop])
+            search(flat, stop - start, out[start:stop])
         return -1
 
     return count_short_rows, argmax_short_rows
