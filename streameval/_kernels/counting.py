@@ -81,7 +81,17 @@ def _prefetcher(write: bool) -> Any:
 prefetch_read = _prefetcher(write=False)
 prefetch_write = _prefetcher(write=True)
 CACHE_LINE = 64  # bytes
-INT64_PER_LINE = CACHE_LINE // 8  # labels asked for a line at a time (narrower ones: a line more than once)
+VECTOR_BYTES = 64  # the width of the vectors the intrinsics write (AVX-512's; narrower units split them)
+# labels asked for a line at a time (narrower ones: a line more than once). The test and the
+# prefetch are written out in each loop: as an inlined helper taking the labels, count_pairs'
+# spread count took 8x the time (measured; most likely numba counting references to the labels
+# at every call, with atomic operations).
+INT64_PER_LINE = CACHE_LINE // 8
+
+
+def shuffle(builder: ir.IRBuilder, x: ir.Value, y: ir.Value, lanes: list[int]) -> ir.Value:
+    """The intrinsics' constant shuffle: lane i of the answer is lane lanes[i] of x's lanes then y's."""
+    return builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(ir.IntType(32), len(lanes)), lanes))
 
 
 def _plain(state: Array, slots: Any) -> Array:

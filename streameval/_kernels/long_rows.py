@@ -49,12 +49,11 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from .argmax import _undo, argmax_rows, count_argmax
-from .counting import Array, _bounds_of, _is_class, _label_ok, jit, prefetch_write
+from .counting import VECTOR_BYTES, Array, _bounds_of, _is_class, _label_ok, jit, prefetch_write, shuffle
 
 LONG_FROM = 256  # float32 rows this long or longer are searched here (see the module's measurements)
 ROWS = 4  # rows searched in one loop
 BLOCK_ROWS = 256  # rows searched, then counted, per block of count_long_rows
-VECTOR_BYTES = 64
 _INT32 = ir.IntType(32)
 _NO_INDEX = 0x7FFFFFFF  # beyond any index (rows are shorter than 2**31: row_bits)
 
@@ -67,7 +66,7 @@ def is_long(k: int, dtype: np.dtype) -> bool:
 def _splat(builder: ir.IRBuilder, value: ir.Value, lanes: int) -> ir.Value:
     vector = builder.insert_element(ir.Constant(ir.VectorType(value.type, lanes), ir.Undefined), value,
                                     ir.Constant(_INT32, 0))
-    return builder.shuffle_vector(vector, vector, ir.Constant(ir.VectorType(_INT32, lanes), [0] * lanes))
+    return shuffle(builder, vector, vector, [0] * lanes)
 
 
 def _reduce(builder: ir.IRBuilder, how: str, vector: ir.Value, flags: tuple[str, ...] = ()) -> ir.Value:

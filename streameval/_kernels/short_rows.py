@@ -44,8 +44,8 @@ from numba.core import types
 from numba.extending import intrinsic
 
 from .argmax import _row_ok, _undo, argmax_rows, count_argmax
-from .counting import (CACHE_LINE, INT64_PER_LINE, Array, _bounds_of, _is_class, _label_ok, jit, jit_inlined,
-                       prefetch_read)
+from .counting import (CACHE_LINE, INT64_PER_LINE, VECTOR_BYTES, Array, _bounds_of, _is_class, _label_ok, jit,
+                       jit_inlined, prefetch_read, shuffle)
 
 SHORT_BELOW = 16  # rows this long or longer are not short (float32 rows from 16 are searched by keys)
 _SHORT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -70,19 +70,15 @@ def _scores_ok(flat: Array, low: Any, high: Any) -> bool:
     return ok
 
 
-def _shuffle(builder: ir.IRBuilder, x: ir.Value, y: ir.Value, lanes: list[int]) -> ir.Value:
-    return builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(ir.IntType(32), len(lanes)), lanes))
-
-
 def _column_search_of(k: int) -> Any:
     """The intrinsic (flat, g, found): found[g * L + r] = the first index of the maximum of row
-    g * L + r of flat (rows of k scores, C-contiguous), for r < L, L = the scores in 64 bytes
+    g * L + r of flat (rows of k scores, C-contiguous), for r < L, L = the scores in VECTOR_BYTES
     (16 float32, 8 float64). See the module: the L rows' k vectors are read, their columns
     taken apart with constant shuffles, and compared column by column."""
 
     @intrinsic
     def column_search(typingctx: Any, flat: Any, g: Any, found: Any) -> Any:
-        lanes = 512 // flat.dtype.bitwidth
+        lanes = VECTOR_BYTES * 8 // flat.dtype.bitwidth
 
         def codegen(context: Any, builder: ir.IRBuilder, signature: Any, args: Any) -> Any:
             scores = context.make_array(signature.args[0])(context, builder, args[0])
@@ -96,14 +92,14 @@ def _column_search_of(k: int) -> Any:
             width = lanes
             while len(vectors) > 1:  # joined pairwise into one of lanes * k scores (an odd one out: with itself)
                 pairs = [(vectors[i], vectors[min(i + 1, len(vectors) - 1)]) for i in range(0, len(vectors), 2)]
-                vectors = [_shuffle(builder, x, y, list(range(2 * width))) for x, y in pairs]
+                vectors = [shuffle(builder, x, y, list(range(2 * width))) for x, y in pairs]
                 width *= 2
             whole = vectors[0]
             kinds = ir.VectorType(ir.IntType(32), lanes)
-            best = _shuffle(builder, whole, whole, [r * k for r in range(lanes)])  # column 0: each row's first score
+            best = shuffle(builder, whole, whole, [r * k for r in range(lanes)])  # column 0: each row's first score
             at = ir.Constant(kinds, [0] * lanes)
             for j in range(1, k):
-                column = _shuffle(builder, whole, whole, [r * k + j for r in range(lanes)])
+                column = shuffle(builder, whole, whole, [r * k + j for r in range(lanes)])
                 larger = builder.fcmp_ordered(">", column, best)  # strict: the first of equal maxima, as numpy
                 best = builder.select(larger, column, best)
                 at = builder.select(larger, ir.Constant(kinds, [j] * lanes), at)
@@ -125,7 +121,7 @@ def short_rows_kernels(k: int) -> tuple[Callable[..., int], Callable[..., int]]:
     @jit_inlined
     def search(flat: Array, rows: int, found: Array) -> None:
         """found[i] = the first index of the maximum of row i of a checked block (flat: its scores)."""
-        lanes = CACHE_LINE // flat.itemsize
+        lanes = VECTOR_BYTES // flat.itemsize  # (the intrinsic's rows per call)
         whole = rows // lanes
         for g in range(whole):
             column_search(flat, g, found)
@@ -160,10 +156,6 @@ def short_rows_kernels(k: int) -> tuple[Callable[..., int], Callable[..., int]]:
                         _undo(y_true, scores, bits, start, ignore, use_ignore, cm)  # the blocks before this one
                         return i
             search(flat, stop - start, found)
-            if stop == scores.shape[0]:  # the last block (a training step's whole batch): nothing ahead
-                for j in range(labels.shape[0]):
-                    cm[np.int64(labels[j]), found[j]] += 1
-                break
             # the next block's scores and labels asked for while this one is counted (see PREFETCH)
             ahead = scores[stop:min(scores.shape[0], stop + BLOCK_ROWS)].ravel()
             ahead_labels = y_true[stop:min(scores.shape[0], stop + BLOCK_ROWS)]
