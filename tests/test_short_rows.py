@@ -197,3 +197,66 @@ def test_a_training_steps_batch_is_scanned():
     assert count_argmax_for(SCAN_ROWS + 1, 10, f32) is count_argmax_of(10, f32) is not count_argmax
     assert argmax_rows_for(SCAN_ROWS + 1, 10, f32) is argmax_rows_of(10, f32) is not argmax_rows
     assert count_argmax_for(4, 1000, f32) is count_long_rows
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("k", [2, 6, 10, 12, 15])
+def test_every_row_and_column_of_a_block_is_checked(k, dtype):
+    """A bad score is found wherever it lies: in each lane of a group the search checks, in each
+    column, and in the rows after the last whole group (scanned)."""
+    rng = np.random.default_rng(k)
+    n = 2 * BLOCK_ROWS + 19  # a last block of 19 rows: one group of 16 float32 rows (two of 8 float64) and the rest
+    s = rng.random((n, k)).astype(dtype)
+    y = rng.integers(0, k, n)
+    kernel = count_argmax_of(k, s.dtype)
+    rows = list(range(BLOCK_ROWS - 1, BLOCK_ROWS + 17)) + list(range(2 * BLOCK_ROWS, n))
+    for row in rows:
+        bs = s.copy()
+        bs[row, row % k] = (np.nan, np.inf, -np.inf, 1.5, -0.5)[row % 5]
+        cm = np.ones((k, k), np.int64)
+        assert _count(kernel, y, bs, k, *PROBABILITY, cm) == row
+        assert (cm == 1).all()
+        out = np.empty(n, np.int64)
+        assert _argmax(argmax_rows_of(k, s.dtype), bs, *PROBABILITY, out) == row
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("k", [3, 10])
+def test_infinite_bounds_admit_both_infinities_in_one_row(k, dtype):
+    """With bounds of -inf and inf, a row holding both infinities is in range: the search's quick
+    check (see short_rows' CHECK) flags it, and the exact check lets it through."""
+    rng = np.random.default_rng(k)
+    s = rng.standard_normal((N_BLOCKS, k)).astype(dtype)
+    s[7, 0], s[7, 1] = np.inf, -np.inf
+    s[BLOCK_ROWS + 20, k - 1], s[BLOCK_ROWS + 20, 0] = -np.inf, np.inf
+    big = np.finfo(dtype).max
+    s[9, :2] = big  # a sum beyond the largest float: inf, no false alarm needed
+    y = rng.integers(0, k, N_BLOCKS)
+    cm = np.zeros((k, k), np.int64)
+    assert _count(count_argmax_of(k, s.dtype), y, s, k, -np.inf, np.inf, cm) == -1
+    np.testing.assert_array_equal(cm, _reference(0, y, s, k))
+    out = np.empty(N_BLOCKS, np.int64)
+    assert _argmax(argmax_rows_of(k, s.dtype), s, -np.inf, np.inf, out) == -1
+    np.testing.assert_array_equal(out, s.argmax(axis=1))
+    s[BLOCK_ROWS + 21, 1] = np.nan
+    assert _count(count_argmax_of(k, s.dtype), y, s, k, -np.inf, np.inf, cm) == BLOCK_ROWS + 21
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_a_confusion_matrix_that_is_a_strided_view_is_counted_into(dtype):
+    """The short-row kernel adds to the matrix's cells through a flat view of k cells a row: a
+    matrix that is not C-contiguous, or not k by k, takes the general kernel, and its counts land
+    in the caller's array."""
+    k = 10
+    rng = np.random.default_rng(3)
+    s = rng.random((N_BLOCKS, k)).astype(dtype)
+    y = rng.integers(0, k, N_BLOCKS)
+    wide = np.zeros((k, 2 * k), np.int64)
+    cm = wide[:, ::2]
+    assert _count(count_argmax_of(k, s.dtype), y, s, k, *PROBABILITY, cm) == -1
+    np.testing.assert_array_equal(wide[:, ::2], _reference(0, y, s, k))
+    assert not wide[:, 1::2].any()
+    larger = np.zeros((k + 2, k + 2), np.int64)  # more classes than scores: the general kernel too
+    assert _count(count_argmax_of(k, s.dtype), y, s, k + 2, *PROBABILITY, larger) == -1
+    np.testing.assert_array_equal(larger[:k, :k], _reference(0, y, s, k))
+    assert not larger[k:].any() and not larger[:, k:].any()

@@ -29,7 +29,7 @@ def _kernels_of(k: int, dtype: np.dtype) -> tuple[Callable[..., int], Callable[.
     """(count, argmax) kernels for (N, k) scores of dtype."""
     if is_long(k, dtype):
         return count_long_rows, argmax_long_rows
-    return short_rows_kernels(k) if is_short(k, dtype) else (count_argmax, argmax_rows)
+    return short_rows_kernels(k, dtype) if is_short(k, dtype) else (count_argmax, argmax_rows)
 
 
 def count_argmax_of(k: int, dtype: np.dtype) -> Callable[..., int]:

@@ -6,8 +6,8 @@ search several rows at once: their scores are K apart, and K is known only at ru
 kernels are compiled for each K (``short_rows_kernels``, picked by ``rows``), and a block's rows
 are searched L at a time (L: the scores in 64 bytes, 16 float32 or 8 float64) by LLVM vector
 code written through a numba intrinsic (``_column_search_of``): the L rows' K vectors are read,
-each column (score j of every row) taken out with a constant shuffle, and the columns compared
-one by one (a strict ``>``: the first of equal maxima, -0.0 equal to 0.0, as numpy's argmax).
+each column (score j of every row) taken out by constant shuffles or blends (see BLENDS), and the
+columns compared one by one (a strict ``>``: the first of equal maxima, -0.0 equal to 0.0, as numpy's argmax).
 The rows after the last whole group of L are scanned. Before: the compiler's own de-interleaving
 of rows split in parts of up to 8 scores (no parts for rows of 11 or 13, which kept the scan),
 and gathers before that (2-5x slower).
@@ -30,11 +30,42 @@ scores and labels, a cache line per row counted: (1M, 10) float32 from memory, o
 own, all at once, stalled (4.3 ms). Rows longer than a line get as many lines as rows: asking
 for every line measured slower ((1M, 15) float64: 6.9 -> 7.5 ms). The argmax alone has no loop
 to interleave them with.
+
+CHECK. Rows of up to CHECKED_BY_SEARCH bytes (float32 K <= 12, float64 K <= 6) are checked by the
+column search, not by a pass of their own before it. The columns it compares give each row's
+maximum; beside it the intrinsic keeps each row's minimum and sum, and the L rows pass when every
+maximum <= high, every minimum >= low and no sum is NaN (a NaN score, which the comparisons skip,
+makes its row's sum NaN). So does +inf plus -inf: with bounds that admit both infinities, a row
+holding both is a false alarm, which sends its block to the exact check row by row, as a bad
+sample does: time lost, never a wrong count. The labels are checked by a vector loop that also
+computes each row's cell (label * K + argmax: the matrix is read as a flat view of K cells a row,
+so a matrix not C-contiguous or not K by K takes count_argmax), and the count loop adds without
+multiplying. With K a constant the loop vectorizes; with the matrix's width read at run time it
+did not. Measured, one core, in one process: (1M, 10) float32 from memory 2.16-2.28 -> 1.74-1.78
+ms (numpy's ``max()`` 0.96 ms); 20,000 rows in the cache 45 -> 33 us; ``benchmarks/test_bench_paths.py
+-k short_rows``, one run each: K = 4 249 -> 199 us, K = 10 454 -> 349 us. Longer rows lose: their
+count is bound by memory, and a pass of their own, streaming the block at full speed, reads it best
+((1M, 10) float64 3.97 -> 5.1-5.4 ms, (1M, 15) float32 3.6-3.8 -> 4.1-4.5 ms; the check in the
+search alone 4.3 and 3.8 ms, the cell loop alone 4.4 and 4.2 ms).
+
+BLENDS. LLVM lowers the shuffles that take a column out of K vectors to about five two-vector
+permutes per column (K = 10 float32: 50 permutes and 15 other shuffles per 16 rows), and the
+vector units, not memory, bound the search. Score j of rows r and r' lies in the same lane of
+their vectors only when K (r - r') is a multiple of L; so the rows fall in gcd(K, L) parts whose
+score j lie in distinct lanes, and each part is a blend of the vectors that hold it (lanes kept:
+no permute), the parts then merged by shuffles that put row r in lane r (K = 10 float32: 10
+permutes and about 40 blends). Which way is faster depends on K, measured one by one (8,000 rows
+in the cache, the whole count, ns a row, shuffles -> blends): float32 K = 6 1.18 -> 1.13, K = 10
+1.68 -> 1.56, K = 12 2.11 -> 1.92, K = 13 3.13 -> 2.62, K = 14 3.18 -> 2.35, but K = 7 1.46 ->
+1.62, K = 9 1.55 -> 1.83, K = 11 1.94 -> 2.16; float64 K = 8-15 even or 2-11% faster, but K = 5
+1.38 -> 2.10, K = 6 1.48 -> 2.12; other K within 3%. BLENDED lists the K that blend. (1M, 10)
+float32 from memory, in one process: 1.78 -> 1.59 ms, with the cells' loop vectorized (CHECK).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +85,9 @@ _SHORT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # with (see PREFETCH); 512 rows 2.7-2.8 ms; 256 rows 2.9 ms. (Without prefetch, 1024 rows were 5-10% faster
 # than 256 at every K and dtype.)
 BLOCK_ROWS = 512
+CHECKED_BY_SEARCH = 48  # rows of up to this many bytes are checked by the column search (see CHECK)
+# the row lengths whose columns are taken apart by blends (see BLENDS); the others by shuffles
+BLENDED = {np.dtype(np.float32): frozenset({6, 10, 12, 13, 14, 15}), np.dtype(np.float64): frozenset(range(8, 16))}
 
 
 def is_short(k: int, dtype: np.dtype) -> bool:
@@ -70,14 +104,65 @@ def _scores_ok(flat: Array, low: Any, high: Any) -> bool:
     return ok
 
 
-def _column_search_of(k: int) -> Any:
-    """The intrinsic (flat, g, found): found[g * L + r] = the first index of the maximum of row
-    g * L + r of flat (rows of k scores, C-contiguous), for r < L, L = the scores in VECTOR_BYTES
-    (16 float32, 8 float64). See the module: the L rows' k vectors are read, their columns
-    taken apart with constant shuffles, and compared column by column."""
+def _columns_by_shuffles(builder: ir.IRBuilder, vectors: list[ir.Value], k: int, lanes: int) -> list[ir.Value]:
+    """The k columns of the lanes rows held by vectors (k vectors of lanes scores), lane r of
+    column j = score j of row r: the vectors joined into one, each column taken out by a constant
+    shuffle (LLVM lowers them)."""
+    width = lanes
+    while len(vectors) > 1:  # joined pairwise into one of lanes * k scores (an odd one out: with itself)
+        pairs = [(vectors[i], vectors[min(i + 1, len(vectors) - 1)]) for i in range(0, len(vectors), 2)]
+        vectors = [shuffle(builder, x, y, list(range(2 * width))) for x, y in pairs]
+        width *= 2
+    whole = vectors[0]
+    return [shuffle(builder, whole, whole, [r * k + j for r in range(lanes)]) for j in range(k)]
+
+
+def _columns_by_blends(builder: ir.IRBuilder, vectors: list[ir.Value], k: int, lanes: int) -> list[ir.Value]:
+    """_columns_by_shuffles' columns, from blends (see BLENDS): score j of rows in parts of
+    lanes / gcd(k, lanes) rows lies in distinct lanes, so each part is a blend of the vectors that
+    hold it, lanes kept; the parts are then merged pairwise by shuffles that put row r in lane r."""
+    per = lanes // math.gcd(k, lanes)
+    columns = []
+    for j in range(k):
+        parts = []
+        for first in range(0, lanes, per):
+            held: dict[int, dict[int, int]] = {}  # vector -> {lane: row}
+            for r in range(first, first + per):
+                m, lane = divmod(r * k + j, lanes)
+                held.setdefault(m, {})[lane] = r
+            sources = sorted(held)
+            part = vectors[sources[0]]
+            for m in sources[1:]:
+                taken = ir.Constant(ir.VectorType(ir.IntType(1), lanes), [lane in held[m] for lane in range(lanes)])
+                part = builder.select(taken, vectors[m], part)
+            parts.append((part, {r: lane for m in sources for lane, r in held[m].items()}))
+        while len(parts) > 1:  # (a power of two of them)
+            merged = []
+            for (x, in_x), (y, in_y) in zip(parts[::2], parts[1::2]):
+                lane_of = [0] * lanes
+                for r, lane in in_x.items():
+                    lane_of[r] = lane
+                for r, lane in in_y.items():
+                    lane_of[r] = lanes + lane
+                merged.append((shuffle(builder, x, y, lane_of), {r: r for r in (*in_x, *in_y)}))
+            parts = merged
+        part, lane_at = parts[0]
+        if any(lane != r for r, lane in lane_at.items()):  # one part: its lanes put in row order
+            part = shuffle(builder, part, part, [lane_at[r] for r in range(lanes)])
+        columns.append(part)
+    return columns
+
+
+def _column_search_of(k: int, blended: bool) -> Any:
+    """The intrinsic (flat, g, found, low, high) -> ok: found[g * L + r] = the first index of the
+    maximum of row g * L + r of flat (rows of k scores, C-contiguous), for r < L, L = the scores in
+    VECTOR_BYTES (16 float32, 8 float64); ok: whether every score of the L rows may lie in [low,
+    high] (see CHECK: False may be a false alarm, True is never wrong). See the module: the L rows'
+    k vectors are read, their columns taken apart (by _columns_by_blends when blended, else by
+    _columns_by_shuffles), and compared column by column."""
 
     @intrinsic
-    def column_search(typingctx: Any, flat: Any, g: Any, found: Any) -> Any:
+    def column_search(typingctx: Any, flat: Any, g: Any, found: Any, low: Any, high: Any) -> Any:
         lanes = VECTOR_BYTES * 8 // flat.dtype.bitwidth
 
         def codegen(context: Any, builder: ir.IRBuilder, signature: Any, args: Any) -> Any:
@@ -89,42 +174,49 @@ def _column_search_of(k: int) -> Any:
             vectors = [builder.load(builder.bitcast(builder.gep(first, [ir.Constant(index, lanes * m)]),
                                                     vector.as_pointer()), align=flat.dtype.bitwidth // 8)
                        for m in range(k)]
-            width = lanes
-            while len(vectors) > 1:  # joined pairwise into one of lanes * k scores (an odd one out: with itself)
-                pairs = [(vectors[i], vectors[min(i + 1, len(vectors) - 1)]) for i in range(0, len(vectors), 2)]
-                vectors = [shuffle(builder, x, y, list(range(2 * width))) for x, y in pairs]
-                width *= 2
-            whole = vectors[0]
+            columns = (_columns_by_blends if blended else _columns_by_shuffles)(builder, vectors, k, lanes)
             kinds = ir.VectorType(ir.IntType(32), lanes)
-            best = shuffle(builder, whole, whole, [r * k for r in range(lanes)])  # column 0: each row's first score
+            best = columns[0]  # each row's first score
             at = ir.Constant(kinds, [0] * lanes)
-            for j in range(1, k):
-                column = shuffle(builder, whole, whole, [r * k + j for r in range(lanes)])
+            least = total = best
+            for j, column in enumerate(columns[1:], 1):
                 larger = builder.fcmp_ordered(">", column, best)  # strict: the first of equal maxima, as numpy
                 best = builder.select(larger, column, best)
                 at = builder.select(larger, ir.Constant(kinds, [j] * lanes), at)
+                least = builder.select(builder.fcmp_ordered("<", column, least), column, least)
+                total = builder.fadd(total, column)  # NaN if a score is (see CHECK)
             to = builder.gep(out.data, [builder.mul(args[1], ir.Constant(index, lanes))])
             wide = ir.VectorType(index, lanes)
             builder.store(builder.sext(at, wide), builder.bitcast(to, wide.as_pointer()), align=8)
-            return context.get_dummy_value()
+            lows, highs = (builder.insert_element(ir.Constant(vector, ir.Undefined), bound, ir.Constant(index, 0))
+                           for bound in (args[3], args[4]))
+            lows, highs = (shuffle(builder, v, v, [0] * lanes) for v in (lows, highs))  # the bounds in every lane
+            outside = builder.or_(builder.or_(builder.fcmp_unordered(">", best, highs),
+                                              builder.fcmp_unordered("<", least, lows)),
+                                  builder.fcmp_unordered("uno", total, total))
+            mask = ir.IntType(lanes)
+            return builder.icmp_unsigned("==", builder.bitcast(outside, mask), ir.Constant(mask, 0))
 
-        return types.void(flat, types.intp, found), codegen
+        return types.boolean(flat, types.intp, found, flat.dtype, flat.dtype), codegen
 
     return column_search
 
 
 @functools.cache
-def short_rows_kernels(k: int) -> tuple[Callable[..., int], Callable[..., int]]:
-    """(count_argmax's, argmax_rows') kernels for rows of k scores (is_short's)."""
-    column_search = _column_search_of(k)
+def short_rows_kernels(k: int, dtype: np.dtype) -> tuple[Callable[..., int], Callable[..., int]]:
+    """(count_argmax's, argmax_rows') kernels for rows of k scores of dtype (is_short's)."""
+    column_search = _column_search_of(k, k in BLENDED[dtype])
+    checked_by_search = k * dtype.itemsize <= CHECKED_BY_SEARCH  # (a constant to the compiler: one path compiled)
 
     @jit_inlined
-    def search(flat: Array, rows: int, found: Array) -> None:
-        """found[i] = the first index of the maximum of row i of a checked block (flat: its scores)."""
+    def search(flat: Array, rows: int, found: Array, low: Any, high: Any) -> bool:
+        """found[i] = the first index of the maximum of row i of a block (flat: its scores); whether
+        every score may lie in [low, high] (see CHECK)."""
         lanes = VECTOR_BYTES // flat.itemsize  # (the intrinsic's rows per call)
         whole = rows // lanes
+        ok = True
         for g in range(whole):
-            column_search(flat, g, found)
+            ok &= column_search(flat, g, found, low, high)
         for i in range(whole * lanes, rows):  # the last rows: scanned
             b = flat[i * k]
             a = 0
@@ -134,28 +226,38 @@ def short_rows_kernels(k: int) -> tuple[Callable[..., int], Callable[..., int]]:
                 b = s if c else b
                 a = j if c else a
             found[i] = a
+        return ok & _scores_ok(flat[whole * lanes * k:rows * k], low, high)
 
     @jit
     def count_short_rows(y_true: Array, scores: Array, bits: Array, n: int, ignore: Any, use_ignore: bool,
                          lo: float, hi: float, lo_key: int, hi_key: int, cm: Array) -> int:
-        if use_ignore or not scores.flags.c_contiguous:
+        if use_ignore or not scores.flags.c_contiguous or not cm.flags.c_contiguous or cm.shape[1] != k:
             return count_argmax(y_true, scores, bits, n, ignore, use_ignore, lo, hi, lo_key, hi_key, cm)
         low, high = _bounds_of(scores, lo, hi)
         found = np.empty(min(scores.shape[0], BLOCK_ROWS), np.int64)
+        cells = cm.ravel()  # (a view: cm is C-contiguous, k cells a row)
         line = CACHE_LINE // scores.itemsize  # scores per cache line
         for start in range(0, scores.shape[0], BLOCK_ROWS):
             stop = min(scores.shape[0], start + BLOCK_ROWS)
             flat = scores[start:stop].ravel()
             labels = y_true[start:stop]  # (loops over views from 0: an index from start may be negative to
-            ok = _scores_ok(flat, low, high)  # the compiler, whose wrap-around test keeps the loop from vectorizing)
-            for j in range(labels.shape[0]):
-                ok &= _label_ok(labels[j], n)
+            # the compiler, whose wrap-around test keeps the loop from vectorizing)
+            if checked_by_search:
+                ok = search(flat, stop - start, found, low, high)
+                for j in range(labels.shape[0]):  # each row's cell, in a vector loop (see CHECK)
+                    ok &= _label_ok(labels[j], n)
+                    found[j] += np.int64(labels[j]) * k
+            else:
+                ok = _scores_ok(flat, low, high)
+                for j in range(labels.shape[0]):
+                    ok &= _label_ok(labels[j], n)
             if not ok:
                 for i in range(start, stop):
                     if not (_is_class(y_true[i], n) and _row_ok(scores[i], lo, hi)):
                         _undo(y_true, scores, bits, start, ignore, use_ignore, cm)  # the blocks before this one
                         return i
-            search(flat, stop - start, found)
+            if not checked_by_search:
+                search(flat, stop - start, found, low, high)
             # the next block's scores and labels asked for while this one is counted (see PREFETCH)
             ahead = scores[stop:min(scores.shape[0], stop + BLOCK_ROWS)].ravel()
             ahead_labels = y_true[stop:min(scores.shape[0], stop + BLOCK_ROWS)]
@@ -165,7 +267,10 @@ def short_rows_kernels(k: int) -> tuple[Callable[..., int], Callable[..., int]]:
                     prefetch_read(ahead, (j * line,))
                 if j % INT64_PER_LINE == 0 and j < ahead_labels.shape[0]:
                     prefetch_read(ahead_labels, (j,))
-                cm[np.int64(labels[j]), found[j]] += 1
+                if checked_by_search:
+                    cells[found[j]] += 1
+                else:
+                    cm[np.int64(labels[j]), found[j]] += 1
         return -1
 
     @jit
@@ -177,11 +282,14 @@ def short_rows_kernels(k: int) -> tuple[Callable[..., int], Callable[..., int]]:
         for start in range(0, scores.shape[0], BLOCK_ROWS):
             stop = min(scores.shape[0], start + BLOCK_ROWS)
             flat = scores[start:stop].ravel()
-            if not _scores_ok(flat, low, high):
+            ok = search(flat, stop - start, out[start:stop], low, high) if checked_by_search \
+                else _scores_ok(flat, low, high)
+            if not ok:
                 for i in range(start, stop):
                     if not _row_ok(scores[i], lo, hi):
                         return i
-            search(flat, stop - start, out[start:stop])
+            if not checked_by_search:
+                search(flat, stop - start, out[start:stop], low, high)
         return -1
 
     return count_short_rows, argmax_short_rows
