@@ -143,12 +143,15 @@ def test_strided_scores_and_ignored_rows_take_the_general_kernel():
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_any_score_refuses_what_is_not_finite_and_keeps_the_largest_finite(dtype):
     """ANY_SCORE's bounds are float64's largest finite values: rounded inwards to float32 they are
-    float32's, so its largest finite scores pass and the infinities do not."""
+    float32's, so its largest finite scores pass and the infinities do not. (The search checks
+    such rows by their sums: rows whose sum overflows are a false alarm, and are counted.)"""
     k = 10
     kernel = count_argmax_of(k, np.dtype(dtype))
     big = np.finfo(dtype).max
     s = np.zeros((N_BLOCKS, k), dtype=dtype)
     s[5, 3], s[6, 4], s[BLOCK_ROWS + 1, 0] = big, -big, big
+    s[7, :3] = big  # a sum of inf
+    s[8, 2:4] = big, -big  # and of 0
     y = np.zeros(N_BLOCKS, np.int64)
     cm = np.zeros((k, k), np.int64)
     assert _count(kernel, y, s, k, *ANY_SCORE, cm) == -1
@@ -199,25 +202,28 @@ def test_a_training_steps_batch_is_scanned():
     assert count_argmax_for(4, 1000, f32) is count_long_rows
 
 
+@pytest.mark.parametrize("bounds", [PROBABILITY, ANY_SCORE], ids=["probability", "any_score"])
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("k", [2, 6, 10, 12, 15])
-def test_every_row_and_column_of_a_block_is_checked(k, dtype):
+def test_every_row_and_column_of_a_block_is_checked(k, dtype, bounds):
     """A bad score is found wherever it lies: in each lane of a group the search checks, in each
-    column, and in the rows after the last whole group (scanned)."""
+    column, and in the rows after the last whole group (scanned); with bounds, and with
+    ANY_SCORE's (the finite scores), which the search checks by the rows' sums."""
     rng = np.random.default_rng(k)
     n = 2 * BLOCK_ROWS + 19  # a last block of 19 rows: one group of 16 float32 rows (two of 8 float64) and the rest
     s = rng.random((n, k)).astype(dtype)
     y = rng.integers(0, k, n)
     kernel = count_argmax_of(k, s.dtype)
     rows = list(range(BLOCK_ROWS - 1, BLOCK_ROWS + 17)) + list(range(2 * BLOCK_ROWS, n))
+    bad = (np.nan, np.inf, -np.inf, 1.5, -0.5) if bounds == PROBABILITY else (np.nan, np.inf, -np.inf)
     for row in rows:
         bs = s.copy()
-        bs[row, row % k] = (np.nan, np.inf, -np.inf, 1.5, -0.5)[row % 5]
+        bs[row, row % k] = bad[row % len(bad)]
         cm = np.ones((k, k), np.int64)
-        assert _count(kernel, y, bs, k, *PROBABILITY, cm) == row
+        assert _count(kernel, y, bs, k, *bounds, cm) == row
         assert (cm == 1).all()
         out = np.empty(n, np.int64)
-        assert _argmax(argmax_rows_of(k, s.dtype), bs, *PROBABILITY, out) == row
+        assert _argmax(argmax_rows_of(k, s.dtype), bs, *bounds, out) == row
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
