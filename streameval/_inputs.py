@@ -145,7 +145,8 @@ def from_torch(y_true: Any, y_pred: Any) -> tuple[np.ndarray, Any]:
 
 def torch_to_numpy(tensor: Any) -> np.ndarray:
     """A CPU tensor's memory as a numpy array, without a copy. A CUDA tensor is copied to the host
-    first (one device-to-host transfer of the batch); bfloat16, which numpy lacks, becomes float32."""
+    first (one device-to-host transfer of the batch); bfloat16, which numpy lacks, becomes float32;
+    a view with the negative or conjugate bit (values its memory does not hold) is resolved, a copy."""
     arr: np.ndarray
     if tensor.requires_grad:  # scores straight from the model (no .detach()): tested first, as torch's error
         tensor = tensor.detach()  # from numpy() costs ~8 us (a (256,) Binary update: 12.4 us, 4.3 us detached)
@@ -154,7 +155,7 @@ def torch_to_numpy(tensor: Any) -> np.ndarray:
         return arr
     except (RuntimeError, TypeError):  # on a device, or bfloat16
         pass
-    tensor = tensor.detach().cpu()
+    tensor = tensor.detach().cpu().resolve_neg().resolve_conj()
     try:
         arr = tensor.numpy()
     except TypeError:  # bfloat16 has no numpy dtype

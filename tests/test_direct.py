@@ -15,19 +15,22 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture
 def calls(monkeypatch):
-    """The batches the direct path counted (its kernel's calls)."""
+    """The batches the direct path counted (its kernels' calls: numpy views, and tensors read at
+    their addresses, marked "at")."""
     seen = []
 
-    def spy(rows, k, dtype):
-        kernel = pick(rows, k, dtype)
+    def spy(pick, shape_of):
+        def picked(rows, k, dtype):
+            kernel = pick(rows, k, dtype)
 
-        def counted(*args):
-            seen.append(args[1].shape)
-            return kernel(*args)
-        return counted
+            def counted(*args):
+                seen.append(shape_of(args))
+                return kernel(*args)
+            return counted
+        return picked
 
-    pick = _direct.count_argmax_for
-    monkeypatch.setattr(_direct, "count_argmax_for", spy)
+    monkeypatch.setattr(_direct, "count_argmax_for", spy(_direct.count_argmax_for, lambda args: args[1].shape))
+    monkeypatch.setattr(_direct, "addressed_for", spy(_direct.addressed_for, lambda args: ("at", args[2], args[3])))
     return seen
 
 
@@ -121,3 +124,56 @@ def test_logits_that_require_grad_are_read_without_their_graph(calls):
     assert len(calls) == 2 and acc == reference
     logits.sum().backward()
     np.testing.assert_allclose(weight.grad.numpy(), scores.sum(axis=0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("score_dtype", [np.float32, np.float64])
+def test_tensors_are_read_at_their_addresses(calls, score_dtype):
+    """C-contiguous CPU tensors of int64 labels and float scores are read at their data pointers,
+    a slice's offset included; the counts are the numpy arrays' (sklearn's)."""
+    rng = np.random.default_rng(5)
+    y_true, scores = _batch(rng, 700, 10, np.int64, score_dtype)
+    acc = streameval.Multiclass(10)
+    labels, logits = torch.from_numpy(y_true), torch.from_numpy(scores)
+    acc.update(labels[100:356], logits[100:356])  # views into the middle of their storage
+    acc.update(labels[:1], logits[:1])
+    acc.update(labels, logits)  # more rows than a scan: the short-row kernel
+    expected = np.concatenate([np.arange(100, 356), [0], np.arange(700)])
+    np.testing.assert_array_equal(acc.confusion_matrix(), confusion_matrix(
+        y_true[expected], scores[expected].argmax(axis=1), labels=range(10)))
+    assert calls == [("at", 256, 10), ("at", 1, 10), ("at", 700, 10)]
+
+
+def test_tensors_not_read_at_addresses_are_viewed(calls):
+    """Strided tensors, labels of other dtypes, a negative view and empty batches are not read at
+    their addresses: they count what their values say, through numpy views or the general path."""
+    rng = np.random.default_rng(6)
+    y_true, scores = _batch(rng, 300, 6)
+    labels, logits = torch.from_numpy(y_true), torch.from_numpy(scores)
+    cases = [
+        (labels[::2], logits[::2], y_true[::2], scores[::2]),  # strided rows
+        (labels, torch.from_numpy(np.asfortranarray(scores)), y_true, scores),  # column-major scores
+        (labels.int(), logits, y_true, scores),  # int32 labels
+        (labels, torch._neg_view(logits), y_true, -scores),  # the negative bit: values the memory does not hold
+        (labels[:0], logits[:0], y_true[:0], scores[:0]),
+    ]
+    for given_true, given_scores, true, expected in cases:
+        acc = streameval.Multiclass(6)
+        acc.update(given_true, given_scores)
+        reference = confusion_matrix(true, expected.argmax(axis=1), labels=range(6)) if len(true) else 0
+        np.testing.assert_array_equal(acc.confusion_matrix(), reference)
+    assert all(call[0] != "at" for call in calls)
+
+
+def test_bad_values_in_tensors_raise_and_count_nothing(calls):
+    rng = np.random.default_rng(7)
+    y_true, scores = _batch(rng, 300, 10)
+    acc = streameval.Multiclass(10)
+    acc.update(torch.from_numpy(y_true), torch.from_numpy(scores))
+    before = acc.copy()
+    bad_label, bad_score = y_true.copy(), scores.copy()
+    bad_label[200], bad_score[150, 2] = 10, np.inf
+    with pytest.raises(ValueError, match=r"y_true\[200\]"):
+        acc.update(torch.from_numpy(bad_label), torch.from_numpy(scores))
+    with pytest.raises(ValueError, match=r"y_pred\[150, 2\]"):
+        acc.update(torch.from_numpy(y_true), torch.from_numpy(bad_score))
+    assert acc == before and calls == [("at", 300, 10)] * 3

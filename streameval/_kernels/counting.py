@@ -36,23 +36,42 @@ from numba.extending import intrinsic, overload
 
 Array = np.ndarray
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+def named(compiled: T, *key: object) -> T:
+    """compiled (a dispatcher or an intrinsic) with a UUID made of key, the same in every process;
+    returned. numba keys the cache of a closure by the pickle of its cells and of the globals it
+    reads, and pickles a dispatcher or an intrinsic with its UUID, by default random per process:
+    a factory's kernel holding one missed the cache in every process (the short-row kernels were
+    compiled again by each, each adding files to the cache). A factory names its closures by its
+    arguments; jit names module-level functions by their module and name."""
+    compiled._set_uuid(":".join(["streameval", *map(str, key)]))  # type: ignore[attr-defined]
+    return compiled
+
+
+def _compiled(function: F, **options: Any) -> F:
+    dispatcher = nb.njit(cache=True, nogil=True, **options)(function)
+    if "<locals>" not in function.__qualname__:  # (a closure is named by its factory: see named)
+        named(dispatcher, function.__module__, function.__qualname__)
+    return cast(F, dispatcher)
 
 
 def jit(function: F) -> F:
     """numba.njit(cache=True, nogil=True): compiled on first use (or loaded from numba's cache),
     the GIL released; the function keeps its type for type checkers."""
-    return cast(F, nb.njit(cache=True, nogil=True)(function))
+    return _compiled(function)
 
 
 def jit_inlined(function: F) -> F:
     """jit, and inlined into the jitted functions that call it (a kernel's body shared by two
     entry points: the one without slots then costs no call)."""
-    return cast(F, nb.njit(cache=True, nogil=True, inline="always")(function))
+    return _compiled(function, inline="always")
 
 
 def jit_reassociating(function: F) -> F:
     """jit for a sum that may be added in any order, so that it vectorizes (inf and NaN kept)."""
-    return cast(F, nb.njit(cache=True, nogil=True, fastmath={"reassoc"})(function))
+    return _compiled(function, fastmath={"reassoc"})
 
 
 def _prefetcher(write: bool) -> Any:
@@ -78,8 +97,8 @@ def _prefetcher(write: bool) -> Any:
     return intrinsic(typing)
 
 
-prefetch_read = _prefetcher(write=False)
-prefetch_write = _prefetcher(write=True)
+prefetch_read = named(_prefetcher(write=False), __name__, "prefetch_read")
+prefetch_write = named(_prefetcher(write=True), __name__, "prefetch_write")
 CACHE_LINE = 64  # bytes
 VECTOR_BYTES = 64  # the width of the vectors the intrinsics write (AVX-512's; narrower units split them)
 # labels asked for a line at a time (narrower ones: a line more than once). The test and the

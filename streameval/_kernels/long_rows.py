@@ -49,7 +49,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from .argmax import _undo, argmax_rows, count_argmax
-from .counting import VECTOR_BYTES, Array, _bounds_of, _is_class, _label_ok, jit, prefetch_write, shuffle
+from .counting import VECTOR_BYTES, Array, _bounds_of, _is_class, _label_ok, jit, named, prefetch_write, shuffle
 
 LONG_FROM = 256  # float32 rows this long or longer are searched here (see the module's measurements)
 ROWS = 4  # rows searched in one loop
@@ -142,8 +142,8 @@ def _rows_argmax_of(rows: int) -> Any:
     return rows_argmax
 
 
-_rows_argmax = _rows_argmax_of(ROWS)
-_row_argmax = _rows_argmax_of(1)
+_rows_argmax = named(_rows_argmax_of(ROWS), __name__, "_rows_argmax")
+_row_argmax = named(_rows_argmax_of(1), __name__, "_row_argmax")
 
 
 @jit

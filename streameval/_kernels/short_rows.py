@@ -80,7 +80,7 @@ from numba.extending import intrinsic
 
 from .argmax import _row_ok, _undo, argmax_rows, count_argmax
 from .counting import (CACHE_LINE, INT64_PER_LINE, VECTOR_BYTES, Array, _bounds_of, _is_class, _label_ok, jit,
-                       jit_inlined, prefetch_read, shuffle)
+                       jit_inlined, named, prefetch_read, shuffle)
 
 SHORT_BELOW = 16  # rows this long or longer are not short (float32 rows from 16 are searched by keys)
 _SHORT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -211,15 +211,17 @@ def _column_search_of(k: int, blended: bool, check: str) -> Any:
 
         return types.boolean(flat, types.intp, found, flat.dtype, flat.dtype), codegen
 
-    return column_search
+    return named(column_search, __name__, "column_search", k, blended, check)
 
 
-def _searcher(k: int, column_search: Any) -> Callable[..., bool]:
+def _searcher(k: int, blended: bool, check: str) -> Callable[..., bool]:
     """search(flat, rows, found, low, high): found[i] = the first index of the maximum of row i
     of a block (flat: its scores, rows of k); whether every score may lie in [low, high] (see
-    CHECK), by column_search (_column_search_of's). A function of its own, not inlined: the
+    CHECK), by _column_search_of(k, blended, check). A function of its own, not inlined: the
     compiler, given the finite and the bounded search as branches of one function, merged the
     two loops (their shuffles are the same) into one that made both checks."""
+
+    column_search = _column_search_of(k, blended, check)
 
     @jit
     def search(flat: Array, rows: int, found: Array, low: Any, high: Any) -> bool:
@@ -239,13 +241,13 @@ def _searcher(k: int, column_search: Any) -> Callable[..., bool]:
             found[i] = a
         return ok & _scores_ok(flat[whole * lanes * k:rows * k], low, high)
 
-    return search
+    return named(search, __name__, "search", k, blended, check)
 
 
 @functools.cache
 def short_rows_kernels(k: int, dtype: np.dtype) -> tuple[Callable[..., int], Callable[..., int]]:
     """(count_argmax's, argmax_rows') kernels for rows of k scores of dtype (is_short's)."""
-    bounded_search, finite_search, unchecked_search = (_searcher(k, _column_search_of(k, k in BLENDED[dtype], check))
+    bounded_search, finite_search, unchecked_search = (_searcher(k, k in BLENDED[dtype], check)
                                                        for check in ("bounds", "finite", "none"))
     largest = np.finfo(dtype).max
     checked_by_search = k * dtype.itemsize <= CHECKED_BY_SEARCH  # (a constant to the compiler: one path compiled)
@@ -257,6 +259,8 @@ def short_rows_kernels(k: int, dtype: np.dtype) -> tuple[Callable[..., int], Cal
         if low == -largest and high == largest:  # (ANY_SCORE's bounds: the finite scores)
             return finite_search(flat, rows, found, low, high)
         return bounded_search(flat, rows, found, low, high)
+
+    named(search, __name__, "short_rows_search", k, dtype)
 
     @jit
     def count_short_rows(y_true: Array, scores: Array, bits: Array, n: int, ignore: Any, use_ignore: bool,
@@ -322,4 +326,5 @@ def short_rows_kernels(k: int, dtype: np.dtype) -> tuple[Callable[..., int], Cal
                 unchecked_search(flat, stop - start, out[start:stop], low, high)
         return -1
 
-    return count_short_rows, argmax_short_rows
+    return (named(count_short_rows, __name__, "count_short_rows", k, dtype),
+            named(argmax_short_rows, __name__, "argmax_short_rows", k, dtype))
