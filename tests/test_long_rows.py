@@ -80,22 +80,44 @@ def test_random_batches_equal_numpy(seed, n, k, label_dtype, infinite):
     np.testing.assert_array_equal(cm, _reference(0, y.astype(np.int64), s, k))
 
 
+@pytest.mark.parametrize("row", [BLOCK_ROWS + ROWS + 2, 2 * BLOCK_ROWS + 7])  # in a group of ROWS; alone, last
 @pytest.mark.parametrize("column", [0, 5, 16, 500, 999])  # in the first vector, an inner one, the last
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1.5, -1e-30])
-def test_a_bad_score_is_the_first_bad_sample_and_nothing_is_counted(bad, column):
-    """With PROBABILITY's bounds; rows before it in earlier blocks and in its own group of ROWS."""
+@pytest.mark.parametrize("bounds, bad", [(PROBABILITY, v) for v in (np.nan, np.inf, -np.inf, 1.5, -1e-30)]
+                         + [(ANY_SCORE, v) for v in (np.nan, np.inf, -np.inf)])
+def test_a_bad_score_is_the_first_bad_sample_and_nothing_is_counted(bounds, bad, column, row):
+    """With PROBABILITY's bounds and ANY_SCORE's; rows before it in earlier blocks and in its own
+    group of ROWS, or the block's last row, searched alone."""
     k, n = 1000, 2 * BLOCK_ROWS + 9
     rng = np.random.default_rng(column)
     s = rng.random((n, k), dtype=np.float32)
     y = rng.integers(0, k, n)
-    row = BLOCK_ROWS + ROWS + 2  # the third row of a group, in the second block
     s[row, column] = bad
     cm = np.ones((k, k), np.int64)
-    assert _count(y, s, k, *PROBABILITY, cm) == row
+    assert _count(y, s, k, *bounds, cm) == row
     np.testing.assert_array_equal(cm, np.ones((k, k), np.int64))
     out = np.full(n, -1, np.int64)
-    assert _argmax(s, *PROBABILITY, out) == row
+    assert _argmax(s, *bounds, out) == row
     np.testing.assert_array_equal(out[:row], s[:row].argmax(axis=1))  # as argmax_rows: the rows before are found
+
+
+def test_rows_whose_sums_overflow_are_counted():
+    """Finite scores whose sum is infinite (or NaN: inf - inf) are in ANY_SCORE's bounds (a check
+    by sums, as short rows have, must not refuse them), in a group of ROWS and alone."""
+    k, n = 300, BLOCK_ROWS + 6
+    rng = np.random.default_rng(8)
+    s = rng.standard_normal((n, k)).astype(np.float32)
+    big = np.finfo(np.float32).max
+    s[1, :4] = big  # a sum of inf
+    s[2, 10:12] = big, big
+    s[2, 20:23] = -big  # inf + -inf
+    s[n - 1, 100:110] = -big  # the last row, searched alone
+    y = rng.integers(0, k, n)
+    cm = np.zeros((k, k), np.int64)
+    assert _count(y, s, k, *ANY_SCORE, cm) == -1
+    np.testing.assert_array_equal(cm, _reference(0, y, s, k))
+    out = np.full(n, -1, np.int64)
+    assert _argmax(s, *ANY_SCORE, out) == -1
+    np.testing.assert_array_equal(out, s.argmax(axis=1))
 
 
 @pytest.mark.parametrize("label_first", [True, False])
