@@ -28,7 +28,8 @@ faster); the bounds checked by each lane's minimum and maximum and a NaN flag (4
 float maximum then a search for its first index (the search's exit branch cost more than the
 pass); with ANY_SCORE's bounds, the rows checked by their sums as short rows are (one addition a
 vector for four operations, but each row's additions are one dependent chain: (4096, 1000) 235
--> 261 us, numpy's ``max()`` 235 us, 2026-11-26). float64 rows gained on some
+-> 261 us, numpy's ``max()`` 235 us, 2026-11-26), or by the scores' magnitudes (the bits, sign
+cleared, at most the largest float's: two integer operations a vector; 261-267 -> 287-293 us). float64 rows gained on some
 lengths and lost on others (four rows' reads at once from memory); they keep the keyed search.
 
 The IR is plain LLVM vectors: on a processor without AVX-512 the compiler splits each vector in
