@@ -1,18 +1,18 @@
 """The training loop's batch of scores, counted with no preparation step.
 
-A classifier's step hands (N,) integer labels and (N, K) float scores: numpy arrays, or CPU
-torch tensors (read as numpy arrays, no copy). For an accumulator whose update of such a batch
-is one kernel call (``Multiclass._direct``: classes 0..K-1, no bins, no top_k, no bootstrap:
-``count_argmax_for``'s kernel for the batch), ``count_directly`` checks the batch's
-types, shapes and dtypes inline and calls the kernel, with no ``Prepared`` batch and no storage
-method in between (measured: 0.55 us of the 3.4 us of a (256, 10) update; fewer Python steps
-also leave more of a training step's caches as they were). CPU tensors of int64 labels and
-float32 or float64 scores, C-contiguous, are read at their data pointers (``_kernels.addressed``:
-no ``.numpy()`` view, 0.57 us a tensor); other tensors through ``.numpy()``. It returns False, with nothing
-counted, for any other batch (weights, other shapes or dtypes, a batch large enough for threads,
-a tensor that needs a copy) and for a bad value: the general path (``_batch.prepare``) then
-counts the batch or names the problem. The overflow bound it reserved for a batch it did not
-count stays reserved (bounds are upper bounds).
+A classifier's step hands (N,) integer labels and (N, K) float scores: numpy arrays, or CPU torch
+tensors (read as numpy arrays, no copy). For an accumulator whose update of such a batch is one
+kernel call (``Multiclass._direct``: classes 0..K-1, no bins, no top_k, no bootstrap:
+``count_argmax_for``'s kernel for the batch), ``count_directly`` checks the batch's types, shapes
+and dtypes inline and calls the kernel, with no ``Prepared`` batch and no storage method in between
+(measured: 0.55 us of the 3.4 us of a (256, 10) update; fewer Python steps also leave more of a
+training step's caches as they were). CPU tensors of int64 labels and float32 or float64 scores,
+C-contiguous, are read at their data pointers (``_kernels.addressed``: no ``.numpy()`` view, 0.57
+us a tensor); other tensors through ``.numpy()``. It returns False, with nothing counted, for any
+other batch (weights, other shapes or dtypes, a batch large enough for threads, a tensor that needs
+a copy) and for a bad value: the general path (``_batch.prepare``) then counts the batch or names
+the problem. The overflow bound it reserved for a batch it did not count stays reserved (bounds are
+upper bounds).
 """
 
 from __future__ import annotations

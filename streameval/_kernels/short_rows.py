@@ -1,16 +1,16 @@
 """count_argmax and argmax_rows for rows of fewer than 16 float scores, compiled per row length.
 
 A training loop's classifier gives (N, K) scores with K small (10 classes: MNIST, CIFAR-10).
-``argmax``'s scan searches such a row as one chain of comparisons, and the compiler cannot
-search several rows at once: their scores are K apart, and K is known only at run time. Here
-kernels are compiled for each K (``short_rows_kernels``, picked by ``rows``), and a block's rows
-are searched L at a time (L: the scores in 64 bytes, 16 float32 or 8 float64) by LLVM vector
-code written through a numba intrinsic (``_column_search_of``): the L rows' K vectors are read,
-each column (score j of every row) taken out by constant shuffles or blends (see BLENDS), and the
-columns compared one by one (a strict ``>``: the first of equal maxima, -0.0 equal to 0.0, as numpy's argmax).
-The rows after the last whole group of L are scanned. Before: the compiler's own de-interleaving
-of rows split in parts of up to 8 scores (no parts for rows of 11 or 13, which kept the scan),
-and gathers before that (2-5x slower).
+``argmax``'s scan searches such a row as one chain of comparisons, and the compiler cannot search
+several rows at once: their scores are K apart, and K is known only at run time. Here kernels are
+compiled for each K (``short_rows_kernels``, picked by ``rows``), and a block's rows are searched L
+at a time (L: the scores in 64 bytes, 16 float32 or 8 float64) by LLVM vector code written through
+a numba intrinsic (``_column_search_of``): the L rows' K vectors are read, each column (score j of
+every row) taken out by constant shuffles or blends (see BLENDS), and the columns compared one by
+one (a strict ``>``: the first of equal maxima, -0.0 equal to 0.0, as numpy's argmax). The rows
+after the last whole group of L are scanned. Before: the compiler's own de-interleaving of rows
+split in parts of up to 8 scores (no parts for rows of 11 or 13, which kept the scan), and gathers
+before that (2-5x slower).
 
 Measured on one core, 2026-11-26 (AMD EPYC, AVX-512): the search alone on 100,000 rows of 10
 float32 in the cache, 79 us against 158 us for the parts' search and check; the whole count of
@@ -36,21 +36,21 @@ column search, not by a pass of their own before it. The columns it compares giv
 maximum; beside it the intrinsic keeps each row's minimum and sum, and the L rows pass when every
 maximum <= high, every minimum >= low and no sum is NaN (a NaN score, which the comparisons skip,
 makes its row's sum NaN). So does +inf plus -inf: with bounds that admit both infinities, a row
-holding both is a false alarm, which sends its block to the exact check row by row, as a bad
-sample does: time lost, never a wrong count. With ANY_SCORE's bounds (the default for scores:
-every finite score passes) the sums alone check the rows: a sum is finite unless a score is
-infinite or NaN, or finite scores near the largest float overflow it (a false alarm again). That
-drops the minimum and two comparisons per column: (1M, 10) float32 from memory, in one process,
-1.67 -> 1.44 ms (bounds [0, 1]: 1.66 -> 1.55 ms, the bounded search in a function of its own). The labels are checked by a vector loop that also
-computes each row's cell (label * K + argmax: the matrix is read as a flat view of K cells a row,
-so a matrix not C-contiguous or not K by K takes count_argmax), and the count loop adds without
-multiplying. With K a constant the loop vectorizes; with the matrix's width read at run time it
-did not. Measured, one core, in one process: (1M, 10) float32 from memory 2.16-2.28 -> 1.74-1.78
-ms (numpy's ``max()`` 0.96 ms); 20,000 rows in the cache 45 -> 33 us; ``benchmarks/test_bench_paths.py
--k short_rows``, one run each: K = 4 249 -> 199 us, K = 10 454 -> 349 us. Longer rows lose: their
-count is bound by memory, and a pass of their own, streaming the block at full speed, reads it best
-((1M, 10) float64 3.97 -> 5.1-5.4 ms, (1M, 15) float32 3.6-3.8 -> 4.1-4.5 ms; the check in the
-search alone 4.3 and 3.8 ms, the cell loop alone 4.4 and 4.2 ms).
+holding both is a false alarm, which sends its block to the exact check row by row, as a bad sample
+does: time lost, never a wrong count. With ANY_SCORE's bounds (the default for scores: every finite
+score passes) the sums alone check the rows: a sum is finite unless a score is infinite or NaN, or
+finite scores near the largest float overflow it (a false alarm again). That drops the minimum and
+two comparisons per column: (1M, 10) float32 from memory, in one process, 1.67 -> 1.44 ms (bounds
+[0, 1]: 1.66 -> 1.55 ms, the bounded search in a function of its own). The labels are checked by a
+vector loop that also computes each row's cell (label * K + argmax: the matrix is read as a flat
+view of K cells a row, so a matrix not C-contiguous or not K by K takes count_argmax), and the
+count loop adds without multiplying. With K a constant the loop vectorizes; with the matrix's width
+read at run time it did not. Measured, one core, in one process: (1M, 10) float32 from memory
+2.16-2.28 -> 1.74-1.78 ms (numpy's ``max()`` 0.96 ms); 20,000 rows in the cache 45 -> 33 us;
+``benchmarks/test_bench_paths.py -k short_rows``, one run each: K = 4 249 -> 199 us, K = 10 454 ->
+349 us. Longer rows lose: their count is bound by memory, and a pass of their own, streaming the
+block at full speed, reads it best ((1M, 10) float64 3.97 -> 5.1-5.4 ms, (1M, 15) float32 3.6-3.8
+-> 4.1-4.5 ms; the check in the search alone 4.3 and 3.8 ms, the cell loop alone 4.4 and 4.2 ms).
 
 BLENDS. LLVM lowers the shuffles that take a column out of K vectors to about five two-vector
 permutes per column (K = 10 float32: 50 permutes and 15 other shuffles per 16 rows), and the
@@ -214,6 +214,7 @@ def _column_search_of(k: int, blended: bool, check: str) -> Any:
     return named(column_search, __name__, "column_search", k, blended, check)
 
 
+@functools.cache
 def _searcher(k: int, blended: bool, check: str) -> Callable[..., bool]:
     """search(flat, rows, found, low, high): found[i] = the first index of the maximum of row i
     of a block (flat: its scores, rows of k); whether every score may lie in [low, high] (see
