@@ -64,8 +64,7 @@ def to_host(x: Any) -> Any:
     if not isinstance(x, torch.Tensor) and gpu_device(x) is not None:
         x = torch.utils.dlpack.from_dlpack(x)
     if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().resolve_neg().resolve_conj()  # (a view with either bit: its values, a copy)
-        return x.float().numpy() if x.dtype == torch.bfloat16 else x.numpy()
+        return _inputs.torch_to_numpy(x)
     return x
 
 

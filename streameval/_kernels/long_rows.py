@@ -16,21 +16,21 @@ LLVM vector code (a numba intrinsic, ``_rows_argmax``), one vector of 64 bytes a
 * at the row's end, the maximum over the lanes, then the smallest index among the lanes that
   hold it: the first index of the row's maximum, -0.0 equal to 0.0 as numpy compares them.
 
-The reductions at a row's end are a chain of dependent shuffles; searched one row at a time,
-they held the next row's reads back (a fixed 15-18 ns per row, measured). Four rows are searched
-in one loop (``ROWS``), so their ends overlap. Measured on one core (AMD EPYC, AVX-512), float32,
-the search alone against the keyed one: (4096, 1000) 0.22-0.26 against 0.31 ms (reading the
-matrix, numpy's ``max()``: 0.18-0.22 ms); (8192, 512) 0.25-0.27 against 0.32 ms; (16384, 256)
-0.30 against 0.34 ms; rows of 128 gain nothing, rows of 64 lose (hence ``LONG_FROM``). Tried and
-not kept: two or eight rows per loop, two or four vectors per row per step, loads aligned to 64
-bytes, a bounds flag per row, the four rows' ends reduced together as one tree (none measurably
-faster); the bounds checked by each lane's minimum and maximum and a NaN flag (4% slower); a
-float maximum then a search for its first index (the search's exit branch cost more than the
-pass); with ANY_SCORE's bounds, the rows checked by their sums as short rows are (one addition a
-vector for four operations, but each row's additions are one dependent chain: (4096, 1000) 235
--> 261 us, numpy's ``max()`` 235 us, 2026-11-26), or by the scores' magnitudes (the bits, sign
-cleared, at most the largest float's: two integer operations a vector; 261-267 -> 287-293 us). float64 rows gained on some
-lengths and lost on others (four rows' reads at once from memory); they keep the keyed search.
+The reductions at a row's end are a chain of dependent shuffles; searched one row at a time, they
+held the next row's reads back (a fixed 15-18 ns per row, measured). Four rows are searched in one
+loop (``ROWS``), so their ends overlap. Measured on one core (AMD EPYC, AVX-512), float32, the
+search alone against the keyed one: (4096, 1000) 0.22-0.26 against 0.31 ms (reading the matrix,
+numpy's ``max()``: 0.18-0.22 ms); (8192, 512) 0.25-0.27 against 0.32 ms; (16384, 256) 0.30 against
+0.34 ms; rows of 128 gain nothing, rows of 64 lose (hence ``LONG_FROM``). Tried and not kept: two
+or eight rows per loop, two or four vectors per row per step, loads aligned to 64 bytes, a bounds
+flag per row, the four rows' ends reduced together as one tree (none measurably faster); the bounds
+checked by each lane's minimum and maximum and a NaN flag (4% slower); a float maximum then a
+search for its first index (the search's exit branch cost more than the pass); with ANY_SCORE's
+bounds, the rows checked by their sums as short rows are (one addition a vector for four
+operations, but each row's additions are one dependent chain: (4096, 1000) 235 -> 261 us, numpy's
+``max()`` 235 us, 2026-11-26), or by the scores' magnitudes (the bits, sign cleared, at most the
+largest float's: two integer operations a vector; 261-267 -> 287-293 us). float64 rows gained on
+some lengths and lost on others (four rows' reads at once from memory); they keep the keyed search.
 
 The IR is plain LLVM vectors: on a processor without AVX-512 the compiler splits each vector in
 two or four.

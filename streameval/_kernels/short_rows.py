@@ -254,14 +254,14 @@ def short_rows_kernels(k: int, dtype: np.dtype) -> tuple[Callable[..., int], Cal
     checked_by_search = k * dtype.itemsize <= CHECKED_BY_SEARCH  # (a constant to the compiler: one path compiled)
 
     @jit_inlined
-    def search(flat: Array, rows: int, found: Array, low: Any, high: Any) -> bool:
+    def checked_search(flat: Array, rows: int, found: Array, low: Any, high: Any) -> bool:
         """found[i] = the first index of the maximum of row i of a block (flat: its scores); whether
-        every score may lie in [low, high] (see CHECK)."""
+        every score may lie in [low, high] (see CHECK), by the search for the bounds."""
         if low == -largest and high == largest:  # (ANY_SCORE's bounds: the finite scores)
             return finite_search(flat, rows, found, low, high)
         return bounded_search(flat, rows, found, low, high)
 
-    named(search, __name__, "short_rows_search", k, dtype)
+    named(checked_search, __name__, "checked_search", k, dtype)
 
     @jit
     def count_short_rows(y_true: Array, scores: Array, bits: Array, n: int, ignore: Any, use_ignore: bool,
@@ -278,7 +278,7 @@ def short_rows_kernels(k: int, dtype: np.dtype) -> tuple[Callable[..., int], Cal
             labels = y_true[start:stop]  # (loops over views from 0: an index from start may be negative to
             # the compiler, whose wrap-around test keeps the loop from vectorizing)
             if checked_by_search:
-                ok = search(flat, stop - start, found, low, high)
+                ok = checked_search(flat, stop - start, found, low, high)
                 for j in range(labels.shape[0]):  # each row's cell, in a vector loop (see CHECK)
                     ok &= _label_ok(labels[j], n)
                     found[j] += np.int64(labels[j]) * k
@@ -317,7 +317,7 @@ def short_rows_kernels(k: int, dtype: np.dtype) -> tuple[Callable[..., int], Cal
         for start in range(0, scores.shape[0], BLOCK_ROWS):
             stop = min(scores.shape[0], start + BLOCK_ROWS)
             flat = scores[start:stop].ravel()
-            ok = search(flat, stop - start, out[start:stop], low, high) if checked_by_search \
+            ok = checked_search(flat, stop - start, out[start:stop], low, high) if checked_by_search \
                 else _scores_ok(flat, low, high)
             if not ok:
                 for i in range(start, stop):
