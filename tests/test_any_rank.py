@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 from helpers import assert_same
+import streameval
 from streameval import Binary, InputError, Multiclass, Multilabel, Windowed
 
 
@@ -157,3 +158,32 @@ def test_against_torchmetrics_global_average():
     assert acc.jaccard(average="macro") == pytest.approx(float(ref_iou), rel=1e-6)
     ref_f1 = tm.classification.MulticlassF1Score(average="macro", **kwargs)(x, y)
     assert acc.f1() == pytest.approx(float(ref_f1), rel=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 5), st.booleans())
+def test_any_rank_stream_through_merges_and_serialization(seed, batches, from_logits):
+    """Batches of (N, K, H, W) scores or logits, with padding, split over two accumulators, one of
+    them serialized and read back, then merged: the flattened stream's counts (sklearn's), and the
+    accumulator that saw the whole stream."""
+    rng = np.random.default_rng(seed)
+    k = 4
+    parts = [Multiclass(k, ignore_index=-100, from_logits=from_logits) for _ in range(2)]
+    whole = Multiclass(k, ignore_index=-100, from_logits=from_logits)
+    truth, scores = [], []
+    for b in range(batches):
+        x = rng.normal(size=(2, k, 3, 2)) if from_logits else rng.dirichlet(np.ones(k), (2, 3, 2)).transpose(0, 3, 1, 2)
+        y = rng.integers(0, k, (2, 3, 2))
+        y[rng.random(y.shape) < 0.2] = -100
+        parts[b % 2].update(y, x)
+        whole.update(y, x)
+        truth.append(y.reshape(-1))
+        scores.append(flat_scores(x))
+    merged = parts[0] + streameval.from_bytes(parts[1].to_bytes())
+    yt, flat = np.concatenate(truth), np.concatenate(scores)
+    keep = yt != -100
+    assert merged.n_samples == whole.n_samples == keep.sum()
+    if keep.any():
+        ref = skm.confusion_matrix(yt[keep], flat[keep].argmax(1), labels=range(k))
+        assert merged.confusion_matrix().tolist() == ref.tolist()
+    assert merged == whole
