@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streameval import _kernels as K
@@ -41,18 +41,23 @@ def test_count_pairs_undoes_on_bad_sample(bad_value):
     assert (cm == 1).all()
 
 
+# the large-batch paths: pair tables in four copies (K <= 8) or two (K <= 11), four copies of the matrix above
+LARGE_K = [1, 2, K.pairs.FOUR_TABLES_MAX_K, K.pairs.FOUR_TABLES_MAX_K + 1, K.pairs.PAIRED_MAX_K,
+           K.pairs.PAIRED_MAX_K + 1]
+
+
+@pytest.mark.parametrize("k", LARGE_K)
 @pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.int8, np.float64])
 @pytest.mark.parametrize("use_ignore", [False, True])
 @pytest.mark.parametrize("n", [K.pairs.SPREAD_MIN, K.pairs.SPREAD_MIN + 3, K.pairs.BLOCK_PAIRS * 2 + 5])
-def test_large_batches_count_through_four_copies_as_bincount(n, use_ignore, dtype):
-    """The spread path (at least SPREAD_MIN samples): mostly diagonal pairs, as a classifier's,
+def test_large_batches_count_as_bincount(n, use_ignore, dtype, k):
+    """The large-batch paths (at least SPREAD_MIN samples): mostly diagonal pairs, as a classifier's,
     every length modulo 4, ignored samples, any label dtype; a bad sample in the last block
     leaves the matrix as it was."""
     rng = np.random.default_rng(n)
-    k = 6
     yt = rng.integers(0, k, n)
     yp = np.where(rng.random(n) < 0.7, yt, rng.integers(0, k, n))
-    ignore = 5 if dtype == np.uint8 else -1
+    ignore = 200 if dtype == np.uint8 else -1
     if use_ignore:
         yt[rng.random(n) < 0.2] = ignore
     yt, yp = yt.astype(dtype), yp.astype(dtype)
@@ -60,7 +65,7 @@ def test_large_batches_count_through_four_copies_as_bincount(n, use_ignore, dtyp
     cm = start.copy()
     assert K.count_pairs(yt, yp, k, ignore, use_ignore, cm) == -1
     keep = yt != ignore if use_ignore else np.ones(n, bool)
-    labels = (yt[keep] * k + yp[keep]).astype(np.int64)
+    labels = yt[keep].astype(np.int64) * k + yp[keep].astype(np.int64)
     assert np.array_equal(cm, start + np.bincount(labels, minlength=k * k).reshape(k, k))
     bad = yp.copy()
     at = n - 2 if not use_ignore or yt[n - 2] != ignore else n - 1
@@ -72,12 +77,12 @@ def test_large_batches_count_through_four_copies_as_bincount(n, use_ignore, dtyp
 
 
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf, -1.0, 1e300, 6.0, 0.5])
-@pytest.mark.parametrize("k", [6, 64])  # 64: the largest matrix counted through four copies (SPREAD_CELLS)
+@pytest.mark.parametrize("k", [6, 10, 12, 64])  # 64: the largest matrix counted through four copies (SPREAD_CELLS)
 def test_large_float_batches_name_the_first_bad_label(bad_value, k):
-    """The spread path writes each cell as it checks: a float label that is no class (NaN, an
-    infinity, a fraction, out of range) is named, in a middle block, and nothing is counted."""
+    """The large-batch paths write each cell as they check: a float label that is no class (NaN,
+    an infinity, a fraction, out of range) is named, in a middle block, and nothing is counted."""
     rng = np.random.default_rng(k)
-    n = K.pairs.SPREAD_MIN + 7  # the spread path, in blocks of SPREAD_BLOCK
+    n = K.pairs.SPREAD_MIN + 7  # a large batch, in blocks of SPREAD_BLOCK or PAIRED_BLOCK
     yt, yp = rng.integers(0, k, n).astype(np.float64), rng.integers(0, k, n).astype(np.float64)
     cm = np.ones((k, k), np.int64)
     assert K.count_pairs(yt, yp, k, -1, False, cm) == -1
@@ -87,6 +92,46 @@ def test_large_float_batches_name_the_first_bad_label(bad_value, k):
     before = cm.copy()
     assert K.count_pairs(yt, yp, k, -1, False, cm) == at
     assert np.array_equal(cm, before)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, K.pairs.PAIRED_MAX_K), st.integers(0, 40), st.floats(0, 1),
+       st.booleans(), st.integers(-1, 2 * K.pairs.PAIRED_BLOCK + 40))
+def test_pair_tables_count_as_bincount(seed, k, extra, one_pair, use_ignore, bad_at):
+    """count_pairs' pair tables (K <= PAIRED_MAX_K): streams from varied to a single pair (one_pair: the share of
+    one cell), any length, ignored samples; a bad label at any position (-1: none; past the end: none), first or
+    second of its pair, is named and leaves the matrix as it was, and a bad y_pred of an ignored sample is not
+    checked."""
+    rng = np.random.default_rng(seed)
+    n = K.pairs.SPREAD_MIN + extra
+    yt = np.where(rng.random(n) < one_pair, 0, rng.integers(0, k, n))
+    yp = np.where(rng.random(n) < 0.7, yt, rng.integers(0, k, n))
+    if use_ignore:
+        ignored = rng.random(n) < 0.2
+        yt[ignored] = -100
+        yp[ignored] = rng.choice([-7, k, 10**9], ignored.sum())  # never read as a class
+    keep = yt != -100 if use_ignore else np.ones(n, bool)
+    start = rng.integers(0, 5, (k, k))
+    cm = start.copy()
+    if 0 <= bad_at < n:
+        yt[bad_at] = 0
+        yp[bad_at] = rng.choice([-1, k])
+        assert K.count_pairs(yt, yp, k, -100, use_ignore, cm) == bad_at
+        assert np.array_equal(cm, start)
+        return
+    assert K.count_pairs(yt, yp, k, -100, use_ignore, cm) == -1
+    assert np.array_equal(cm, start + np.bincount(yt[keep] * k + yp[keep], minlength=k * k).reshape(k, k))
+
+
+@pytest.mark.parametrize("k", [3, K.pairs.PAIRED_MAX_K])
+def test_pair_tables_fold_every_chunk(k):
+    """The tables are folded and emptied every chunk (2**31 samples: here a few blocks), ending on an odd sample."""
+    rng = np.random.default_rng(k)
+    n = 5 * K.pairs.PAIRED_BLOCK + 3
+    yt, yp = rng.integers(0, k, n), rng.integers(0, k, n)
+    cm = np.zeros((k, k), np.int64)
+    assert K.pairs._count_paired(yt, yp, k, -1, False, cm, 2 * K.pairs.PAIRED_BLOCK) == -1
+    assert np.array_equal(cm, np.bincount(yt * k + yp, minlength=k * k).reshape(k, k))
 
 
 def test_large_batches_of_strided_and_bool_labels():
