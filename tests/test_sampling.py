@@ -13,7 +13,7 @@ from streameval._kernels import sampling
 
 def draw(means: np.ndarray, replicates: int, seed: int) -> np.ndarray:
     out = np.full((replicates, means.size), -1, dtype=np.int64)
-    total = sampling.poisson_counts(means.astype(np.int64), replicates, seed, sampling.CDF, sampling.GUIDE, out)
+    total = sampling.poisson_counts(means.astype(np.int64), replicates, seed, sampling.THRESHOLDS, sampling.GUIDE, out)
     assert total == out[:, means <= sampling.SMALL_MEAN].sum()  # the sum of the draws it wrote
     return out
 
@@ -61,6 +61,48 @@ def test_the_tables_are_the_exact_cdf():
         k = np.arange(sampling.CDF.shape[1] - 1)
         np.testing.assert_allclose(sampling.CDF[mean, :-1], stats.poisson.cdf(k, mean), rtol=1e-13, atol=1e-300)
         assert sampling.CDF[mean, -1] == 1.0
+
+
+MASK = 2**64 - 1
+
+
+def _splitmix(x: int) -> tuple[int, int]:
+    x = (x + 0x9E3779B97F4A7C15) & MASK
+    z = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return x, z ^ (z >> 31)
+
+
+def _uniforms(seed: int, n: int) -> list[float]:
+    """xoshiro256+ seeded by splitmix64, written from the published algorithms: the top 53 bits of each output / 2**53."""
+    x, s = seed, []
+    for _ in range(4):
+        x, z = _splitmix(x)
+        s.append(z)
+    out = []
+    for _ in range(n):
+        out.append(((s[0] + s[3]) & MASK) >> 11)
+        t = (s[1] << 17) & MASK
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = ((s[3] << 45) | (s[3] >> 19)) & MASK
+    return [v / 2.0**53 for v in out]
+
+
+def test_each_draw_is_the_inverse_cdf_of_its_uniform():
+    """The kernel draws in integers (THRESHOLDS, a guide slot by a shift): each draw is the smallest k with u < CDF(k),
+    for the uniform u of the same generator, as numpy's searchsorted finds it in the float CDF; means 0..SMALL_MEAN."""
+    means = np.arange(sampling.SMALL_MEAN + 1)
+    replicates = 40
+    out = draw(means, replicates, seed=2026)
+    u = np.array(_uniforms(2026, replicates * means.size)).reshape(replicates, means.size)
+    expected = np.array([[np.searchsorted(sampling.CDF[m], u[r, j], side="right") for j, m in enumerate(means)]
+                         for r in range(replicates)])
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(sampling.THRESHOLDS, np.ceil(sampling.CDF * 2.0**53))
 
 
 def test_replicate_counts_sum_as_the_kernel_says_and_land_in_their_cells():

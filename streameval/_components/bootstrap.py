@@ -89,7 +89,7 @@ class Bootstrap:
     def per_sample(self, n: int) -> np.ndarray:
         """(R, n) Poisson(1) weights: each replicate's weight of each sample of a batch."""
         out = np.empty((self.replicates, n), dtype=np.int64)
-        sampling.poisson_counts(np.ones(n, dtype=np.int64), self.replicates, seed(self.rng), sampling.CDF,
+        sampling.poisson_counts(np.ones(n, dtype=np.int64), self.replicates, seed(self.rng), sampling.THRESHOLDS,
                                 sampling.GUIDE, out)
         return out
 
@@ -114,7 +114,7 @@ def poisson_draws(table: np.ndarray, replicates: int, rng: np.random.Generator,
         flat = flat.astype(np.int64)
     if not (flat.any() if mass is None else mass):
         return np.empty(0, dtype=np.int64), np.empty((replicates, 0), dtype=np.int64), 0
-    cells, drawn, total, large = sampling.table_draws(flat, replicates, seed(rng), sampling.CDF, sampling.GUIDE)
+    cells, drawn, total, large = sampling.table_draws(flat, replicates, seed(rng), sampling.THRESHOLDS, sampling.GUIDE)
     if large:  # rare: a cell holding more than SMALL_MEAN samples of the batch
         means = flat[cells]
         wide = np.flatnonzero(means > sampling.SMALL_MEAN)

@@ -10,6 +10,11 @@ of reads, with no rejection. The tables cover the means up to ``SMALL_MEAN`` (a 
 built once); the caller draws larger means elsewhere (numpy's generator: a few cells of large
 batches, where the inversion's table would be long).
 
+The draw is made in integers: the uniform is x / 2**53 for a 53-bit integer x, so u < CDF(k)
+exactly when x < ceil(CDF(k) * 2**53) (``THRESHOLDS``), and u's guide slot is (x * slots) >> 53.
+No conversion to float and back: 63 cells x 200 replicates, 31 -> 21 us (measured, one core),
+with the same draws.
+
 The uniforms come from xoshiro256+ seeded by splitmix64 from one 64-bit seed, which the caller
 draws from the accumulator's numpy generator: the same generator state gives the same draws.
 """
@@ -54,6 +59,9 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
 
 
 CDF, GUIDE = _tables()
+UNIFORM_BITS = 53  # a uniform is x / 2**53, x the top 53 bits of a xoshiro256+ output
+THRESHOLDS = np.ceil(CDF * 2.0**UNIFORM_BITS).astype(np.uint64)  # x < THRESHOLDS[m, k] iff x / 2**53 < CDF[m, k]
+assert GUIDE.shape[1] <= 2 ** (64 - UNIFORM_BITS)  # x * slots fits 64 bits
 
 @jit
 def _splitmix(x: np.uint64) -> tuple[np.uint64, np.uint64]:
@@ -65,17 +73,16 @@ def _splitmix(x: np.uint64) -> tuple[np.uint64, np.uint64]:
 
 
 @jit
-def poisson_counts(means: Array, replicates: int, seed: int, cdf: Array, guide: Array, out: Array) -> int:
+def poisson_counts(means: Array, replicates: int, seed: int, thresholds: Array, guide: Array, out: Array) -> int:
     """out[r, j] = an independent Poisson(means[j]) draw for every replicate r < replicates, for
-    the columns j with 0 <= means[j] <= SMALL_MEAN (others are left as they are). cdf and guide:
-    the module's CDF and GUIDE. Returns the sum of the draws written."""
+    the columns j with 0 <= means[j] <= SMALL_MEAN (others are left as they are). thresholds and
+    guide: the module's THRESHOLDS and GUIDE. Returns the sum of the draws written."""
     x = np.uint64(seed)
     x, s0 = _splitmix(x)
     x, s1 = _splitmix(x)
     x, s2 = _splitmix(x)
     x, s3 = _splitmix(x)
-    width = guide.shape[1]
-    scale = float(width)
+    slots = np.uint64(guide.shape[1])
     total = 0
     n = means.shape[0]
     for r in range(replicates):
@@ -83,7 +90,7 @@ def poisson_counts(means: Array, replicates: int, seed: int, cdf: Array, guide: 
             m = means[j]
             if m > SMALL_MEAN or m < 0:
                 continue
-            # xoshiro256+: the top 53 bits of s0 + s3 as a uniform in [0, 1)
+            # xoshiro256+: the top 53 bits of s0 + s3, x, for the uniform x / 2**53 in [0, 1)
             result = s0 + s3
             t = s1 << np.uint64(17)
             s2 ^= s0
@@ -92,9 +99,9 @@ def poisson_counts(means: Array, replicates: int, seed: int, cdf: Array, guide: 
             s0 ^= s3
             s2 ^= t
             s3 = (s3 << np.uint64(45)) | (s3 >> np.uint64(19))  # rotate left by 45
-            u = float(result >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-            k = guide[m, min(int(u * scale), width - 1)]  # u * width may round up to width
-            while cdf[m, k] <= u:
+            x = result >> np.uint64(64 - UNIFORM_BITS)
+            k = guide[m, (x * slots) >> np.uint64(UNIFORM_BITS)]  # floor(u * slots), exactly (x * slots < 2**64)
+            while thresholds[m, k] <= x:
                 k += 1
             out[r, j] = k
             total += k
@@ -111,7 +118,8 @@ def add_draws(replicates: Array, cells: Array, draws: Array) -> None:
 
 
 @jit
-def table_draws(flat: Array, replicates: int, seed: int, cdf: Array, guide: Array) -> tuple[Array, Array, int, int]:
+def table_draws(flat: Array, replicates: int, seed: int, thresholds: Array, guide: Array
+                ) -> tuple[Array, Array, int, int]:
     """(cells, draws, total, large) for a flat int64 table of counts, in one call: the indices of
     its non-zero cells, their (replicates, cells) draws as poisson_counts draws them from the
     same seed, the sum of the draws written, and how many cells have a mean past SMALL_MEAN (their
@@ -132,5 +140,5 @@ def table_draws(flat: Array, replicates: int, seed: int, cdf: Array, guide: Arra
             means[j] = flat[i]
             j += 1
     out = np.zeros((replicates, n), dtype=np.int64) if large else np.empty((replicates, n), dtype=np.int64)
-    total = poisson_counts(means, replicates, seed, cdf, guide, out)
+    total = poisson_counts(means, replicates, seed, thresholds, guide, out)
     return cells, out, total, large
