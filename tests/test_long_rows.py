@@ -10,7 +10,8 @@ from sklearn.metrics import confusion_matrix
 import streameval
 from streameval._inputs import ANY_SCORE, PROBABILITY
 from streameval._kernels.argmax import argmax_rows, count_argmax, row_bits
-from streameval._kernels.long_rows import BLOCK_ROWS, LONG_FROM, ROWS, argmax_long_rows, count_long_rows, is_long
+from streameval._kernels.long_rows import (BLOCK_ROWS, GROUP, LONG_FROM, ROWS, argmax_long_rows, count_long_rows,
+                                           is_long)
 from streameval._kernels.rows import argmax_rows_of, count_argmax_of
 
 # lengths: LONG_FROM itself, a whole number of vectors, one more, one less, an ImageNet row
@@ -61,6 +62,23 @@ def test_equals_numpy_with_ties_and_signed_zeros(k, n):
     cm = start.copy()
     assert _count(y, s, k, *ANY_SCORE, cm) == -1
     np.testing.assert_array_equal(cm, _reference(start, y, s, k))
+    out = np.full(n, -1, np.int64)
+    assert _argmax(s, *ANY_SCORE, out) == -1
+    np.testing.assert_array_equal(out, s.argmax(axis=1))
+
+
+@pytest.mark.parametrize("k", LENGTHS)
+def test_the_first_of_a_few_maxima_anywhere(k):
+    """Two or three equal maxima per row at random places: in one group of GROUP vectors (any vector, any lane), in
+    different groups, in the last group that overlaps the one before; the first wins."""
+    rng = np.random.default_rng(k)
+    n = 3000
+    s = rng.random((n, k), dtype=np.float32)
+    for i in range(n):
+        s[i, rng.choice(k, 2 + i % 2, replace=False)] = 2.0
+    near = rng.integers(0, k - 2 * GROUP * 16, n // 4)  # two maxima within a group's span of each other
+    s[np.arange(n // 4), near] = 3.0
+    s[np.arange(n // 4), near + rng.integers(1, 2 * GROUP * 16, n // 4)] = 3.0
     out = np.full(n, -1, np.int64)
     assert _argmax(s, *ANY_SCORE, out) == -1
     np.testing.assert_array_equal(out, s.argmax(axis=1))

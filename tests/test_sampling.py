@@ -74,7 +74,8 @@ def _splitmix(x: int) -> tuple[int, int]:
 
 
 def _uniforms(seed: int, n: int) -> list[float]:
-    """xoshiro256+ seeded by splitmix64, written from the published algorithms: the top 53 bits of each output / 2**53."""
+    """xoshiro256+ seeded by splitmix64, written from the published algorithms: the top 53 bits of each output
+    / 2**53."""
     x, s = seed, []
     for _ in range(4):
         x, z = _splitmix(x)

@@ -6,23 +6,38 @@ its index: 8 scores per 512-bit vector and six operations each, so that on (4096
 computes for 1.6x the time numpy takes to read the matrix. numba cannot write the search in
 float32 lanes itself: it does not vectorize a float maximum (its select carries no fast-math
 flag), nor a loop that leaves at the first index of a value. So the search is written here as
-LLVM vector code (a numba intrinsic, ``_rows_argmax``), one vector of 64 bytes at a time:
+LLVM vector code (a numba intrinsic, ``_rows_argmax``), a group of GROUP vectors of 64 bytes at a
+time (GROUPS):
 
-* each lane keeps the largest score it has seen and the offset of the vector it came from (a
-  strict ``>``: the first of equal scores), and every score is checked against the bounds (two
-  comparisons: NaN fails both);
-* the last vector ends at the row's end and may overlap the one before (a score seen twice
-  has one index, so it is counted once);
-* at the row's end, the maximum over the lanes, then the smallest index among the lanes that
-  hold it: the first index of the row's maximum, -0.0 equal to 0.0 as numpy compares them.
+* every score is checked against the bounds (two comparisons: NaN fails both);
+* the group's lane-wise maximum (a tree of three), then one comparison with the row's: each lane
+  keeps the largest score it has seen and the offset of the group it came from (a strict ``>``:
+  the first group holding the lane's maximum);
+* the last group ends at the row's end and may overlap the one before (a score seen twice has
+  one index, so it is counted once);
+* at the row's end, the maximum over the lanes, the smallest group offset among the lanes that
+  hold it, which is the group of the row's first maximum, and in that group (read again, from
+  L1) the first score equal to the maximum: -0.0 equal to 0.0, as numpy compares them.
+
+GROUPS. One vector at a time, each vector's comparison with the running maximum, its two selects
+and its three bound operations made the search compute-bound (in the cache: 1.6x the time of
+numpy's ``max()``). Taken four vectors at a time, the comparison and the selects run once a group.
+(4096, 1000), the search alone, one core, in one process: 228-236 -> 194-200 us (numpy's ``max()``
+172-198 us, a numba sum 146-150 us); (16000, 256) 286 -> 253 us; (8000, 512) 250-260 -> 212 us;
+the update, (4096, 1000) with its count: 247-256 -> 222-233 us. With ANY_SCORE's bounds, a group's
+sum (a tree of three additions) as the check instead of the comparisons was faster on rows of 256
+(253 -> 212 us) and slower on rows of 1000 (197 -> 206-222 us); a group's minimum and maximum and
+a NaN test were slower (209-219 us). The maximum over a row's lanes is taken as of numbers (LLVM's
+``nnan``), NaN made -inf first (a bad row's: its answer is not used): ordering NaN cost ~35 us.
 
 The reductions at a row's end are a chain of dependent shuffles; searched one row at a time, they
 held the next row's reads back (a fixed 15-18 ns per row, measured). Four rows are searched in one
 loop (``ROWS``), so their ends overlap. Measured on one core (AMD EPYC, AVX-512), float32, the
-search alone against the keyed one: (4096, 1000) 0.22-0.26 against 0.31 ms (reading the matrix,
-numpy's ``max()``: 0.18-0.22 ms); (8192, 512) 0.25-0.27 against 0.32 ms; (16384, 256) 0.30 against
-0.34 ms; rows of 128 gain nothing, rows of 64 lose (hence ``LONG_FROM``). Tried and not kept: two
-or eight rows per loop, two or four vectors per row per step, loads aligned to 64 bytes, a bounds
+search one vector at a time (before GROUPS) against the keyed one: (4096, 1000) 0.22-0.26 against
+0.31 ms (reading the matrix, numpy's ``max()``: 0.18-0.22 ms); (8192, 512) 0.25-0.27 against 0.32
+ms; (16384, 256) 0.30 against 0.34 ms; rows of 128 gain nothing, rows of 64 lose (hence
+``LONG_FROM``). Tried and not kept: two or eight rows per loop, two or four vectors per row per
+step (each vector still compared with the running maximum), loads aligned to 64 bytes, a bounds
 flag per row, the four rows' ends reduced together as one tree (none measurably faster); the bounds
 checked by each lane's minimum and maximum and a NaN flag (4% slower); a float maximum then a
 search for its first index (the search's exit branch cost more than the pass); with ANY_SCORE's
@@ -56,6 +71,7 @@ from .counting import VECTOR_BYTES, Array, _bounds_of, _is_class, _label_ok, jit
 
 LONG_FROM = 256  # float32 rows this long or longer are searched here (see the module's measurements)
 ROWS = 4  # rows searched in one loop
+GROUP = 4  # vectors of a row taken together: their maximum, then one comparison with the row's (see GROUPS)
 BLOCK_ROWS = 256  # rows searched, then counted, per block of count_long_rows
 _INT32 = ir.IntType(32)
 _NO_INDEX = 0x7FFFFFFF  # beyond any index (rows are shorter than 2**31: row_bits)
@@ -81,9 +97,17 @@ def _reduce(builder: ir.IRBuilder, how: str, vector: ir.Value, flags: tuple[str,
     return builder.call(function, [vector], fastmath=flags)
 
 
+def _tree(values: list[ir.Value], combine: Any) -> ir.Value:
+    """values combined pairwise, as a tree (its depth, not its length, is the chain of latencies)."""
+    while len(values) > 1:
+        values = [combine(a, b) for a, b in zip(values[::2], values[1::2])] + values[len(values) - len(values) % 2:]
+    return values[0]
+
+
 def _rows_argmax_of(rows: int) -> Any:
     """The intrinsic (scores, i, low, high) -> ((argmax of row i + r for r < rows), every score of
-    those rows in [low, high]) for C-contiguous 2-d float32 scores of at least one vector per row."""
+    those rows in [low, high]) for C-contiguous 2-d float32 scores of at least one group
+    (GROUP vectors) per row. Each row's argmax is garbage when the flag is false."""
 
     @intrinsic
     def rows_argmax(typingctx: Any, scores: Any, i: Any, low: Any, high: Any) -> Any:
@@ -95,6 +119,7 @@ def _rows_argmax_of(rows: int) -> Any:
             array = context.make_array(signature.args[0])(context, builder, args[0])
             first_row, lo, hi = args[1], args[2], args[3]
             k = builder.extract_value(array.shape, 1)
+            span = GROUP * lanes
 
             def const(value: int) -> ir.Constant:
                 return ir.Constant(k.type, value)
@@ -113,29 +138,47 @@ def _rows_argmax_of(rows: int) -> Any:
             ok = cgutils.alloca_once_value(builder, ir.Constant(ir.VectorType(ir.IntType(1), lanes), [1] * lanes))
 
             def step(offset: ir.Value) -> None:
-                """The vector of each row from offset into best, at and ok."""
+                """The group of each row from offset into best, at (the group's offset) and ok."""
+                offset_v = _splat(builder, builder.trunc(offset, _INT32), lanes)
                 for r in range(rows):
-                    x = load(r, offset)
-                    inside = builder.and_(builder.fcmp_ordered(">=", x, lo_v), builder.fcmp_ordered("<=", x, hi_v))
+                    xs = [load(r, builder.add(offset, const(j * lanes))) for j in range(GROUP)]
+                    inside = _tree([builder.and_(builder.fcmp_ordered(">=", x, lo_v),
+                                                 builder.fcmp_ordered("<=", x, hi_v)) for x in xs], builder.and_)
                     builder.store(builder.and_(builder.load(ok), inside), ok)
+                    top = _tree(xs, lambda a, b: builder.select(builder.fcmp_ordered(">", b, a), b, a))
                     b = builder.load(best[r])
-                    larger = builder.fcmp_ordered(">", x, b)
-                    builder.store(builder.select(larger, x, b), best[r])
-                    offset_v = _splat(builder, builder.trunc(offset, _INT32), lanes)
+                    larger = builder.fcmp_ordered(">", top, b)
+                    builder.store(builder.select(larger, top, b), best[r])
                     builder.store(builder.select(larger, offset_v, builder.load(at[r])), at[r])
 
-            with cgutils.for_range(builder, builder.sdiv(k, const(lanes))) as loop:
-                step(builder.mul(loop.index, const(lanes)))
-            step(builder.sub(k, const(lanes)))  # the row's last scores (may overlap the vector before)
-            lane_index = ir.Constant(index_type, list(range(lanes)))
+            with cgutils.for_range(builder, builder.sdiv(k, const(span))) as loop:
+                step(builder.mul(loop.index, const(span)))
+            with builder.if_then(builder.icmp_signed("!=", builder.srem(k, const(span)), const(0))):
+                step(builder.sub(k, const(span)))  # the row's last scores (may overlap the group before)
             none = ir.Constant(index_type, [_NO_INDEX] * lanes)
+            minus_inf = ir.Constant(vector_type, [float("-inf")] * lanes)
+            bits = ir.IntType(span)
+            first_bit = cgutils.get_or_insert_function(builder.module, ir.FunctionType(bits, [bits, ir.IntType(1)]),
+                                                       f"llvm.cttz.i{span}")
             found = []
             for r in range(rows):
                 b = builder.load(best[r])
-                top = _splat(builder, _reduce(builder, "fmax", b, ("nnan", "nsz")), lanes)  # (NaN: ok is false)
-                index = builder.select(builder.fcmp_ordered("==", b, top),
-                                       builder.add(builder.load(at[r]), lane_index), none)
-                found.append(builder.sext(_reduce(builder, "smin", index), k.type))
+                # NaN (a bad row's) made -inf, so that the maximum may be taken as of numbers (nnan: a few
+                # instructions, where a maximum that orders NaN costs ~35 us on (4096, 1000))
+                numbers = builder.select(builder.fcmp_ordered("ord", b, b), b, minus_inf)
+                top = _splat(builder, _reduce(builder, "fmax", numbers, ("nnan", "nsz")), lanes)
+                group = _reduce(builder, "smin", builder.select(builder.fcmp_ordered("==", b, top),
+                                                                builder.load(at[r]), none))
+                # (a bad row may have no lane equal to top: the group stays inside the row, its answer unused)
+                group = builder.sext(builder.select(builder.icmp_unsigned("<", group, builder.trunc(k, _INT32)),
+                                                    group, ir.Constant(_INT32, 0)), k.type)
+                equal = ir.Constant(bits, 0)  # bit j * lanes + lane: the score at group + j * lanes + lane is top
+                for j in range(GROUP):
+                    x = load(r, builder.add(group, const(j * lanes)))
+                    word = builder.zext(builder.bitcast(builder.fcmp_ordered("==", x, top), ir.IntType(lanes)), bits)
+                    equal = builder.or_(equal, builder.shl(word, ir.Constant(bits, j * lanes)))
+                within = builder.call(first_bit, [equal, ir.Constant(ir.IntType(1), 0)])
+                found.append(builder.add(group, builder.trunc(within, k.type)))
             answer = signature.return_type
             return context.make_tuple(builder, answer, [context.make_tuple(builder, answer.types[0], found),
                                                         _reduce(builder, "and", builder.load(ok))])
