@@ -29,6 +29,7 @@ def calls(monkeypatch):
             return counted
         return picked
 
+    monkeypatch.setattr(_direct, "_COMPILED", {})  # (the kernels picked before: not spied on)
     monkeypatch.setattr(_direct, "count_argmax_for", spy(_direct.count_argmax_for, lambda args: args[1].shape))
     monkeypatch.setattr(_direct, "addressed_for", spy(_direct.addressed_for, lambda args: ("at", args[2], args[3])))
     return seen
@@ -177,3 +178,30 @@ def test_bad_values_in_tensors_raise_and_count_nothing(calls):
     with pytest.raises(ValueError, match=r"y_pred\[150, 2\]"):
         acc.update(torch.from_numpy(y_true), torch.from_numpy(bad_score))
     assert acc == before and calls == [("at", 300, 10)] * 3
+
+
+def test_compiled_functions_are_kept_by_the_types_of_their_arguments(monkeypatch):
+    """Accumulators whose kernels take arguments of other types (float counts of a weighted one, an ignore_index)
+    updated in turn with the same tensors: each calls the compiled function of its own types, and counts as sklearn;
+    the kept functions are bounded (COMPILED_KEPT, here 2: emptied as batch sizes come)."""
+    monkeypatch.setattr(_direct, "_COMPILED", {})
+    monkeypatch.setattr(_direct, "COMPILED_KEPT", 2)
+    rng = np.random.default_rng(8)
+    accs = [streameval.Multiclass(10), streameval.Multiclass(10, weighted=True),
+            streameval.Multiclass(10, ignore_index=3), streameval.Multiclass(10, ignore_index=-100)]
+    truth, predicted = [], []
+    for n in (256, 256, 7, 256, 1, 300, 256):
+        y_true, scores = _batch(rng, n, 10)
+        for acc in accs:
+            acc.update(torch.from_numpy(y_true), torch.from_numpy(scores))
+        truth.append(y_true)
+        predicted.append(scores.argmax(axis=1))
+        assert len(_direct._COMPILED) <= 2
+    y_true, y_pred = np.concatenate(truth), np.concatenate(predicted)
+    for acc in accs[:2]:
+        np.testing.assert_array_equal(acc.confusion_matrix(), confusion_matrix(y_true, y_pred, labels=range(10)))
+    kept = y_true != 3
+    np.testing.assert_array_equal(accs[2].confusion_matrix(),
+                                  confusion_matrix(y_true[kept], y_pred[kept], labels=range(10)))
+    np.testing.assert_array_equal(accs[3].confusion_matrix(), accs[0].confusion_matrix())
+    assert accs[1].confusion_matrix().dtype == np.float64
