@@ -87,7 +87,8 @@ def _count_at_addresses(acc: Any, y_true: Any, y_pred: Any) -> bool | None:
         try:
             compiled = _COMPILED[key]
         except KeyError:
-            compiled = _COMPILED[key] = _compiled(key, (0, 0, n, k, ignore, use_ignore, lo, hi, cm))
+            compiled = _COMPILED[key] = _compiled(y_pred.dtype, y_true.dtype, (0, 0, n, k, ignore, use_ignore, lo,
+                                                                                hi, cm))
         if compiled is None or not (y_true.is_cpu and y_pred.is_cpu and y_true.is_contiguous()
                                     and y_pred.is_contiguous() and not y_true.is_neg() and not y_pred.is_neg()):
             return None
@@ -109,19 +110,17 @@ _COMPILED: dict[tuple[Any, ...], Callable[..., int] | None] = {}
 COMPILED_KEPT = 64
 
 
-def _compiled(key: tuple[Any, ...], arguments: tuple[Any, ...]) -> Callable[..., int] | None:
-    """The compiled function (compiled, or loaded from numba's cache) for key's tensors and arguments of their types,
-    or None when such tensors are not read at addresses; the kernel itself when it is no numba dispatcher (a test's
-    spy). Empties _COMPILED when full."""
+def _compiled(scores: Any, labels: Any, arguments: tuple[Any, ...]) -> Callable[..., int] | None:
+    """The addressed kernel's compiled function (compiled, or loaded from numba's cache) for tensors of scores and
+    labels of these torch dtypes and the kernel's arguments of these types, or None when such tensors are not read
+    at addresses. Empties _COMPILED when full."""
     if len(_COMPILED) >= COMPILED_KEPT:
         _COMPILED.clear()
     score_kinds, int64 = _tensor_kinds()
-    scores, labels, n, k = score_kinds.get(key[0]), key[1], key[2], key[3]
-    if scores is None or labels is not int64 or not 0 < n < PARALLEL_MIN or k >= KEYED_MIN:
+    score_dtype, n, k = score_kinds.get(scores), arguments[2], arguments[3]
+    if score_dtype is None or labels is not int64 or not 0 < n < PARALLEL_MIN or k >= KEYED_MIN:
         return None
-    kernel: Any = addressed_for(n, k, scores)
-    if not hasattr(kernel, "compile"):
-        return cast(Callable[..., int], kernel)
+    kernel: Any = addressed_for(n, k, score_dtype)
     return cast(Callable[..., int], kernel.compile(tuple(kernel.typeof_pyval(a) for a in arguments)))
 
 

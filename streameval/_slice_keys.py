@@ -22,10 +22,10 @@ import math
 import sys
 from typing import Any, NamedTuple
 
-import numba
 import numpy as np
 
 from . import _inputs
+from ._kernels.counting import jit
 from .errors import InputError
 
 OTHER = "__other__"  # the slice of new keys past max_slices (overflow="other")
@@ -35,7 +35,7 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 DENSE_SPAN = 1 << 16  # integer keys spanning this many values are looked up in a dense array
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _assign(keys: np.ndarray, table_keys: np.ndarray, table_slots: np.ndarray, shift: int, next_slot: int, room: int,
             other: bool, out: np.ndarray, new_keys: np.ndarray, inserted: np.ndarray,
             n_held: int) -> tuple[int, int, int]:  # pragma: no cover - compiled
@@ -73,7 +73,7 @@ def _assign(keys: np.ndarray, table_keys: np.ndarray, table_slots: np.ndarray, s
     return n_new, 0, -1
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _insert(keys: np.ndarray, slots: np.ndarray, table_keys: np.ndarray, table_slots: np.ndarray,
             shift: int) -> int:  # pragma: no cover - compiled
     """Put each key (not held) with its slot; the table has room. Returns the keys inserted."""
@@ -91,7 +91,7 @@ def _insert(keys: np.ndarray, slots: np.ndarray, table_keys: np.ndarray, table_s
     return done
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _lookup(slots: np.ndarray, codes: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """out[i] = slots[codes[i]] (a take, without numpy's temporary)."""
     for i in range(codes.shape[0]):

@@ -20,13 +20,13 @@ vector holding a larger integer count is refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, cast
+from collections.abc import Mapping
+from typing import Any
 
-import numba
 import numpy as np
 
 from . import _state
+from ._kernels.counting import jit_reassociating
 from ._state import StateArray
 
 #: Largest total of an int64 count array: every sum of its cells then fits int64.
@@ -73,12 +73,8 @@ def sum_fits(current: np.ndarray, added: Any) -> bool:
 
 
 _FLOAT_MAX = float(np.finfo(np.float64).max)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _compiled(function: F) -> F:
-    # reassociation only: a SIMD sum, inf and NaN kept
-    return cast(F, numba.njit(cache=True, nogil=True, fastmath={"reassoc"})(function))
 
 
 def total_fits(total: float, dtype: np.dtype) -> bool:
@@ -89,7 +85,7 @@ def total_fits(total: float, dtype: np.dtype) -> bool:
     return total <= MAX_COUNT
 
 
-@_compiled
+@jit_reassociating
 def abs_total(a: np.ndarray) -> float:
     """The float64 sum of |a| (a count or score-sum array), compiled: merges and window updates
     check totals once per call, where a numpy reduction would cost about as much as the merge."""
@@ -100,7 +96,7 @@ def abs_total(a: np.ndarray) -> float:
     return total
 
 
-@_compiled
+@jit_reassociating
 def abs_totals(a: np.ndarray, b: np.ndarray) -> float:
     """abs_total(a) + abs_total(b) in one call: a merge checks each pair of arrays it adds."""
     return abs_total(a) + abs_total(b)  # inlined by numba: one call from Python

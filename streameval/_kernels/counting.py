@@ -25,6 +25,7 @@ take, so a plain accumulator pays only the passing of a None; the other branches
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -32,6 +33,7 @@ import numba as nb
 import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
+from numba.core.caching import FunctionCache
 from numba.extending import intrinsic, overload
 
 Array = np.ndarray
@@ -50,8 +52,38 @@ def named(compiled: T, *key: object) -> T:
     return compiled
 
 
+try:
+    import fcntl
+except ImportError:  # (Windows: numba's own saves, unlocked)
+    fcntl = None  # type: ignore[assignment]
+
+
+class LockedCache(FunctionCache):
+    """numba's on-disk cache of a function, whose saves wait for each other across processes. numba saves an
+    overload by reading the function's index, taking the first free data file name and writing both: two
+    processes compiling two signatures of one function at once (the test suite's two processes, a machine's
+    torch.distributed ranks on their first batch) took the same name, and one signature's entry then loaded the
+    other's code ("can't unbox array" seen here; numba issue #4807: crashes). An exclusive lock on a file of the
+    cache directory makes each save read the index the one before wrote. Loads are not locked: numba replaces
+    each file whole."""
+
+    def save_overload(self, sig: Any, data: Any) -> None:
+        try:
+            os.makedirs(self._cache_path, exist_ok=True)
+            lock = open(os.path.join(self._cache_path, "streameval.lock"), "a")
+        except OSError:  # a cache directory that cannot be written: numba's save finds another or gives up
+            super().save_overload(sig, data)  # type: ignore[no-untyped-call]
+            return
+        with lock:
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # (released when the file closes)
+            super().save_overload(sig, data)  # type: ignore[no-untyped-call]
+
+
 def _compiled(function: F, **options: Any) -> F:
     dispatcher = nb.njit(cache=True, nogil=True, **options)(function)
+    # (njit's cache=True made a FunctionCache of the same function)
+    dispatcher._cache = LockedCache(function)  # type: ignore[no-untyped-call]
     if "<locals>" not in function.__qualname__:  # (a closure is named by its factory: see named)
         named(dispatcher, function.__module__, function.__qualname__)
     return cast(F, dispatcher)

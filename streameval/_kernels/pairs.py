@@ -228,12 +228,9 @@ def _count_paired(y_true: Array, y_pred: Array, n: int, ignore: Any, use_ignore:
             m = stop - start
             ok = _checked_pair_cells(t, p, n, ignore, use_ignore, width, at)
             if m % 2:  # the batch's last sample, on its own
-                last = m - 1
-                ok &= (_label_ok(t[last], n) & _label_ok(p[last], n)) | (use_ignore & (t[last] == ignore))
+                ok &= _block_ok(t[m - 1:], p[m - 1:], n, ignore, use_ignore)
             if not ok:
-                for j in range(m):
-                    if _kept(t[j], ignore, use_ignore) and not (_label_ok(t[j], n) and _label_ok(p[j], n)):
-                        return start + j
+                return start + _first_bad(t, p, n, ignore, use_ignore)
             if m % 2 and _kept(t[m - 1], ignore, use_ignore):
                 totals[_index(t[m - 1]) * np.uint64(n) + _index(p[m - 1])] += 1
             half = m // 2
